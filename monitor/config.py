@@ -1,0 +1,130 @@
+"""Settings: a TOML file (``config/monitor.toml``) overridden by ``MONITOR_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from monitor.errors import ConfigError
+
+ENV_PREFIX = "MONITOR_"
+# Environment variables with the prefix that are not settings keys.
+RESERVED_ENV = {"MONITOR_CONFIG"}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PollSettings(_Section):
+    interval: float = Field(900, gt=0)
+    tick: float = Field(30, gt=0)
+    backoff_max: float = Field(21600, gt=0)
+    max_concurrent_feeds: int = Field(16, ge=1)
+    max_concurrent_articles: int = Field(16, ge=1)
+    history_keep: int = Field(50, ge=1)
+
+
+class HttpSettings(_Section):
+    user_agent: str = "monitor/0.1 (news monitoring)"
+    connect_timeout: float = Field(10.0, gt=0)
+    read_timeout: float = Field(20.0, gt=0)
+    total_timeout: float = Field(60.0, gt=0)
+    max_body_bytes: int = Field(5_000_000, gt=0)
+    per_host_concurrency: int = Field(2, ge=1)
+    per_host_min_gap: float = Field(0.5, ge=0)
+    max_connections: int = Field(100, ge=1)
+
+
+class ExtractionSettings(_Section):
+    workers: int = Field(0, ge=0)
+    min_text_chars: int = Field(200, ge=0)
+
+    def worker_count(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+
+class Settings(_Section):
+    database_url: str = "sqlite:///data/monitor.db"
+    log_format: Literal["plain", "json"] = "plain"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    default_feeds: str = ""
+    import_seeds: bool = True
+    heartbeat_file: str = "data/heartbeat"
+    poll: PollSettings = PollSettings()
+    http: HttpSettings = HttpSettings()
+    extraction: ExtractionSettings = ExtractionSettings()
+    # Directory of the config file; relative paths in it are resolved against this.
+    config_dir: Path = Path(".")
+
+    def resolve(self, path: str) -> Path | None:
+        """Resolve a path setting relative to the config file's directory ("" means unset)."""
+        if not path:
+            return None
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.config_dir / p
+
+
+def default_config_path() -> Path:
+    """``./config/monitor.toml`` when present, else the defaults shipped with the package."""
+    local = Path("config/monitor.toml")
+    if local.is_file():
+        return local
+    packaged = Path(__file__).parent / "defaults" / "monitor.toml"
+    if packaged.is_file():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "config" / "monitor.toml"
+
+
+def _env_keys() -> dict[str, tuple[str, ...]]:
+    """Map every MONITOR_* variable name to its key path in the settings."""
+    keys: dict[str, tuple[str, ...]] = {}
+    for name, field in Settings.model_fields.items():
+        if name == "config_dir":
+            continue
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, _Section):
+            for sub in annotation.model_fields:
+                keys[f"{ENV_PREFIX}{name}_{sub}".upper()] = (name, sub)
+        else:
+            keys[f"{ENV_PREFIX}{name}".upper()] = (name,)
+    return keys
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Load settings from ``path`` (or MONITOR_CONFIG, or the default file) and the environment."""
+    environ = os.environ if environ is None else environ
+    if path is None and environ.get("MONITOR_CONFIG"):
+        path = Path(environ["MONITOR_CONFIG"])
+    path = path or default_config_path()
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+
+    env_keys = _env_keys()
+    for var, value in environ.items():
+        if not var.startswith(ENV_PREFIX) or var in RESERVED_ENV:
+            continue
+        key = env_keys.get(var)
+        if key is None:
+            raise ConfigError(f"unknown setting in environment: {var}")
+        target = data
+        for part in key[:-1]:
+            target = target.setdefault(part, {})
+        target[key[-1]] = value
+
+    data["config_dir"] = path.resolve().parent
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"invalid config key {where!r} in {path} or environment: {first['msg']}") from None

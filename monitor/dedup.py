@@ -1,0 +1,36 @@
+"""Identity of articles: canonical URLs and the 16-hex content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from urllib.parse import urlsplit, urlunsplit
+
+import courlan
+
+_WHITESPACE = re.compile(r"\s+")
+HASH_HEX_DIGITS = 16
+
+
+def normalise_text(text: str) -> str:
+    """Unicode NFC, whitespace runs collapsed to one space, ends stripped; case is kept."""
+    return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+def content_hash(text: str) -> str:
+    """First 16 hex digits of SHA-256 over the normalised text: the article id."""
+    digest = hashlib.sha256(normalise_text(text).encode("utf-8")).hexdigest()
+    return digest[:HASH_HEX_DIGITS]
+
+
+def canonical_url(url: str) -> str:
+    """Clean a URL for comparison: tracking parameters (utm_*, fbclid, gclid …) and fragment removed,
+    scheme and host lower-cased, default port dropped, query parameters sorted."""
+    url = url.strip()
+    try:
+        cleaned = courlan.normalize_url(url)
+    except (ValueError, AttributeError):
+        cleaned = url
+    parts = urlsplit(cleaned)
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))

@@ -1,0 +1,128 @@
+"""Database tables (SQLModel). Alembic migrations in ``monitor/migrations`` follow these definitions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware datetimes on every backend: stored as UTC, returned as aware UTC."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} cannot be stored")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _dt(nullable: bool = True, index: bool = False, default: Any = None) -> Any:
+    kwargs: dict[str, Any] = {"sa_type": UTCDateTime, "nullable": nullable, "index": index}
+    if default is not None:
+        kwargs["default_factory"] = default
+    else:
+        kwargs["default"] = None
+    return Field(**kwargs)
+
+
+class Feed(SQLModel, table=True):
+    """A polled RSS/Atom feed and its polling state."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(unique=True)
+    title: str | None = None
+    site_url: str | None = None
+    enabled: bool = True
+    disabled_reason: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    next_poll_at: datetime = _dt(nullable=False, index=True, default=utcnow)
+    last_polled_at: datetime | None = _dt()
+    last_success_at: datetime | None = _dt()
+    error_count: int = 0
+    last_error: str | None = None
+    created_at: datetime = _dt(nullable=False, default=utcnow)
+
+
+class Article(SQLModel, table=True):
+    """A stored article: one per distinct text (id = content hash, or the seed file's id)."""
+
+    id: str = Field(primary_key=True, max_length=16)
+    content_hash: str = Field(index=True, unique=True, max_length=16)
+    canonical_url: str | None = Field(default=None, index=True)
+    url: str | None = None
+    guid: str | None = None
+    feed_id: int | None = Field(default=None, foreign_key="feed.id", index=True, ondelete="SET NULL")
+    title: str | None = None
+    authors: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    published: datetime | None = _dt(index=True)
+    language: str | None = None
+    site_name: str | None = None
+    text: str
+    # "page" (extracted from the article page), "feed" (the entry's own content) or "seed".
+    source: str
+    extraction_method: str | None = None
+    tags: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    fetched_at: datetime = _dt(nullable=False, index=True, default=utcnow)
+
+
+class ArticleSource(SQLModel, table=True):
+    """One place an article was seen: a feed entry's URL and GUID."""
+
+    __tablename__ = "article_source"
+    __table_args__ = (sa.UniqueConstraint("article_id", "feed_id", "url", name="uq_article_source"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: str = Field(foreign_key="article.id", index=True, ondelete="CASCADE", max_length=16)
+    feed_id: int | None = Field(default=None, foreign_key="feed.id", index=True, ondelete="SET NULL")
+    url: str
+    canonical_url: str | None = Field(default=None, index=True)
+    guid: str | None = Field(default=None, index=True)
+    seen_at: datetime = _dt(nullable=False, default=utcnow)
+
+
+class FetchLog(SQLModel, table=True):
+    """One poll of a feed, for debugging it."""
+
+    __tablename__ = "fetch_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed_id: int = Field(foreign_key="feed.id", index=True, ondelete="CASCADE")
+    started_at: datetime = _dt(nullable=False, default=utcnow)
+    duration_ms: int = 0
+    status_code: int | None = None
+    # "ok", "not_modified", "unchanged", "error"
+    outcome: str
+    bytes: int = 0
+    entries: int = 0
+    new_articles: int = 0
+    error: str | None = None
+
+
+class ServiceState(SQLModel, table=True):
+    """Small key/value facts about the installation (first-start flags, last poll)."""
+
+    __tablename__ = "service_state"
+
+    key: str = Field(primary_key=True)
+    value: str
+    updated_at: datetime = _dt(nullable=False, default=utcnow)
