@@ -1,0 +1,67 @@
+"""Wiring: settings → database (migrated) → store → pipeline; first-start imports."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from monitor.config import Settings
+from monitor.db import create_db_engine, migrate
+from monitor.fetcher import Fetcher
+from monitor.opml import read_opml
+from monitor.pipeline import Pipeline
+from monitor.processor import process_pool
+from monitor.seeds import import_corpus, packaged_seed_dir
+from monitor.storage import Store
+
+log = logging.getLogger(__name__)
+SEEDS_IMPORTED = "seeds_imported"
+DEFAULT_FEEDS_IMPORTED = "default_feeds_imported"
+
+
+@dataclass
+class App:
+    settings: Settings
+    store: Store
+
+
+def open_app(settings: Settings) -> App:
+    """Open (and migrate) the database; on first start import the packaged seed corpus."""
+    engine = create_db_engine(settings.database_url)
+    migrate(engine)
+    store = Store(engine)
+    if settings.import_seeds and store.get_state(SEEDS_IMPORTED) is None:
+        imported, _present = import_corpus(store, packaged_seed_dir())
+        store.set_state(SEEDS_IMPORTED, str(imported))
+        log.info("seed corpus imported", extra={"articles": imported})
+    return App(settings, store)
+
+
+def import_default_feeds(app: App) -> int:
+    """On the service's first start with no feeds, import the configured default feed list."""
+    path = app.settings.resolve(app.settings.default_feeds)
+    store = app.store
+    if path is None or store.get_state(DEFAULT_FEEDS_IMPORTED) is not None or store.feed_count():
+        return 0
+    feeds = read_opml(path)
+    for feed in feeds:
+        store.add_feed(feed.url, feed.title)
+    store.set_state(DEFAULT_FEEDS_IMPORTED, str(path))
+    log.info("default feeds imported", extra={"feeds": len(feeds), "file": str(path)})
+    return len(feeds)
+
+
+@asynccontextmanager
+async def open_pipeline(app: App) -> AsyncIterator[Pipeline]:
+    """A pipeline with its HTTP client and worker processes, closed cleanly on exit."""
+    fetcher = Fetcher(app.settings.http)
+    workers = process_pool(app.settings.extraction.worker_count())
+    pipeline = Pipeline(app.settings, app.store, fetcher, workers)
+    try:
+        yield pipeline
+    finally:
+        pipeline.close()
+        workers.shutdown(wait=True, cancel_futures=True)
+        await fetcher.aclose()

@@ -1,0 +1,214 @@
+"""The ingestion pipeline, top to bottom: fetch feed → parse → new entries → fetch page → process → store.
+
+Feed state (validators, schedule) is stored only after every entry of the poll has been stored, so a
+crash at any point makes the next poll see the unstored entries as new again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import Counter
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, TypeVar
+
+from monitor.config import Settings
+from monitor.dedup import canonical_url
+from monitor.feedparse import FeedEntry, FeedParseError, parse_feed
+from monitor.fetcher import FEED_ACCEPT, Fetcher, FetchError
+from monitor.models import Article, Feed, utcnow
+from monitor.processor import Candidate, Processed, process
+from monitor.storage import PollRecord, Sighting, Store
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class CycleSummary:
+    """What one polling cycle did."""
+
+    feeds: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    entries: Counter[str] = field(default_factory=Counter)  # new, duplicate, seen, empty
+    errors: list[tuple[str, str]] = field(default_factory=list)  # feed URL, error
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "feeds": self.feeds,
+            "outcomes": dict(self.outcomes),
+            "articles_new": self.entries["new"],
+            "articles_duplicate": self.entries["duplicate"],
+            "entries_seen": self.entries["seen"],
+            "entries_empty": self.entries["empty"],
+            "errors": [{"feed": url, "error": error} for url, error in self.errors],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class Pipeline:
+    """Polls feeds and ingests their new entries. Database calls run on one writer thread and
+    extraction in ``workers`` (a process pool), so the event loop only does I/O."""
+
+    def __init__(self, settings: Settings, store: Store, fetcher: Fetcher, workers: Executor):
+        self.settings = settings
+        self.store = store
+        self.fetcher = fetcher
+        self.workers = workers
+        self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-db")
+        self._article_slots = asyncio.Semaphore(settings.poll.max_concurrent_articles)
+
+    def close(self) -> None:
+        """Wait for the database write in progress (if any), so nothing is half-stored."""
+        self._db_thread.shutdown(wait=True)
+
+    async def _db(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._db_thread, partial(fn, *args))
+
+    async def run_cycle(self) -> CycleSummary:
+        """Poll every feed that is due now."""
+        started = time.perf_counter()
+        summary = CycleSummary()
+        feeds: list[Feed] = await self._db(self.store.due_feeds)
+        summary.feeds = len(feeds)
+        slots = asyncio.Semaphore(self.settings.poll.max_concurrent_feeds)
+
+        async def poll(feed: Feed) -> None:
+            async with slots:
+                record, entries = await self.poll_feed(feed)
+            summary.outcomes[record.outcome] += 1
+            summary.entries.update(entries)
+            if record.error:
+                summary.errors.append((feed.url, record.error))
+
+        await asyncio.gather(*(poll(feed) for feed in feeds))
+        summary.seconds = time.perf_counter() - started
+        await self._db(self.store.set_state, "last_poll", utcnow().isoformat())
+        return summary
+
+    async def poll_feed(self, feed: Feed) -> tuple[PollRecord, Counter[str]]:
+        """Fetch, parse and ingest one feed, then store its new state."""
+        assert feed.id is not None
+        started_at, clock = utcnow(), time.perf_counter()
+        record = PollRecord(feed_id=feed.id, started_at=started_at, outcome="ok")
+        entries: Counter[str] = Counter()
+        try:
+            result = await self.fetcher.fetch(
+                feed.url, etag=feed.etag, last_modified=feed.last_modified, accept=FEED_ACCEPT
+            )
+        except FetchError as exc:
+            record.outcome = "gone" if exc.kind == "gone" else "error"
+            record.status_code, record.retry_after = exc.status, exc.retry_after
+            record.error = f"{exc.kind}: {exc}"
+        else:
+            record.status_code, record.bytes = result.status, len(result.content)
+            record.etag, record.last_modified, record.moved_to = result.etag, result.last_modified, result.moved_to
+            record.body_hash = hashlib.sha256(result.content).hexdigest() if result.content else None
+            if result.not_modified:
+                record.outcome = "not_modified"
+            elif record.body_hash == feed.body_hash:
+                record.outcome = "unchanged"
+            else:
+                entries = await self._ingest_document(feed, result.content, result.url, result.content_type, record)
+        record.duration_ms = int((time.perf_counter() - clock) * 1000)
+        record.new_articles = entries["new"]
+        try:
+            await self._db(self.store.record_poll, record, self.settings.poll)
+        except LookupError:
+            log.info("feed removed while polling", extra={"feed_id": feed.id, "feed_url": feed.url})
+        self._log_poll(feed, record, entries)
+        return record, entries
+
+    async def _ingest_document(
+        self, feed: Feed, content: bytes, url: str, content_type: str | None, record: PollRecord
+    ) -> Counter[str]:
+        try:
+            parsed = parse_feed(content, url, content_type)
+        except FeedParseError as exc:
+            record.outcome, record.error = "error", f"parse: {exc}"
+            return Counter()
+        if parsed.bozo:
+            log.info("malformed feed read anyway", extra={"feed_id": feed.id, "reason": parsed.bozo})
+        record.entries, record.title, record.site_url = len(parsed.entries), parsed.title, parsed.site_url
+        outcomes = await asyncio.gather(*(self._ingest_entry(feed, entry) for entry in parsed.entries))
+        return Counter(outcomes)
+
+    async def _ingest_entry(self, feed: Feed, entry: FeedEntry) -> str:
+        """Store one entry unless it was seen before; returns new, duplicate, seen or empty."""
+        link = entry.link
+        sighting = Sighting(
+            feed_id=feed.id,
+            url=link or entry.guid or feed.url,
+            canonical_url=canonical_url(link) if link else None,
+            guid=entry.guid,
+        )
+        known = await self._db(self.store.find_seen, sighting)
+        if known:
+            await self._db(self.store.add_sighting, known, sighting)
+            return "seen"
+        async with self._article_slots:
+            candidate = await self._fetch_page(feed, entry)
+            loop = asyncio.get_running_loop()
+            processed: Processed | None = await loop.run_in_executor(
+                self.workers, process, candidate, self.settings.extraction.min_text_chars
+            )
+        if processed is None:
+            return "empty"
+        if processed.canonical_url and processed.canonical_url != sighting.canonical_url:
+            known = await self._db(self.store.find_seen, Sighting(feed.id, "", processed.canonical_url, None))
+            if known:
+                await self._db(self.store.add_sighting, known, sighting)
+                return "seen"
+        article = self._article(feed, entry, sighting, processed)
+        saved = await self._db(self.store.save_article, article, sighting)
+        extra = {"feed_id": feed.id, "article_id": saved.article_id, "url": sighting.url}
+        log.debug("article stored" if saved.created else "duplicate article", extra=extra)
+        return "new" if saved.created else "duplicate"
+
+    async def _fetch_page(self, feed: Feed, entry: FeedEntry) -> Candidate:
+        if not entry.link or not entry.link.startswith(("http://", "https://")):
+            return Candidate(entry=entry)
+        try:
+            page = await self.fetcher.fetch(entry.link)
+        except FetchError as exc:
+            log.info(
+                "page not fetched, using the feed's content",
+                extra={"feed_id": feed.id, "url": entry.link, "error": f"{exc.kind}: {exc}"},
+            )
+            return Candidate(entry=entry)
+        return Candidate(entry=entry, page_url=page.url, html=page.content, content_type=page.content_type)
+
+    @staticmethod
+    def _article(feed: Feed, entry: FeedEntry, sighting: Sighting, processed: Processed) -> Article:
+        return Article(
+            id=processed.id,
+            content_hash=processed.id,
+            canonical_url=processed.canonical_url or sighting.canonical_url,
+            url=entry.link,
+            guid=entry.guid,
+            feed_id=feed.id,
+            title=processed.title,
+            authors=processed.authors,
+            published=processed.published,
+            language=processed.language,
+            site_name=processed.site_name,
+            text=processed.text,
+            source=processed.source,
+            extraction_method=processed.extraction_method,
+        )
+
+    @staticmethod
+    def _log_poll(feed: Feed, record: PollRecord, entries: Counter[str]) -> None:
+        extra = {
+            "feed_id": feed.id, "feed_url": feed.url, "outcome": record.outcome, "status": record.status_code,
+            "ms": record.duration_ms, "new": entries["new"], "duplicates": entries["duplicate"],
+        }
+        if record.error:
+            log.warning("feed poll failed: %s", record.error, extra=extra)
+        else:
+            log.info("feed polled", extra=extra)

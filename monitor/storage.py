@@ -1,0 +1,356 @@
+"""Storage: every read and write of the database, each write one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, col, select
+
+from monitor.config import PollSettings
+from monitor.errors import DatabaseError
+from monitor.models import Article, ArticleSource, Feed, FetchLog, ServiceState, utcnow
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """Where an entry was seen: the feed, the URL as given, its canonical form and the GUID."""
+
+    feed_id: int | None
+    url: str
+    canonical_url: str | None
+    guid: str | None
+
+
+@dataclass
+class PollRecord:
+    """The outcome of polling one feed, as stored in its state and fetch history."""
+
+    feed_id: int
+    started_at: datetime
+    outcome: str  # ok, not_modified, unchanged, error, gone
+    duration_ms: int = 0
+    status_code: int | None = None
+    bytes: int = 0
+    entries: int = 0
+    new_articles: int = 0
+    error: str | None = None
+    retry_after: float | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    moved_to: str | None = None
+    title: str | None = None
+    site_url: str | None = None
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    article_id: str
+    created: bool
+
+
+@dataclass
+class Stats:
+    feeds: int
+    feeds_enabled: int
+    feeds_failing: int
+    articles: int
+    articles_by_source: dict[str, int] = field(default_factory=dict)
+    last_poll: datetime | None = None
+    errors: list[tuple[str, int, str]] = field(default_factory=list)  # url, consecutive errors, last error
+
+
+def backoff_delay(error_count: int, settings: PollSettings, retry_after: float | None = None) -> float:
+    """Seconds until the next poll of a feed with ``error_count`` consecutive errors (0 = healthy)."""
+    delay = settings.interval if error_count == 0 else min(settings.interval * 2**error_count, settings.backoff_max)
+    return max(delay, retry_after or 0.0)
+
+
+def _is_global_guid(guid: str) -> bool:
+    """GUIDs that name a resource (URLs, URNs, tag: URIs) identify an entry across feeds."""
+    return "://" in guid or guid.startswith(("urn:", "tag:"))
+
+
+class Store:
+    """All database access. Methods are synchronous; the pipeline calls them from one writer thread."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    def ping(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except OperationalError as exc:
+            raise DatabaseError(f"database does not answer: {str(exc.orig).strip().splitlines()[0]}") from None
+
+    # --- service state -------------------------------------------------------------------------------
+
+    def get_state(self, key: str) -> str | None:
+        with self.session() as s:
+            row = s.get(ServiceState, key)
+            return row.value if row else None
+
+    def set_state(self, key: str, value: str) -> None:
+        with self.session() as s:
+            row = s.get(ServiceState, key) or ServiceState(key=key, value=value)
+            row.value = value
+            row.updated_at = utcnow()
+            s.add(row)
+            s.commit()
+
+    # --- feeds ---------------------------------------------------------------------------------------
+
+    def add_feed(self, url: str, title: str | None = None) -> tuple[Feed, bool]:
+        """Add a feed (due at once); returns it and whether it was new."""
+        with self.session() as s:
+            existing = s.exec(select(Feed).where(Feed.url == url)).first()
+            if existing:
+                return existing, False
+            feed = Feed(url=url, title=title)
+            s.add(feed)
+            s.commit()
+            return feed, True
+
+    def remove_feed(self, url: str) -> bool:
+        with self.session() as s:
+            feed = s.exec(select(Feed).where(Feed.url == url)).first()
+            if feed is None:
+                return False
+            s.exec(sa.delete(FetchLog).where(col(FetchLog.feed_id) == feed.id))  # type: ignore[call-overload]
+            s.delete(feed)
+            s.commit()
+            return True
+
+    def feeds(self) -> list[Feed]:
+        with self.session() as s:
+            return list(s.exec(select(Feed).order_by(col(Feed.id))))
+
+    def feed_count(self) -> int:
+        with self.session() as s:
+            return s.exec(select(sa.func.count()).select_from(Feed)).one()
+
+    def due_feeds(self, now: datetime | None = None) -> list[Feed]:
+        with self.session() as s:
+            query = (
+                select(Feed)
+                .where(col(Feed.enabled).is_(True), col(Feed.next_poll_at) <= (now or utcnow()))
+                .order_by(col(Feed.next_poll_at))
+            )
+            return list(s.exec(query))
+
+    def fetch_history(self, feed_id: int, limit: int = 20) -> list[FetchLog]:
+        with self.session() as s:
+            query = (
+                select(FetchLog).where(FetchLog.feed_id == feed_id)
+                .order_by(col(FetchLog.id).desc()).limit(limit)
+            )
+            return list(s.exec(query))
+
+    def record_poll(self, record: PollRecord, settings: PollSettings) -> Feed:
+        """Store a poll's outcome: conditional-GET validators, schedule, errors and a history row."""
+        now = utcnow()
+        with self.session() as s:
+            feed = s.get(Feed, record.feed_id)
+            if feed is None:  # removed while it was being polled
+                raise LookupError(record.feed_id)
+            feed.last_polled_at = now
+            if record.outcome in ("ok", "not_modified", "unchanged"):
+                feed.error_count = 0
+                feed.last_error = None
+                feed.last_success_at = now
+                if record.outcome != "not_modified":
+                    feed.etag, feed.last_modified = record.etag, record.last_modified
+                    feed.body_hash = record.body_hash
+                feed.title = record.title or feed.title
+                feed.site_url = record.site_url or feed.site_url
+                if record.moved_to and record.moved_to != feed.url:
+                    taken = s.exec(select(Feed.id).where(Feed.url == record.moved_to)).first()
+                    if taken is None:
+                        feed.url = record.moved_to
+            else:
+                feed.error_count += 1
+                feed.last_error = record.error
+                if record.outcome == "gone":
+                    feed.enabled = False
+                    feed.disabled_reason = f"410 Gone on {now:%Y-%m-%d %H:%M} UTC: the publisher removed the feed"
+            delay = backoff_delay(feed.error_count, settings, record.retry_after)
+            feed.next_poll_at = now + timedelta(seconds=delay)
+            s.add(feed)
+            s.add(
+                FetchLog(
+                    feed_id=record.feed_id, started_at=record.started_at, duration_ms=record.duration_ms,
+                    status_code=record.status_code, outcome=record.outcome, bytes=record.bytes,
+                    entries=record.entries, new_articles=record.new_articles, error=record.error,
+                )
+            )
+            s.flush()
+            keep = select(FetchLog.id).where(FetchLog.feed_id == record.feed_id)
+            keep = keep.order_by(col(FetchLog.id).desc()).limit(settings.history_keep)
+            s.exec(  # type: ignore[call-overload]
+                sa.delete(FetchLog).where(
+                    col(FetchLog.feed_id) == record.feed_id, col(FetchLog.id).not_in(keep.scalar_subquery())
+                )
+            )
+            s.commit()
+            return feed
+
+    # --- articles ------------------------------------------------------------------------------------
+
+    def find_seen(self, sighting: Sighting) -> str | None:
+        """The id of an article already seen under this entry's canonical URL or GUID."""
+        conditions = []
+        if sighting.canonical_url:
+            conditions.append(col(ArticleSource.canonical_url) == sighting.canonical_url)
+        if sighting.guid:
+            same_guid = col(ArticleSource.guid) == sighting.guid
+            if not _is_global_guid(sighting.guid):
+                same_guid = sa.and_(same_guid, col(ArticleSource.feed_id) == sighting.feed_id)
+            conditions.append(same_guid)
+        if not conditions:
+            return None
+        with self.session() as s:
+            return s.exec(select(ArticleSource.article_id).where(sa.or_(*conditions)).limit(1)).first()
+
+    def add_sighting(self, article_id: str, sighting: Sighting) -> bool:
+        """Record another place an article was seen; False when it was recorded already."""
+        with self.session() as s:
+            added = self._add_sighting(s, article_id, sighting)
+            s.commit()
+            return added
+
+    @staticmethod
+    def _add_sighting(s: Session, article_id: str, sighting: Sighting) -> bool:
+        exists = s.exec(
+            select(ArticleSource.id).where(
+                ArticleSource.article_id == article_id,
+                ArticleSource.url == sighting.url,
+                col(ArticleSource.feed_id).is_(None) if sighting.feed_id is None
+                else ArticleSource.feed_id == sighting.feed_id,
+            )
+        ).first()
+        if exists is not None:
+            return False
+        s.add(
+            ArticleSource(
+                article_id=article_id, feed_id=sighting.feed_id, url=sighting.url,
+                canonical_url=sighting.canonical_url, guid=sighting.guid,
+            )
+        )
+        return True
+
+    def save_article(self, article: Article, sighting: Sighting | None) -> SaveResult:
+        """Store a new article with its sighting in one transaction, or, when its content hash (or id)
+        is stored already, only record the sighting against the stored article."""
+        for _attempt in range(2):
+            with self.session() as s:
+                existing = s.exec(
+                    select(Article.id).where(
+                        sa.or_(Article.content_hash == article.content_hash, Article.id == article.id)
+                    )
+                ).first()
+                if existing is not None:
+                    if sighting:
+                        self._add_sighting(s, existing, sighting)
+                    s.commit()
+                    return SaveResult(existing, created=False)
+                s.add(article)
+                if sighting:
+                    s.flush()
+                    self._add_sighting(s, article.id, sighting)
+                try:
+                    s.commit()
+                except IntegrityError:  # another process stored the same text meanwhile
+                    s.rollback()
+                    continue
+                return SaveResult(article.id, created=True)
+        raise DatabaseError(f"could not store article {article.id}")
+
+    def article(self, article_id: str) -> Article | None:
+        with self.session() as s:
+            return s.get(Article, article_id)
+
+    def sightings(self, article_ids: Sequence[str]) -> dict[str, list[ArticleSource]]:
+        """Every place each article was seen, oldest first."""
+        result: dict[str, list[ArticleSource]] = {a: [] for a in article_ids}
+        if not article_ids:
+            return result
+        with self.session() as s:
+            rows = s.exec(
+                select(ArticleSource).where(col(ArticleSource.article_id).in_(article_ids))
+                .order_by(col(ArticleSource.id))
+            )
+            for row in rows:
+                result[row.article_id].append(row)
+        return result
+
+    def articles(
+        self,
+        since: datetime | None = None,
+        feed_url: str | None = None,
+        limit: int | None = None,
+        newest_first: bool = True,
+    ) -> list[Article]:
+        """Articles by fetched-at time (newest first), optionally filtered."""
+        with self.session() as s:
+            query = select(Article)
+            if since:
+                query = query.where(col(Article.fetched_at) >= since)
+            if feed_url:
+                seen_in = (
+                    select(ArticleSource.article_id).join(Feed, col(Feed.id) == col(ArticleSource.feed_id))
+                    .where(Feed.url == feed_url)
+                )
+                query = query.where(col(Article.id).in_(seen_in))
+            order = col(Article.fetched_at).desc() if newest_first else col(Article.fetched_at)
+            query = query.order_by(order, col(Article.id))
+            if limit:
+                query = query.limit(limit)
+            return list(s.exec(query))
+
+    def iter_articles_in_storage_order(self, batch: int = 500) -> Iterator[Article]:
+        """Every article, oldest stored first, in batches (memory stays flat on large stores)."""
+        last: tuple[datetime, str] | None = None
+        while True:
+            with self.session() as s:
+                query = select(Article).order_by(col(Article.fetched_at), col(Article.id)).limit(batch)
+                if last:
+                    query = query.where(
+                        sa.or_(
+                            col(Article.fetched_at) > last[0],
+                            sa.and_(col(Article.fetched_at) == last[0], col(Article.id) > last[1]),
+                        )
+                    )
+                rows = list(s.exec(query))
+            if not rows:
+                return
+            yield from rows
+            last = (rows[-1].fetched_at, rows[-1].id)
+
+    def article_ids(self) -> set[str]:
+        with self.session() as s:
+            return set(s.exec(select(Article.id)))
+
+    def stats(self) -> Stats:
+        with self.session() as s:
+            feeds = list(s.exec(select(Feed)))
+            by_source: dict[str, int] = dict(
+                s.exec(select(Article.source, sa.func.count()).group_by(Article.source)).all()  # type: ignore[arg-type]
+            )
+        polled = [f.last_polled_at for f in feeds if f.last_polled_at]
+        return Stats(
+            feeds=len(feeds),
+            feeds_enabled=sum(f.enabled for f in feeds),
+            feeds_failing=sum(f.error_count > 0 for f in feeds),
+            articles=sum(by_source.values()),
+            articles_by_source=by_source,
+            last_poll=max(polled) if polled else None,
+            errors=[(f.url, f.error_count, f.last_error or "") for f in feeds if f.error_count or not f.enabled],
+        )
