@@ -52,7 +52,9 @@ pass_ctx = click.make_pass_decorator(Context)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", type=click.Path(path_type=Path), help="Config file (default: MONITOR_CONFIG or ./config/monitor.toml).")
+@click.option(
+    "--config", type=click.Path(path_type=Path), help="Config file (default: MONITOR_CONFIG or ./config/monitor.toml)."
+)
 @click.version_option(__version__, prog_name="monitor")
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None) -> None:

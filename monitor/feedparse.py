@@ -46,7 +46,7 @@ class ParsedFeed:
 
 def html_to_text(markup: str) -> str:
     """Plain text of an HTML fragment, one line per block element."""
-    if not markup or "<" not in markup and "&" not in markup:
+    if not markup or ("<" not in markup and "&" not in markup):
         return (markup or "").strip()
     try:
         root = lxml.html.fragment_fromstring(markup, create_parent="div")
@@ -57,7 +57,7 @@ def html_to_text(markup: str) -> str:
     parts: list[str] = []
     for element in root.iter():
         if element.tag in _BLOCK_TAGS:
-            parts.append("\n")
+            parts.append("\n" if element.tag == "br" else "\n\n")
         if element.text and not isinstance(element, etree._Comment):
             parts.append(element.text)
         if element is not root and element.tail:
@@ -71,9 +71,8 @@ def parse_feed(content: bytes, url: str, content_type: str | None = None) -> Par
     """Parse a feed document from its bytes. Raises FeedParseError when nothing can be read."""
     if _looks_like_json(content, content_type):
         return _parse_json_feed(content, url)
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
+    # Without a declared type feedparser flags every document as malformed; XML is what a feed is.
+    headers = {"content-location": url, "content-type": content_type or "application/xml"}
     try:
         parsed = feedparser.parse(content, response_headers=headers, sanitize_html=False)
     except Exception as exc:  # feedparser should not raise, but a hostile document must not crash a poll

@@ -62,6 +62,7 @@ class Pipeline:
         self.workers = workers
         self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-db")
         self._article_slots = asyncio.Semaphore(settings.poll.max_concurrent_articles)
+        self._in_flight: dict[str, asyncio.Future[None]] = {}
 
     def close(self) -> None:
         """Wait for the database write in progress (if any), so nothing is half-stored."""
@@ -147,10 +148,25 @@ class Pipeline:
             canonical_url=canonical_url(link) if link else None,
             guid=entry.guid,
         )
-        known = await self._db(self.store.find_seen, sighting)
-        if known:
-            await self._db(self.store.add_sighting, known, sighting)
-            return "seen"
+        # The same URL arriving from two feeds in one cycle is fetched once: the second waits.
+        key = sighting.canonical_url
+        while key is not None and key in self._in_flight:
+            await asyncio.shield(self._in_flight[key])
+        done = asyncio.get_running_loop().create_future()
+        if key is not None:
+            self._in_flight[key] = done
+        try:
+            known = await self._db(self.store.find_seen, sighting)
+            if known:
+                await self._db(self.store.add_sighting, known, sighting)
+                return "seen"
+            return await self._ingest_new(feed, entry, sighting)
+        finally:
+            if key is not None:
+                del self._in_flight[key]
+            done.set_result(None)
+
+    async def _ingest_new(self, feed: Feed, entry: FeedEntry, sighting: Sighting) -> str:
         async with self._article_slots:
             candidate = await self._fetch_page(feed, entry)
             loop = asyncio.get_running_loop()

@@ -1,0 +1,55 @@
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_settings
+from monitor.errors import ConfigError
+
+
+def test_environment_overrides_file(config_file: Path) -> None:
+    settings = load_settings(config_file, {"MONITOR_POLL_INTERVAL": "42", "MONITOR_HTTP_USER_AGENT": "ua/1"})
+    assert settings.poll.interval == 42
+    assert settings.http.user_agent == "ua/1"
+    assert settings.http.per_host_min_gap == 0.0  # from the file
+
+
+def test_monitor_config_variable_selects_file(config_file: Path) -> None:
+    settings = load_settings(None, {"MONITOR_CONFIG": str(config_file)})
+    assert settings.poll.tick == 0.5
+
+
+def test_shipped_config_is_valid_and_documented() -> None:
+    path = Path(__file__).parent.parent / "config" / "monitor.toml"
+    settings = load_settings(path, {})
+    assert settings.database_url.startswith("sqlite:///")
+    text = path.read_text()
+    for section in ("poll", "http", "extraction"):
+        for key in type(getattr(settings, section)).model_fields:
+            line = next(i for i, ln in enumerate(text.splitlines()) if ln.startswith(f"{key} ="))
+            assert text.splitlines()[line - 1].startswith("#"), f"{section}.{key} lacks a comment"
+
+
+def test_unknown_environment_key_is_an_error(config_file: Path) -> None:
+    with pytest.raises(ConfigError, match="MONITOR_POLL_INTERVALL"):
+        load_settings(config_file, {"MONITOR_POLL_INTERVALL": "5"})
+
+
+def test_unknown_file_key_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[http]\nuser_agnet = 'x'\n")
+    with pytest.raises(ConfigError, match=r"http\.user_agnet"):
+        load_settings(path, {})
+
+
+def test_invalid_value_names_the_key(config_file: Path) -> None:
+    with pytest.raises(ConfigError, match=r"poll\.interval"):
+        load_settings(config_file, {"MONITOR_POLL_INTERVAL": "soon"})
+
+
+def test_broken_toml_and_missing_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("database_url = \n")
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_settings(bad, {})
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "missing.toml", {})
