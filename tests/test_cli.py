@@ -1,0 +1,136 @@
+"""The command line, run as a user runs it: a real process, a real database, a loopback server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor.seeds import packaged_seed_dir
+from tests.newsworld import Item, NewsServer, article_page, article_text, rss
+
+SEED_IDS = sorted(p.stem.split("_")[1] for p in packaged_seed_dir().glob("*.txt"))
+
+
+def monitor(*args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", *args], capture_output=True, text=True, timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def serve_world(server: NewsServer, feeds: int = 2, per_feed: int = 3) -> list[str]:
+    urls = []
+    for f in range(feeds):
+        items = []
+        for i in range(per_feed):
+            n = f * 100 + i
+            server.static(f"/news/{n}", article_page(f"Story {n}", article_text(n)))
+            items.append(Item(f"Story {n}", server.url(f"/news/{n}"), f"g{n}"))
+        server.static(f"/feed{f}.xml", rss(items), "application/rss+xml")
+        urls.append(server.url(f"/feed{f}.xml"))
+    return urls
+
+
+def test_version() -> None:
+    assert monitor("--version").stdout.startswith("monitor, version ")
+
+
+def test_poll_once_and_articles(config_file: Path, server: NewsServer) -> None:
+    urls = serve_world(server)
+    server.route("/missing.xml", lambda r: __import__("tests.newsworld").newsworld.Reply(404))
+    monitor("feeds", "add", *urls, server.url("/missing.xml"))
+
+    out = monitor("poll", "--once").stdout
+
+    assert "polled 3 feeds" in out and "6 new" in out
+    assert f"error: {server.url('/missing.xml')}: http: HTTP 404" in out
+    lines = [json.loads(line) for line in monitor("articles", "list", "--json").stdout.splitlines()]
+    assert len(lines) == 9  # six articles and the three seeds
+    story = next(a for a in lines if a["title"] == "Story 101")
+    for key in ("id", "url", "urls", "title", "published", "feed", "source", "text", "tags"):
+        assert key in story
+    assert story["urls"] == [server.url("/news/101")] and story["feed"] == urls[1] and story["source"] == "page"
+    assert sorted(a["id"] for a in lines if a["source"] == "seed") == SEED_IDS
+
+    limited = monitor("articles", "list", "--feed", urls[0], "--limit", "2", "--json").stdout.splitlines()
+    assert len(limited) == 2
+    assert monitor("articles", "list", "--since", "2999-01-01").stdout == ""
+    shown = monitor("articles", "show", story["id"]).stdout
+    assert "Story 101" in shown and server.url("/news/101") in shown
+
+    stats = monitor("stats").stdout
+    assert "feeds: 3 (3 enabled, 1 failing)" in stats and "articles: 9" in stats
+    assert "HTTP 404" in monitor("feeds", "list").stdout
+
+
+def test_feed_management(config_file: Path, tmp_path: Path) -> None:
+    opml = tmp_path / "feeds.opml"
+    opml.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><head/><body><outline text="Group">'
+        '<outline text="A &amp; B" xmlUrl="http://127.0.0.2:1/a.xml"/></outline>'
+        '<outline text="C" xmlUrl="http://127.0.0.2:1/c.xml"/></body></opml>'
+    )
+    assert "imported 2 new feeds" in monitor("feeds", "import", str(opml)).stdout
+    assert "already present" in monitor("feeds", "add", "http://127.0.0.2:1/a.xml").stdout
+    listed = [json.loads(x) for x in monitor("feeds", "list", "--json").stdout.splitlines()]
+    assert [f["url"] for f in listed] == ["http://127.0.0.2:1/a.xml", "http://127.0.0.2:1/c.xml"]
+    assert listed[0]["title"] == "A & B"
+    exported = monitor("feeds", "export").stdout
+    assert 'xmlUrl="http://127.0.0.2:1/c.xml"' in exported and "A &amp; B" in exported
+    monitor("feeds", "remove", "http://127.0.0.2:1/a.xml")
+    assert "a.xml" not in monitor("feeds", "list").stdout
+
+
+def test_seed_export_round_trip(config_file: Path, server: NewsServer, tmp_path: Path) -> None:
+    monitor("feeds", "add", *serve_world(server, feeds=1))
+    monitor("poll", "--once")
+    out = tmp_path / "export"
+    assert "exported 6 articles" in monitor("export", str(out)).stdout
+    files = sorted(p.name for p in out.glob("*.txt"))
+    assert [f.split("_")[1][:-4] for f in files[:3]] == [
+        p.stem.split("_")[1] for p in sorted(packaged_seed_dir().glob("*.txt"))
+    ]
+    assert [f[:3] for f in files] == ["000", "001", "002", "003", "004", "005"]
+    for seed in packaged_seed_dir().glob("*.txt"):
+        assert (out / seed.name).read_bytes() == seed.read_bytes()
+    index = [json.loads(x) for x in (out / "index.jsonl").read_text().splitlines()]
+    assert [i["file"] for i in index] == files
+
+    fresh = {"MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}", "MONITOR_IMPORT_SEEDS": "false"}
+    assert "imported 6 articles, 0 already present" in monitor("seed", str(out), env=fresh).stdout
+    assert "imported 0 articles, 6 already present" in monitor("seed", str(out), env=fresh).stdout
+    again = tmp_path / "again"
+    monitor("export", str(again), env=fresh)
+    for name in files:
+        assert (again / name).read_bytes() == (out / name).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["feeds", "add", "ftp://x"], {}, "monitor: error: not an http(s) URL: 'ftp://x'"),
+        (["stats"], {"MONITOR_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}, "monitor: error:"),
+        (["stats"], {"MONITOR_POLL_TICKS": "3"}, "monitor: error: unknown setting in environment: MONITOR_POLL_TICKS"),
+        (["stats"], {"MONITOR_DATABASE_URL": "nonsense"}, "monitor: error: invalid database URL"),
+        (["articles", "show", "0000000000000000"], {}, "monitor: error: no article with id 0000000000000000"),
+        (["articles", "list", "--since", "yesterday"], {}, "monitor: error: not a date: 'yesterday'"),
+    ],
+)
+def test_errors_are_one_clear_line(config_file: Path, args: list[str], env: dict[str, str], message: str) -> None:
+    result = monitor(*args, check=False, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(message), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_health_without_daemon_is_unhealthy(config_file: Path) -> None:
+    result = monitor("health", check=False)
+    assert result.returncode == 1 and "no heartbeat" in result.stderr

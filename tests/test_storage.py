@@ -1,0 +1,75 @@
+from datetime import UTC, datetime, timedelta, timezone
+
+import sqlalchemy as sa
+
+from monitor.config import PollSettings
+from monitor.db import create_db_engine, migrate
+from monitor.models import Article, utcnow
+from monitor.storage import PollRecord, Sighting, Store, backoff_delay
+
+
+def article(text: str, **kw: object) -> Article:
+    from monitor.dedup import content_hash
+
+    h = content_hash(text)
+    return Article(id=h, content_hash=h, text=text, source="feed", **kw)  # type: ignore[arg-type]
+
+
+def test_datetimes_come_back_timezone_aware(store: Store) -> None:
+    published = datetime(2022, 10, 10, 12, 0, tzinfo=timezone(timedelta(hours=3)))
+    store.save_article(article("one", published=published), None)
+    stored = store.article(article("one").id)
+    assert stored is not None and stored.published == published
+    assert stored.published.utcoffset() == timedelta(0)
+
+
+def test_duplicate_text_records_a_sighting_not_a_row(store: Store) -> None:
+    feed, _ = store.add_feed("http://127.0.0.2/feed")
+    first = store.save_article(article("same text"), Sighting(feed.id, "http://a/1", "http://a/1", "g1"))
+    second = store.save_article(article("same   text"), Sighting(feed.id, "http://b/1", "http://b/1", "g2"))
+    assert first.created and not second.created and first.article_id == second.article_id
+    assert [s.url for s in store.sightings([first.article_id])[first.article_id]] == ["http://a/1", "http://b/1"]
+    assert store.find_seen(Sighting(None, "", "http://b/1", None)) == first.article_id
+
+
+def test_guid_scope(store: Store) -> None:
+    a, _ = store.add_feed("http://127.0.0.2/a")
+    b, _ = store.add_feed("http://127.0.0.2/b")
+    store.save_article(article("x"), Sighting(a.id, "http://a/x", None, "42"))
+    store.save_article(article("y"), Sighting(a.id, "http://a/y", None, "tag:site,2022:y"))
+    assert store.find_seen(Sighting(b.id, "", None, "42")) is None  # a bare number is only unique in its feed
+    assert store.find_seen(Sighting(a.id, "", None, "42")) is not None
+    assert store.find_seen(Sighting(b.id, "", None, "tag:site,2022:y")) is not None
+
+
+def test_record_poll_keeps_bounded_history(store: Store) -> None:
+    feed, _ = store.add_feed("http://127.0.0.2/feed")
+    settings = PollSettings(history_keep=3)
+    for _ in range(5):
+        store.record_poll(PollRecord(feed_id=feed.id or 0, started_at=utcnow(), outcome="ok"), settings)
+    assert len(store.fetch_history(feed.id or 0)) == 3
+
+
+def test_backoff_delay() -> None:
+    settings = PollSettings(interval=100, backoff_max=1000)
+    assert [backoff_delay(n, settings) for n in range(6)] == [100, 200, 400, 800, 1000, 1000]
+    assert backoff_delay(1, settings, retry_after=5000) == 5000
+
+
+def test_older_database_upgrades_in_place(db_url: str) -> None:
+    engine = create_db_engine(db_url)
+    migrate(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO article (id, content_hash, text, source, authors, tags, fetched_at) "
+                "VALUES ('00000000000000aa', '00000000000000aa', 'old text', 'seed', '[]', '[]', :t)"
+            ),
+            {"t": datetime(2020, 1, 1)},
+        )
+    migrate(engine)
+    store = Store(engine)
+    old = store.article("00000000000000aa")
+    assert old is not None and old.text == "old text" and old.fetched_at == datetime(2020, 1, 1, tzinfo=UTC)
+    migrate(engine)  # idempotent
+    engine.dispose()
