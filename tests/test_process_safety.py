@@ -21,7 +21,8 @@ def slow_world(server: NewsServer, delay: float) -> None:
         for i in range(PER_FEED):
             n = f * 100 + i
             page = article_page(f"Story {n}", article_text(n)).encode()
-            server.route(f"/news/{n}", lambda r, page=page: Reply(200, page, {"Content-Type": "text/html"}, delay=delay))
+            reply = Reply(200, page, {"Content-Type": "text/html"}, delay=delay)
+            server.route(f"/news/{n}", lambda r, reply=reply: reply)
             items.append(Item(f"Story {n}", server.url(f"/news/{n}"), f"g{n}"))
         server.static(f"/feed{f}.xml", rss(items), "application/rss+xml")
 
