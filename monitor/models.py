@@ -83,6 +83,10 @@ class Article(SQLModel, table=True):
     extraction_method: str | None = None
     tags: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     fetched_at: datetime = _dt(nullable=False, index=True, default=utcnow)
+    # Near-duplicate stories: the first-seen article's id, and the stored article this one copies.
+    story_id: str | None = Field(default=None, index=True, max_length=16)
+    duplicate_of: str | None = Field(default=None, max_length=16)
+    minhash: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
 
 
 class ArticleSource(SQLModel, table=True):
@@ -98,6 +102,38 @@ class ArticleSource(SQLModel, table=True):
     canonical_url: str | None = Field(default=None, index=True)
     guid: str | None = Field(default=None, index=True)
     seen_at: datetime = _dt(nullable=False, default=utcnow)
+
+
+class ArticleTag(SQLModel, table=True):
+    """A tag given to an article, with its score and the evidence for it."""
+
+    __tablename__ = "article_tag"
+
+    article_id: str = Field(foreign_key="article.id", primary_key=True, ondelete="CASCADE", max_length=16)
+    tag: str = Field(primary_key=True, index=True)
+    score: float
+    evidence: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+
+
+class Statement(SQLModel, table=True):
+    """A statement by a UK defence voice found in an article (offsets into the article text)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: str = Field(foreign_key="article.id", index=True, ondelete="CASCADE", max_length=16)
+    speaker: str | None = Field(default=None, index=True)
+    role: str | None = None
+    text: str
+    start: int
+    end: int
+
+
+class StoryBand(SQLModel, table=True):
+    """Locality-sensitive-hashing band keys of an article's text, to find near-copies in constant time."""
+
+    __tablename__ = "story_band"
+
+    band_key: str = Field(primary_key=True, max_length=24)
+    article_id: str = Field(foreign_key="article.id", primary_key=True, index=True, ondelete="CASCADE", max_length=16)
 
 
 class FetchLog(SQLModel, table=True):

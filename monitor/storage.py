@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -13,7 +13,18 @@ from sqlmodel import Session, col, select
 
 from monitor.config import PollSettings
 from monitor.errors import DatabaseError
-from monitor.models import Article, ArticleSource, Feed, FetchLog, ServiceState, utcnow
+from monitor.models import (
+    Article,
+    ArticleSource,
+    ArticleTag,
+    Feed,
+    FetchLog,
+    ServiceState,
+    Statement,
+    StoryBand,
+    utcnow,
+)
+from monitor.neardup import NearDupConfig, Signature, band_keys, best_match
 
 
 @dataclass(frozen=True)
@@ -76,11 +87,19 @@ def _is_global_guid(guid: str) -> bool:
     return "://" in guid or guid.startswith(("urn:", "tag:"))
 
 
-class Store:
-    """All database access. Methods are synchronous; the pipeline calls them from one writer thread."""
+NEAR_DUP_CANDIDATES = 50  # most-similar stored articles compared exactly per new article
+ArticleHook = Callable[[Session, Article], None]
 
-    def __init__(self, engine: Engine):
+
+class Store:
+    """All database access. Methods are synchronous; the pipeline calls them from one writer thread.
+
+    ``article_hooks`` run inside the transaction that stores a new article (e.g. to queue alerts)."""
+
+    def __init__(self, engine: Engine, neardup: NearDupConfig | None = None):
         self.engine = engine
+        self.neardup = neardup or NearDupConfig()
+        self.article_hooks: list[ArticleHook] = []
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -247,9 +266,15 @@ class Store:
         )
         return True
 
-    def save_article(self, article: Article, sighting: Sighting | None) -> SaveResult:
-        """Store a new article with its sighting in one transaction, or, when its content hash (or id)
-        is stored already, only record the sighting against the stored article."""
+    def save_article(
+        self,
+        article: Article,
+        sighting: Sighting | None,
+        tags: Sequence[ArticleTag] = (),
+        statements: Sequence[Statement] = (),
+    ) -> SaveResult:
+        """Store a new article with its sighting, tags, statements and story in one transaction, or, when its
+        content hash (or id) is stored already, only record the sighting against the stored article."""
         for _attempt in range(2):
             with self.session() as s:
                 existing = s.exec(
@@ -262,10 +287,16 @@ class Store:
                         self._add_sighting(s, existing, sighting)
                     s.commit()
                     return SaveResult(existing, created=False)
+                keys = self._join_story(s, article)
                 s.add(article)
+                s.flush()
+                s.add_all([StoryBand(band_key=key, article_id=article.id) for key in keys])
+                s.add_all([t.model_copy(update={"article_id": article.id}) for t in tags])
+                s.add_all([st.model_copy(update={"article_id": article.id}) for st in statements])
                 if sighting:
-                    s.flush()
                     self._add_sighting(s, article.id, sighting)
+                for hook in self.article_hooks:
+                    hook(s, article)
                 try:
                     s.commit()
                 except IntegrityError:  # another process stored the same text meanwhile
@@ -273,6 +304,33 @@ class Store:
                     continue
                 return SaveResult(article.id, created=True)
         raise DatabaseError(f"could not store article {article.id}")
+
+    def _join_story(self, s: Session, article: Article) -> list[str]:
+        """Set the article's story from the most similar stored near-copy; return its LSH band keys."""
+        article.story_id = article.id
+        if article.minhash is None:
+            return []
+        sig = Signature.from_bytes(article.minhash)
+        keys = band_keys(sig, self.neardup)
+        hits = sa.func.count().label("hits")
+        candidates = s.exec(
+            select(StoryBand.article_id, hits)
+            .where(col(StoryBand.band_key).in_(keys))
+            .group_by(col(StoryBand.article_id))
+            .order_by(hits.desc())
+            .limit(NEAR_DUP_CANDIDATES)
+        ).all()
+        if candidates:
+            rows = s.exec(
+                select(Article.id, Article.story_id, Article.minhash, Article.fetched_at)
+                .where(col(Article.id).in_([c[0] for c in candidates]))
+                .order_by(col(Article.fetched_at), col(Article.id))
+            ).all()
+            stories = {r[0]: r[1] or r[0] for r in rows}
+            match = best_match(sig, [(r[0], Signature.from_bytes(r[2])) for r in rows if r[2]], self.neardup)
+            if match is not None:
+                article.duplicate_of, article.story_id = match, stories[match]
+        return keys
 
     def article(self, article_id: str) -> Article | None:
         with self.session() as s:
