@@ -1,0 +1,1 @@
+"""Evaluation scripts (run against the shared evaluation data, never part of the service)."""

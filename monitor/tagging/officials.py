@@ -1,0 +1,169 @@
+"""UK officials, roles and bodies (config/officials.toml) and their resolution by date."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.tagging.errors import TaggingConfigError
+
+VOICES = ("defence", "government")
+HONORIFICS = (
+    "Mr", "Mrs", "Ms", "Miss", "Dr", "Sir", "Lord", "Lady", "Dame", "Baroness", "Earl", "General", "Gen",
+    "Admiral", "Adm", "Air", "Chief", "Marshal", "Field", "Vice", "Rear", "Lieutenant", "Lt", "Colonel",
+    "Secretary", "Minister", "Rt", "Hon",
+)
+
+
+@dataclass(frozen=True)
+class Role:
+    """An office held by one person at a time."""
+
+    key: str
+    title: str
+    voice: str
+    aliases: tuple[str, ...]
+    needs_uk_context: bool = False
+
+
+@dataclass(frozen=True)
+class Body:
+    """An institution or unnamed source that speaks (a statement's speaker is None, its role the title)."""
+
+    key: str
+    title: str
+    voice: str
+    aliases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Tenure:
+    role: str
+    start: dt.date
+    end: dt.date | None
+
+    def covers(self, when: dt.date) -> bool:
+        return self.start <= when and (self.end is None or when < self.end)
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    surname: str
+    first: tuple[str, ...]
+    aliases: tuple[str, ...]
+    tenures: tuple[Tenure, ...]
+
+
+@dataclass(frozen=True)
+class Officials:
+    """Everything in officials.toml, with lookups used by statement extraction."""
+
+    roles: dict[str, Role]
+    bodies: dict[str, Body]
+    people: tuple[Person, ...]
+    foreign_qualifiers: frozenset[str]
+    not_current: frozenset[str]
+
+    def role_at(self, person: Person, when: dt.date | None) -> Role | None:
+        """The role ``person`` held on ``when``; without a date, their most recent role."""
+        if when is None:
+            latest = max(person.tenures, key=lambda t: t.start, default=None)
+            return self.roles[latest.role] if latest else None
+        for tenure in person.tenures:
+            if tenure.covers(when):
+                return self.roles[tenure.role]
+        return None
+
+    def holder(self, role_key: str, when: dt.date | None) -> Person | None:
+        """Who held ``role_key`` on ``when`` (None without a date or if unknown)."""
+        if when is None:
+            return None
+        for person in self.people:
+            for tenure in person.tenures:
+                if tenure.role == role_key and tenure.covers(when):
+                    return person
+        return None
+
+    def held(self, person: Person, role_key: str) -> bool:
+        return any(t.role == role_key for t in person.tenures)
+
+
+def _str_list(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise TaggingConfigError(f"{where} must be a list of non-empty strings")
+    return tuple(value)
+
+
+def _entry(table: Any, key: str, where: str) -> tuple[str, str, tuple[str, ...]]:
+    if not isinstance(table, dict):
+        raise TaggingConfigError(f"{where} must be a table")
+    title = table.get("title")
+    if not isinstance(title, str) or not title:
+        raise TaggingConfigError(f"{where}.title must be a non-empty string")
+    voice = table.get("voice")
+    if voice not in VOICES:
+        raise TaggingConfigError(f"{where}.voice must be one of {', '.join(VOICES)} (got {voice!r})")
+    aliases = _str_list(table.get("aliases", []), f"{where}.aliases")
+    return title, voice, (*(a.lower() for a in aliases), title.lower())
+
+
+def _date(value: Any, where: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise TaggingConfigError(f"{where} must be a date like 2019-07-24 (got {value!r})")
+
+
+def parse_officials(data: dict[str, Any], source: str) -> Officials:
+    """Validate and build :class:`Officials` from parsed TOML; errors name ``source`` and the key."""
+
+    def fail(msg: str) -> TaggingConfigError:
+        return TaggingConfigError(f"{source}: {msg}")
+
+    try:
+        roles = {}
+        for k, v in dict(data.get("roles", {})).items():
+            roles[k] = Role(k, *_entry(v, k, f"roles.{k}"), needs_uk_context=bool(v.get("needs_uk_context", False)))
+        bodies = {k: Body(k, *_entry(v, k, f"bodies.{k}")) for k, v in dict(data.get("bodies", {})).items()}
+        people = []
+        raw_people = data.get("people", [])
+        if not isinstance(raw_people, list):
+            raise TaggingConfigError("people must be an array of tables ([[people]])")
+        for i, raw in enumerate(raw_people):
+            where = f"people[{i}]"
+            if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not raw["name"].strip():
+                raise TaggingConfigError(f"{where}.name must be a non-empty string")
+            name = raw["name"].strip()
+            words = [w for w in name.split() if w not in HONORIFICS]
+            surname = raw.get("surname", words[-1] if words else name)
+            first = _str_list(raw.get("first", words[:1] or [name]), f"{where}.first ({name})")
+            aliases = _str_list(raw.get("aliases", []), f"{where}.aliases ({name})")
+            tenures = []
+            raw_tenures = raw.get("tenure", [])
+            if not isinstance(raw_tenures, list) or not raw_tenures:
+                raise TaggingConfigError(f"{where}.tenure ({name}) must be a non-empty list")
+            for j, t in enumerate(raw_tenures):
+                twhere = f"{where}.tenure[{j}] ({name})"
+                if not isinstance(t, dict) or t.get("role") not in roles:
+                    raise TaggingConfigError(f"{twhere}.role must name a [roles] key (got {t!r})")
+                start = _date(t.get("start"), f"{twhere}.start")
+                end = _date(t["end"], f"{twhere}.end") if "end" in t else None
+                if end is not None and end < start:
+                    raise TaggingConfigError(f"{twhere}: end is before start")
+                tenures.append(Tenure(t["role"], start, end))
+            people.append(Person(name, str(surname), first, aliases, tuple(tenures)))
+        foreign = frozenset(q.lower() for q in _str_list(data.get("foreign_qualifiers", []), "foreign_qualifiers"))
+        not_current = frozenset(q.lower() for q in _str_list(data.get("not_current", []), "not_current"))
+        for key in roles.keys() & bodies.keys():
+            raise TaggingConfigError(f"key {key!r} is used both in [roles] and [bodies]")
+    except TaggingConfigError as exc:
+        raise fail(str(exc)) from None
+    return Officials(roles, bodies, tuple(people), foreign, not_current)

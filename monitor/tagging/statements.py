@@ -1,0 +1,459 @@
+"""Statement extraction: quotes and attributed paraphrases linked to UK officials and bodies."""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from monitor.tagging.officials import HONORIFICS, Body, Officials, Person, Role
+from monitor.tagging.text import PhraseMatcher
+
+_VERBS = re.findall(
+    r"\w+",
+    "said say says saying told tell tells added adds warned warns warning stressed stresses insisted "
+    "insists claimed claims announced announces confirmed confirms revealed reveals urged urges argued "
+    "argues believes believed suggested suggests described describes branded brands admitted admits "
+    "accused accuses rejected rejects declared declares dismissed dismisses denied denies explained "
+    "explains estimated estimates assessed assesses concluded concludes noted notes acknowledged "
+    "acknowledges conceded concedes indicated indicates signalled signals hinted hints pledged pledges "
+    "vowed vows promised promises predicted predicts wrote writes tweeted tweets stated states reported "
+    "reports thinks thought condemned condemns criticised criticises praised praises welcomed welcomes "
+    "cautioned cautions questioned questions called calls blamed blames assured assures reiterated "
+    "reiterates repeated repeats maintained maintains emphasised emphasises highlighted highlights "
+    "observed observes remarked remarks replied replies responded responds answered answers issued "
+    "issues released"
+)
+_VERB_RE = re.compile(r"(?<![\w’'])(?:" + "|".join(sorted(set(_VERBS), key=len, reverse=True)) + r")(?![\w’'])")
+_PRONOUN_SUBJECT = re.compile(
+    r"(?<![\w’'])([Hh]e|[Ss]he|[Ii]t|[Tt]hey)(?:\s+(?:has|had|also|then|later|again|would|will))*\s+$"
+)
+# What may stand between a speaker and the speech verb: an appositive, auxiliaries, time phrases.
+_GAP_RE = re.compile(
+    r"(?:\s*,[^,;:“”\"]{1,100},)?"
+    r"(?:\s+(?:has|have|had|also|then|later|again|previously|repeatedly|recently|earlier|yesterday|today|"
+    r"tonight|would|will|was|is|has\s+been|had\s+been|once|now|last\s+\w+|this\s+\w+|on\s+\w+|"
+    r"in\s+london|in\s+a\s+statement|\w+\s+(?:days?|weeks?|months?|years?)\s+ago|at\s+the\s+weekend|in\s+an?\s+\w+|in\s+(?:his|her|its|their|the)\s+[\w\s\-]{1,30}?|"
+    r"\w+ly))*\s*",
+    re.IGNORECASE,
+)
+_STRAIGHT_QUOTE = re.compile(r'"')
+_CURLY_QUOTE = re.compile(r"“[^“”]{1,3000}?(?:”|(?=\n\s*\n)|$)")
+_NAME_AFTER = re.compile(r"\s*,?\s+((?:[A-Z][\w’'\-]+)(?:\s+[A-Z][\w’'\-]+){1,2})")
+_WORD_BEFORE = re.compile(r"([\w’'\.\-]+)\s*$")
+_CAP_NAME = re.compile(r"[A-Z][a-zà-ÿ’'\-]+")
+_UK_WORDS = frozenset({"uk", "uk's", "uk’s", "britain", "britain's", "britain’s", "british", "the", "a", "an",
+                       "england's", "england’s", "government's", "government’s", "his", "her", "its", "new",
+                       "said", "says", "told", "and", "but", "as", "while", "when", "after", "by", "with"})
+_DETERMINER = re.compile(
+    r"(?i)(?<![\w’'])(?:(?:the|a|an|one)\s+)?(?:(?:uk|britain)['’]s\s+|british\s+|uk\s+)?(?:new\s+|senior\s+|top\s+)?\Z"
+)
+_OBJECT = re.compile(
+    r"\s*(?:the\s+)?(?:BBC(?:['’]s)?(?:\s+Radio\s+\d(?:['’]s)?)?(?:\s+Today(?:\s+programme)?)?|ITV(?:\s+News)?|"
+    r"Sky(?:\s+News)?|LBC|Times\s+Radio|GB\s+News|CNN|MPs|peers|reporters|journalists|(?:House\s+of\s+)?Commons|"
+    r"Lords|parliament|Parliament|Telegraph|Times|Guardian|Sun|Mail|Mirror|Independent|Observer|broadcasters|"
+    r"the\s+programme|the\s+paper|the\s+newspaper)\s*(?:,\s*)?(?:that\s+)?"
+)
+_HONOR_BEFORE = re.compile(r"(?<![\w])(?:" + "|".join(HONORIFICS) + r")\.?\s+\Z")
+_STATEMENT_TRIM = " \t\n,;:-–—\"“”‘’'"
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """Who a mention refers to: an official (person+role), a body, or someone else (``other``)."""
+
+    person: Person | None
+    role: Role | None
+    body: Body | None
+    other: bool = False
+
+    @property
+    def voice(self) -> str | None:
+        if self.other:
+            return None
+        if self.body is not None:
+            return self.body.voice
+        return self.role.voice if self.role else None
+
+    @property
+    def name(self) -> str | None:
+        return self.person.name if self.person else None
+
+    @property
+    def role_title(self) -> str | None:
+        if self.body is not None:
+            return self.body.title
+        return self.role.title if self.role else None
+
+
+OTHER = Speaker(None, None, None, other=True)
+
+
+@dataclass(frozen=True)
+class Mention:
+    start: int
+    end: int
+    speaker: Speaker
+    kind: str  # "person" or "body" (for pronoun agreement)
+
+
+@dataclass(frozen=True)
+class Scan:
+    """Raw matches in one text: full names, surnames (index) and role/body aliases (kind, entry)."""
+
+    full: tuple[tuple[int, int, Person], ...]
+    surname: tuple[tuple[int, int, int], ...]
+    alias: tuple[tuple[int, int, str, Role | Body], ...]
+
+
+@dataclass(frozen=True)
+class RawStatement:
+    """An extracted statement with the sentence it was found in (used for the matter check)."""
+
+    speaker: Speaker
+    start: int
+    end: int
+    sentence: tuple[int, int]
+    mention: tuple[int, int]
+
+
+class StatementExtractor:
+    """Finds statements and their speakers; built once from :class:`Officials` (regexes precompiled)."""
+
+    def __init__(self, officials: Officials) -> None:
+        self.officials = officials
+        entries: dict[str, tuple[str, Role | Body]] = {}
+        for role in officials.roles.values():
+            for alias in role.aliases:
+                entries.setdefault(_norm(alias), ("role", role))
+        for body in officials.bodies.values():
+            for alias in body.aliases:
+                entries.setdefault(_norm(alias), ("body", body))
+        self._alias_entries = list(entries.values())
+        self._alias = PhraseMatcher(list(entries), hyphen_is_space=False)
+        full: dict[str, Person] = {}
+        surnames: dict[str, list[Person]] = {}
+        for person in officials.people:
+            for form in {person.name, *person.aliases, *(f"{f} {person.surname}" for f in person.first)}:
+                full.setdefault(" ".join(form.split()), person)
+            surnames.setdefault(person.surname, []).append(person)
+        self._full_people = list(full.values())
+        self._full_names = frozenset(_norm(n) for n in full)
+        self._full = PhraseMatcher(list(full), lowered=False, hyphen_is_space=False)
+        self._surname_keys = list(surnames)
+        self._surname_people = [surnames[k] for k in self._surname_keys]
+        self._surname = PhraseMatcher(self._surname_keys, lowered=False, hyphen_is_space=False)
+
+    # -- mentions ------------------------------------------------------------------------------------------
+    def scan(self, text: str, lowered: str) -> Scan:
+        """Raw name and alias matches of ``text`` (``lowered`` = its lower-cased form), computed once."""
+        return Scan(
+            tuple(sorted(((a, b, self._full_people[i]) for a, b, i in self._full.find(text)), key=_span)),
+            tuple(sorted(self._surname.find(text))),
+            tuple(sorted(((a, b, *self._alias_entries[i]) for a, b, i in self._alias.find(lowered)), key=_span)),
+        )
+
+    @staticmethod
+    def introduced(scans: list[Scan]) -> set[Person]:
+        """People introduced by full name in any scanned text (surname-only mentions need this)."""
+        return {person for scan in scans for _a, _b, person in scan.full}
+
+    def introduce_by_role(self, texts: list[str], scans: list[Scan], when: dt.date | None,
+                          people: set[Person]) -> set[Person]:
+        """Add role holders referred to by role ("the defence secretary") to the introduced ``people``."""
+        found = set(people)
+        surnames = {self._surname_keys[i] for scan in scans for _a, _b, i in scan.surname}
+        for text, scan in zip(texts, scans, strict=True):
+            for start, _end, kind, entry in scan.alias:
+                if kind == "role" and isinstance(entry, Role) and not self._qualified(text, start):
+                    holder = self._resolve_role(entry, when, people)
+                    # "the prime minister" introduces the UK holder only if the article also names them.
+                    if holder is not None and (not entry.needs_uk_context or holder.surname in surnames):
+                        found.add(holder)
+        return found
+
+    def mentions(self, text: str, scan: Scan, when: dt.date | None, introduced: set[Person]) -> list[Mention]:
+        """Official mentions in ``text``, each resolved to a :class:`Speaker`."""
+        found: list[Mention] = []
+        taken: list[tuple[int, int]] = []
+        for start, end, person in scan.full:
+            found.append(Mention(start, end, self._person_speaker(person, when), "person"))
+            taken.append((start, end))
+        for start, end, idx in scan.surname:
+            if _overlaps(taken, start, end):
+                continue
+            candidates = [p for p in self._surname_people[idx] if p in introduced]
+            if not candidates or self._other_first_name(text, start, candidates):
+                continue
+            honor = _HONOR_BEFORE.search(text, max(0, start - 16), start)
+            start = honor.start() if honor else start
+            person = next((p for p in candidates if self.officials.role_at(p, when)), candidates[0])
+            found.append(Mention(start, end, self._person_speaker(person, when), "person"))
+            taken.append((start, end))
+        for a_start, end, kind, entry in scan.alias:
+            if _overlaps(taken, a_start, end):
+                continue
+            lead = _DETERMINER.search(text, max(0, a_start - 30), a_start)
+            start = lead.start() if lead else a_start
+            if self._qualified(text, a_start):
+                speaker = OTHER
+            elif isinstance(entry, Body):
+                speaker = Speaker(None, None, entry)
+            else:
+                after = _NAME_AFTER.match(text, end)
+                if after and _norm(after.group(1)) not in self._full_names and _looks_like_name(after.group(1)):
+                    speaker = OTHER
+                else:
+                    holder = self._resolve_role(entry, when, introduced)
+                    uk_marked = lead is not None and re.search(r"(?i)\b(?:uk|britain|british)", lead.group())
+                    if entry.needs_uk_context and not uk_marked and holder not in introduced:
+                        speaker = OTHER
+                    else:
+                        speaker = Speaker(holder, entry, None)
+            found.append(Mention(start, end, speaker, "person" if kind == "role" else "body"))
+        found.sort(key=lambda x: (x.start, -x.end))
+        return found
+
+    def _person_speaker(self, person: Person, when: dt.date | None) -> Speaker:
+        role = self.officials.role_at(person, when)
+        return Speaker(person, role, None) if role else OTHER
+
+    def _resolve_role(self, role: Role, when: dt.date | None, introduced: set[Person]) -> Person | None:
+        named = [p for p in introduced if self.officials.held(p, role.key)]
+        if when is not None:
+            for p in named:
+                if any(t.role == role.key and t.covers(when) for t in p.tenures):
+                    return p
+            return self.officials.holder(role.key, when)
+        return named[0] if len(named) == 1 else None
+
+    def _qualified(self, text: str, start: int) -> bool:
+        """True if the words before a role/body mention make it foreign, former or opposition."""
+        before = re.split(r"[.,;:!?\n“”\"()]", text[max(0, start - 40) : start].replace("’", "'"))[-1]
+        words = re.findall(r"[\w’'\-]+", before)[-2:]
+        for word in words:
+            low = word.lower().strip(".")
+            if low in self.officials.foreign_qualifiers or low in self.officials.not_current:
+                return True
+        if words:
+            last = words[-1]
+            if last[:1].isupper() and last.lower() not in _UK_WORDS and last.lower() not in ("mr", "ms", "mrs"):
+                return last.endswith(("'s", "’s", "ian", "ese", "ish", "an", "i"))
+        return False
+
+    def _other_first_name(self, text: str, start: int, candidates: list[Person]) -> bool:
+        """True for "Chris Wallace": a capitalised word before the surname that is not a known first name."""
+        m = _WORD_BEFORE.search(text, max(0, start - 30), start)
+        if not m or not _CAP_NAME.fullmatch(m.group(1)):
+            return False
+        word = m.group(1)
+        if word in HONORIFICS or any(word in p.first for p in candidates):
+            return False
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        sentence_initial = not text[line_start : m.start()].strip() or text[: m.start()].rstrip().endswith((".", ":"))
+        return not sentence_initial
+
+    # -- statements ----------------------------------------------------------------------------------------
+    def extract(self, text: str, sents: list[tuple[int, int]], scan: Scan, when: dt.date | None,
+                introduced: set[Person], *, title: bool = False) -> list[RawStatement]:
+        """Statements in ``text`` (cleaned/masked, same length as the original; ``sents`` its sentences)."""
+        mentions = self.mentions(text, scan, when, introduced)
+        quotes = _quote_spans(text)
+        quote_starts = [q[0] for q in quotes]
+        events: list[tuple[int, str, Speaker]] = [(mn.start, mn.kind, mn.speaker) for mn in mentions]
+        starts = [mn.start for mn in mentions]
+        out: list[RawStatement] = []
+        for s0, s1 in sents:
+            for v in _VERB_RE.finditer(text, s0, s1):
+                if _inside(quotes, quote_starts, v.start()):
+                    continue
+                found = self._attribution(text, v, s0, s1, mentions, starts, events)
+                if found is None:
+                    continue
+                speaker, m0, m1, inverted = found
+                m0 = _extend_subject(mentions, starts, m0)
+                if speaker.other:
+                    events.append((m0, "person", OTHER))
+                    events.sort(key=lambda e: e[0])
+                    continue
+                span = _statement_span(text, s0, s1, m0, m1, v.start(), v.end(), inverted, quotes)
+                if span is not None:
+                    out.append(RawStatement(speaker, span[0], span[1], (s0, s1), (m0, m1)))
+                break
+            else:
+                if title:
+                    out.extend(self._dash_attribution(text, s0, s1, mentions))
+        for m in re.finditer(r"(?i)(?<![\w])according to\s+", text):
+            out.extend(self._according(text, m, sents, mentions, quotes, quote_starts))
+        return _dedupe(out)
+
+    def _attribution(self, text: str, verb: re.Match[str], s0: int, s1: int, mentions: list[Mention],
+                     starts: list[int],
+                     events: list[tuple[int, str, Speaker]]) -> tuple[Speaker, int, int, bool] | None:
+        v0, v1 = verb.start(), verb.end()
+        # Subject before the verb: "Ben Wallace, the defence secretary, has said ..."
+        i = bisect.bisect_left(starts, v0) - 1
+        while i >= 0 and mentions[i].end > v0:
+            i -= 1
+        for mn in mentions[max(0, i - 2) : i + 1][::-1]:
+            if mn.start >= s0 and _GAP_RE.fullmatch(text, mn.end, v0) is not None:
+                return mn.speaker, mn.start, mn.end, False
+        # Pronoun subject: "he said", "It added:"
+        before = text[s0:v0]
+        pm = _PRONOUN_SUBJECT.search(before)
+        if pm:
+            p0 = s0 + pm.start(1)
+            kind = "person" if pm.group(1).lower() in ("he", "she") else "body"
+            speaker = _antecedent(events, p0, kind)
+            return speaker or OTHER, p0, s0 + pm.end(1), False
+        # Inverted: '..., said Mr Wallace.' / '..., says the Ministry of Defence'
+        j = bisect.bisect_left(starts, v1)
+        if j < len(mentions) and mentions[j].end <= s1:
+            mn = mentions[j]
+            gap_text = text[v1 : mn.start]
+            head = text[s0:v0].rstrip()
+            if re.fullmatch(r"\s+(?:the\s+|a\s+|an\s+|britain['’]s\s+|the\s+uk['’]s\s+|uk\s+)?", gap_text, re.I) and (
+                head.endswith((",", "”", '"', "’", ":")) or not head
+            ):
+                return mn.speaker, mn.start, mn.end, True
+        # Someone else speaks (a non-official subject right before the verb).
+        sub = re.search(r"([A-Z][\w’'\-]+|officials?|sources?|spokes\w+|minister|ministry|envoy|president)"
+                        r"(?:\s+(?:has|had|also|then|later|would|will))*\s+$", before)
+        if sub:
+            return OTHER, s0 + sub.start(1), s0 + sub.end(1), False
+        return None
+
+    def _according(self, text: str, m: re.Match[str], sents: list[tuple[int, int]], mentions: list[Mention],
+                   quotes: list[tuple[int, int]], quote_starts: list[int]) -> list[RawStatement]:
+        mn = next((x for x in mentions if x.start == m.end() or (x.start > m.end() and
+                   re.fullmatch(r"(?i)(?:the\s+|a\s+|an\s+)?", text[m.end() : x.start]))), None)
+        if mn is None or mn.speaker.other or _inside(quotes, quote_starts, m.start()):
+            return []
+        sent = next(((a, b) for a, b in sents if a <= m.start() < b), None)
+        if sent is None:
+            return []
+        s0, s1 = sent
+        after = text[mn.end : s1].strip(_STATEMENT_TRIM + ".")
+        if len(after.split()) >= 3 and text[mn.end : s1].lstrip().startswith(","):
+            a0 = text.index(after, mn.end)
+            return [RawStatement(mn.speaker, a0, a0 + len(after), sent, (m.start(), mn.end))]
+        head = _trim_span(text, s0, m.start())
+        if head and len(text[head[0] : head[1]].split()) >= 3:
+            return [RawStatement(mn.speaker, head[0], head[1], sent, (m.start(), mn.end))]
+        return []
+
+    def _dash_attribution(self, text: str, s0: int, s1: int, mentions: list[Mention]) -> list[RawStatement]:
+        """Headline attribution: "British troops 'unlikely' to fight - Truss"."""
+        for mn in mentions:
+            if s0 <= mn.start and mn.end <= s1 and not text[mn.end : s1].strip(" .'\"’”"):
+                dash = re.search(r"\s[-–—]\s*$", text[s0 : mn.start])
+                if dash and not mn.speaker.other:
+                    span = _trim_span(text, s0, s0 + dash.start())
+                    if span:
+                        return [RawStatement(mn.speaker, span[0], span[1], (s0, s1), (mn.start, mn.end))]
+        return []
+
+
+def _extend_subject(mentions: list[Mention], starts: list[int], m0: int) -> int:
+    """Start of the whole subject phrase: "Armed Forces Minister James Heappey" is one speaker mention."""
+    i = bisect.bisect_left(starts, m0) - 1
+    while i >= 0 and 0 <= m0 - mentions[i].end <= 2:
+        m0 = mentions[i].start
+        i -= 1
+    return m0
+
+
+def _antecedent(events: list[tuple[int, str, Speaker]], pos: int, kind: str) -> Speaker | None:
+    """The most recent speaker-like mention before ``pos`` (within ~1,000 characters) agreeing with ``kind``."""
+    for start, ekind, speaker in reversed(events):
+        if start >= pos:
+            continue
+        if pos - start > 1000:
+            return None
+        if speaker.other or ekind == kind:
+            return speaker
+    return None
+
+
+def _statement_span(text: str, s0: int, s1: int, m0: int, m1: int, v0: int, v1: int, inverted: bool,
+                    quotes: list[tuple[int, int]]) -> tuple[int, int] | None:
+    before_end = m0 if not inverted else v0
+    head = text[s0:before_end]
+    rest = text[v1:s1] if not inverted else text[m1:s1]
+    tail_quote = re.search(r"[”\"]\s*,?\s*(?:[-–—]\s*)?$", head)
+    if tail_quote:
+        q_end = s0 + tail_quote.start()
+        for q0, q1 in quotes:
+            if q0 < q_end <= q1:
+                return _trim_span(text, q0, q_end)
+        return _trim_span(text, s0, q_end)
+    lead = re.match(r"\s*[:,]?\s*(?:that\s+)?", rest)
+    body_start = v1 + (lead.end() if lead else 0) if not inverted else m1 + (lead.end() if lead else 0)
+    if not inverted and text[v0:v1] in ("told", "tells", "tell", "telling"):
+        obj = _OBJECT.match(text, body_start)
+        body_start = obj.end() if obj else body_start
+    if re.match(r"\s*[:,]?\s*[“\"]", rest):
+        q = next(((a, b) for a, b in quotes if a >= body_start - 1 and a < s1), None)
+        if q is not None:
+            return _trim_span(text, q[0], q[1])
+    head_words = len(head.split())
+    rest_clause = re.split(r"[,;]", rest.strip(), maxsplit=1)[0]
+    if head_words >= 4 and re.search(r"[,:]\s*$", head) and (len(rest_clause.split()) <= 4 or inverted):
+        return _trim_span(text, s0, before_end)
+    if inverted:
+        return None
+    return _trim_span(text, body_start, s1)
+
+
+def _trim_span(text: str, start: int, end: int) -> tuple[int, int] | None:
+    while start < end and text[start] in _STATEMENT_TRIM:
+        start += 1
+    while end > start and (text[end - 1] in _STATEMENT_TRIM or text[end - 1] == "."):
+        end -= 1
+    if len(text[start:end].split()) < 2:
+        return None
+    return start, end
+
+
+def _quote_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of double-quoted passages (curly pairs, and straight quotes paired within a paragraph)."""
+    spans = [(m.start(), m.end()) for m in _CURLY_QUOTE.finditer(text)]
+    if '"' in text:
+        for para in re.finditer(r"[^\n]+", text):
+            marks = [m.start() for m in _STRAIGHT_QUOTE.finditer(text, para.start(), para.end())]
+            spans.extend((a, b + 1) for a, b in zip(marks[::2], marks[1::2], strict=False))
+    spans.sort()
+    return spans
+
+
+def _inside(quotes: list[tuple[int, int]], quote_starts: list[int], pos: int) -> bool:
+    i = bisect.bisect_right(quote_starts, pos) - 1
+    return i >= 0 and quotes[i][0] < pos < quotes[i][1] - 1
+
+
+def _dedupe(statements: list[RawStatement]) -> list[RawStatement]:
+    out: list[RawStatement] = []
+    for st in sorted(statements, key=lambda s: (s.start, -s.end)):
+        if any(o.speaker == st.speaker and o.start <= st.start < o.end for o in out):
+            continue
+        out.append(st)
+    return out
+
+
+def _span(item: tuple) -> tuple[int, int]:
+    return item[0], item[1]
+
+
+def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    return any(a < end and start < b for a, b in spans)
+
+
+def _looks_like_name(words: str) -> bool:
+    first = words.split()[0]
+    common = {"the", "said", "says", "has", "told"}
+    return first not in HONORIFICS and first.lower() not in common and not first.isupper()
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"\s+", " ", s.replace("’", "'")).strip().lower()

@@ -1,0 +1,257 @@
+"""Tests of the tagging engine with the real config files and small hand-written fixtures."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.tagging import Tagger, TaggingConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "config"
+SEEDS = ROOT / "monitor" / "seeds"
+WAR = "ukraine-war"
+UKDS = "uk-defence-statement"
+
+
+@pytest.fixture(scope="module")
+def tagger() -> Tagger:
+    return Tagger.from_files(CONFIG / "tags.toml", CONFIG / "officials.toml")
+
+
+def speakers(result) -> set[tuple[str | None, str | None]]:
+    return {(s.speaker, s.role) for s in result.statements}
+
+
+@pytest.mark.parametrize("seed", sorted(SEEDS.glob("*.txt")), ids=lambda p: p.name)
+def test_seeds_get_both_tags(tagger: Tagger, seed: Path) -> None:
+    title, _, body = seed.read_text(encoding="utf-8").partition("\n")
+    result = tagger.tag(title, body, datetime(2022, 10, 12))
+    assert set(result.tags) == {WAR, UKDS}
+    assert result.statements
+    for st in result.statements:
+        assert body[st.start : st.end] == st.text
+
+
+def test_statement_offsets_and_speakers(tagger: Tagger) -> None:
+    text = (
+        "Russian forces shelled Kharkiv overnight as the invasion of Ukraine entered its second week.\n\n"
+        "Defence Secretary Ben Wallace said Russian troops were suffering heavy losses.\n\n"
+        '"Their plan has failed," Mr Wallace told the BBC.'
+    )
+    result = tagger.tag("Russia steps up attacks on Kharkiv", text, datetime(2022, 3, 3))
+    assert result.tags == [WAR, UKDS]
+    assert speakers(result) == {("Ben Wallace", "Defence Secretary")}
+    texts = {s.text for s in result.statements}
+    assert "Russian troops were suffering heavy losses" in texts
+    assert "Their plan has failed" in texts
+    for st in result.statements:
+        assert text[st.start : st.end] == st.text
+        assert st.as_dict()["speaker"] == "Ben Wallace"
+
+
+@pytest.mark.parametrize(
+    ("published", "expected"),
+    [
+        (datetime(2022, 10, 5), "Ben Wallace"),
+        (datetime(2005, 2, 1), "Geoff Hoon"),
+        (datetime(2024, 9, 1), "John Healey"),
+    ],
+)
+def test_role_resolved_by_date(tagger: Tagger, published: datetime, expected: str) -> None:
+    text = "The Defence Secretary said more troops would be deployed to the region within weeks."
+    result = tagger.tag("Troops to deploy", text, published)
+    assert speakers(result) == {(expected, "Defence Secretary")}
+    assert UKDS in result.tags
+
+
+def test_surname_resolves_only_after_introduction(tagger: Tagger) -> None:
+    text = "Mr Hoon said the army would be restructured and four regiments merged."
+    assert not tagger.tag(None, text, datetime(2004, 12, 16)).statements
+    introduced = "Geoff Hoon visited Basra on Monday.\n\n" + text
+    result = tagger.tag(None, introduced, datetime(2004, 12, 16))
+    assert speakers(result) == {("Geoff Hoon", "Defence Secretary")}
+
+
+def test_bodies_are_speakers(tagger: Tagger) -> None:
+    text = (
+        "In its latest intelligence update, the Ministry of Defence said Russian forces had lost dozens of tanks "
+        "near Izium.\n\nA defence source said: \u201cWe expect the offensive in the Donbas to stall.\u201d\n\n"
+        "Downing Street said further military aid for Ukraine would be announced."
+    )
+    result = tagger.tag("Ukraine war latest", text, datetime(2022, 5, 20))
+    assert speakers(result) == {(None, "Ministry of Defence"), (None, "UK defence source"), (None, "Downing Street")}
+    assert UKDS in result.tags
+
+
+def test_chris_wallace_of_cnn_is_not_ben_wallace(tagger: Tagger) -> None:
+    text = ("Ben Wallace is the UK defence secretary. CNN's Chris Wallace said the interview about the war "
+            "in Ukraine would air on Sunday.")
+    result = tagger.tag("Who's Talking to Chris Wallace", text, datetime(2022, 3, 10))
+    assert not result.statements
+    assert UKDS not in result.tags
+
+
+def test_wallace_and_gromit_is_not_ben_wallace(tagger: Tagger) -> None:
+    text = ("Ben Wallace visited troops in Estonia last week. Separately, the makers of Wallace and Gromit said "
+            "a new film about a military penguin would be released next year.")
+    result = tagger.tag("Aardman announces new film", text, datetime(2022, 6, 1))
+    assert UKDS not in result.tags
+    assert WAR not in result.tags
+
+
+def test_court_defence_is_not_defence_policy(tagger: Tagger) -> None:
+    text = ("The defence said the soldier had acted in self-defence. The defence barrister told the jury the "
+            "prosecution case was weak. The judge adjourned the trial until Monday.")
+    result = tagger.tag("Trial of former soldier adjourned", text, datetime(2005, 3, 1))
+    assert result.tags == []
+
+
+def test_non_uk_and_opposition_and_western_officials_not_counted(tagger: Tagger) -> None:
+    text = (
+        "Western officials said Russia was running short of cruise missiles for its war in Ukraine.\n\n"
+        "The shadow defence secretary, John Healey, said the government must send more weapons to Ukraine.\n\n"
+        "Ukraine's defence minister said the counter-offensive would continue.\n\n"
+        "US Defense Secretary Lloyd Austin said Nato would defend every inch of its territory."
+    )
+    result = tagger.tag("Russia short of missiles, officials say", text, datetime(2022, 10, 20))
+    assert WAR in result.tags
+    assert UKDS not in result.tags
+    assert not result.statements
+
+
+def test_uk_minister_on_non_defence_matter_not_counted(tagger: Tagger) -> None:
+    text = "Armed Forces Minister James Heappey said people were feeling the squeeze from the cost of living."
+    result = tagger.tag("Cost of living: minister defends tax rise", text, datetime(2022, 2, 10))
+    assert UKDS not in result.tags
+    rejected = [e for e in result.decision(UKDS).evidence if e.kind == "rejected"]
+    assert rejected and "James Heappey" in rejected[0].text
+
+
+def test_prime_minister_on_the_war_counts(tagger: Tagger) -> None:
+    text = "Boris Johnson said a Russian invasion of Ukraine would be a painful, violent and bloody business."
+    result = tagger.tag("Johnson warns Putin", text, datetime(2022, 1, 24))
+    assert speakers(result) == {("Boris Johnson", "Prime Minister")}
+    assert result.tags == [WAR, UKDS]
+
+
+def test_foreign_prime_minister_is_not_the_uk_pm(tagger: Tagger) -> None:
+    text = "Finland's president and prime minister said the country would apply to join Nato, Russia warned."
+    result = tagger.tag("Finland to join Nato", text, datetime(2022, 5, 12))
+    assert not result.statements
+
+
+def test_passing_mention_of_ukraine_not_tagged(tagger: Tagger) -> None:
+    filler = " ".join(
+        f"The central bank said inflation rose to {i}.{i}% in the month, driven by food and fuel costs."
+        for i in range(1, 30)
+    )
+    text = filler + " Markets were also unsettled by tensions over Ukraine. " + filler
+    result = tagger.tag("Inflation hits 30-year high", text, datetime(2022, 1, 25))
+    assert WAR not in result.tags
+
+
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [
+        ("Eurovision: Ukraine's Kalush Orchestra win song contest",
+         "Ukraine won the Eurovision Song Contest in Turin with Stefania, after a huge public vote."),
+        ("Usyk beats Joshua to retain heavyweight titles",
+         "Ukrainian boxer Oleksandr Usyk won on points in Jeddah in a world title fight and called out Fury."),
+        ("Ukraine beat Scotland in World Cup play-off semi-final",
+         "Ukraine's footballers won 3-1 at Hampden to reach the World Cup play-off final against Wales."),
+    ],
+)
+def test_eurovision_and_sport_not_tagged(tagger: Tagger, title: str, text: str) -> None:
+    assert WAR not in tagger.tag(title, text, datetime(2022, 6, 1)).tags
+
+
+def test_feed_entry_about_the_war_tagged(tagger: Tagger) -> None:
+    result = tagger.tag("Ukraine war: Kyiv prepares for Russian attack",
+                        "As Russian forces continue their advance, residents fear the worst.", datetime(2022, 3, 9))
+    assert WAR in result.tags
+    assert "GIVEN" in result.decision(WAR).explain()
+
+
+def test_ukraine_non_war_context_not_tagged(tagger: Tagger) -> None:
+    text = ("Viktor Yushchenko was sworn in as Ukraine's president after the Orange Revolution. The election "
+            "re-run was ordered by the supreme court after protests in Kiev against a rigged vote.")
+    assert WAR not in tagger.tag("Yushchenko sworn in", text, datetime(2005, 1, 23)).tags
+
+
+def test_explain_and_as_dict(tagger: Tagger) -> None:
+    result = tagger.tag("Ukraine war latest", "Russian troops shelled Kharkiv.", datetime(2022, 3, 1))
+    decision = result.decision(WAR)
+    data = decision.as_dict()
+    assert data["tag"] == WAR and data["given"] is True
+    assert "threshold" in decision.explain()
+    assert "NOT GIVEN" in result.decision(UKDS).explain()
+
+
+def test_new_tag_from_config_alone(tmp_path: Path) -> None:
+    config = (CONFIG / "tags.toml").read_text(encoding="utf-8") + '''
+[tags.cyber-attack]
+description = "About cyber attacks"
+threshold = 2.0
+title_weight = 2.0
+topical_when = [["cyber"]]
+[tags.cyber-attack.groups.cyber]
+"cyber attack*" = 2.0
+"cyber-attack*" = 2.0
+"ransomware" = 2.0
+"hack*" = 1.0
+'''
+    (tmp_path / "tags.toml").write_text(config, encoding="utf-8")
+    tagger = Tagger.from_files(tmp_path / "tags.toml", CONFIG / "officials.toml")
+    hit = tagger.tag("NHS hit by ransomware", "A cyber-attack disrupted hospital systems.", None)
+    miss = tagger.tag("Hospital opens new wing", "The wing has forty beds.", None)
+    assert "cyber-attack" in hit.tags
+    assert "cyber-attack" not in miss.tags
+
+
+@pytest.mark.parametrize(
+    ("replace", "message"),
+    [
+        (("threshold = 4.0", 'threshold = "high"'), "tags.ukraine-war.threshold"),
+        (('topical_when = [["ukraine", "war"]', 'topical_when = [["ukrane", "war"]'), "unknown group 'ukrane'"),
+        (('"ukrain*" = 1.0', '"ukrain*" = "a lot"'), "tags.ukraine-war.groups.ukraine"),
+        (("[tags.ukraine-war]", "[tags.ukraine-war\n"), "not valid TOML"),
+        (('"re:service', '"re:(service'), "invalid pattern"),
+    ],
+)
+def test_broken_tags_config_names_file_and_key(tmp_path: Path, replace: tuple[str, str], message: str) -> None:
+    text = (CONFIG / "tags.toml").read_text(encoding="utf-8")
+    assert replace[0] in text
+    path = tmp_path / "tags.toml"
+    path.write_text(text.replace(replace[0], replace[1], 1), encoding="utf-8")
+    with pytest.raises(TaggingConfigError) as err:
+        Tagger.from_files(path, CONFIG / "officials.toml")
+    assert str(path) in str(err.value)
+    assert message in str(err.value)
+    assert isinstance(err.value, ValueError)
+
+
+def test_broken_officials_config_names_file_and_key(tmp_path: Path) -> None:
+    text = (CONFIG / "officials.toml").read_text(encoding="utf-8")
+    path = tmp_path / "officials.toml"
+    broken = text.replace('role = "defence_secretary", start = 2019-07-24', 'role = "defence_sec", start = 2019-07-24')
+    path.write_text(broken, encoding="utf-8")
+    with pytest.raises(TaggingConfigError, match=r"officials\.toml: people\[\d+\]\.tenure\[0\] \(Ben Wallace\)"):
+        Tagger.from_files(CONFIG / "tags.toml", path)
+    with pytest.raises(TaggingConfigError, match="file not found"):
+        Tagger.from_files(CONFIG / "tags.toml", tmp_path / "missing.toml")
+
+
+def test_tagger_is_picklable(tagger: Tagger) -> None:
+    clone = pickle.loads(pickle.dumps(tagger))
+    text = "Defence Secretary Ben Wallace said Russian troops had suffered heavy losses in Ukraine."
+    assert clone.tag("Ukraine war", text, datetime(2022, 3, 3)) == tagger.tag("Ukraine war", text, datetime(2022, 3, 3))
+
+
+def test_html_in_feed_description_is_ignored(tagger: Tagger) -> None:
+    text = ('<p>Sizewell C funding confirmed</p><ul><li><a href="https://example.com/russia-ukraine-war-live">'
+            'Live updates</a></li></ul>')
+    assert WAR not in tagger.tag("Who will fund Sizewell C?", text, datetime(2022, 8, 30)).tags
