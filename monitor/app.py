@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from monitor.alerts.outbox import make_alert_hook
 from monitor.config import Settings
 from monitor.db import create_db_engine, migrate
 from monitor.fetcher import Fetcher
 from monitor.opml import read_opml
 from monitor.pipeline import Pipeline
-from monitor.processor import process_pool
+from monitor.processor import Options, process_pool
 from monitor.seeds import import_corpus, packaged_seed_dir
 from monitor.storage import Store
 
@@ -31,9 +32,11 @@ def open_app(settings: Settings) -> App:
     """Open (and migrate) the database; on first start import the packaged seed corpus."""
     engine = create_db_engine(settings.database_url)
     migrate(engine)
-    store = Store(engine)
+    options = Options.from_settings(settings)
+    store = Store(engine, options.neardup)
+    store.article_hooks.append(make_alert_hook(settings))
     if settings.import_seeds and store.get_state(SEEDS_IMPORTED) is None:
-        imported, _present = import_corpus(store, packaged_seed_dir())
+        imported, _present = import_corpus(store, packaged_seed_dir(), options)
         store.set_state(SEEDS_IMPORTED, str(imported))
         log.info("seed corpus imported", extra={"articles": imported})
     return App(settings, store)

@@ -21,6 +21,7 @@ from monitor.errors import MonitorError
 from monitor.logs import setup_logging
 from monitor.models import Article
 from monitor.opml import OpmlFeed, read_opml, write_opml
+from monitor.processor import Options
 from monitor.seeds import export_corpus, import_corpus, packaged_seed_dir
 
 HEALTH_MIN_AGE = 60.0
@@ -330,7 +331,8 @@ def articles_show(ctx: Context, article_id: str) -> None:
 @pass_ctx
 def seed(ctx: Context, folder: Path | None) -> None:
     """Import a folder of NNN_<id>.txt files (default: the packaged seed corpus), keeping their ids."""
-    imported, present = import_corpus(ctx.app.store, folder or packaged_seed_dir())
+    options = Options.from_settings(ctx.settings)
+    imported, present = import_corpus(ctx.app.store, folder or packaged_seed_dir(), options)
     click.echo(f"imported {imported} articles, {present} already present")
 
 
@@ -361,3 +363,7 @@ def eval_feeds(path: Path) -> None:
 
 
 __all__ = ["cli", "main"]
+
+from monitor.alerts.cli import alerts  # noqa: E402
+
+cli.add_command(alerts)

@@ -21,6 +21,9 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+from monitor.alerts.config import AlertSettings, SmtpSettings, Subscription  # noqa: E402 (they extend _Section)
+
+
 class PollSettings(_Section):
     interval: float = Field(900, gt=0)
     tick: float = Field(30, gt=0)
@@ -49,6 +52,17 @@ class ExtractionSettings(_Section):
         return self.workers or os.cpu_count() or 1
 
 
+class TaggingSettings(_Section):
+    tags_file: str = "tags.toml"
+    officials_file: str = "officials.toml"
+
+
+class StoriesSettings(_Section):
+    threshold: float = Field(0.6, gt=0, le=1)
+    min_jaccard: float = Field(0.2, ge=0, le=1)
+    min_words: int = Field(50, ge=1)
+
+
 class Settings(_Section):
     database_url: str = "sqlite:///data/monitor.db"
     log_format: Literal["plain", "json"] = "plain"
@@ -59,6 +73,11 @@ class Settings(_Section):
     poll: PollSettings = PollSettings()
     http: HttpSettings = HttpSettings()
     extraction: ExtractionSettings = ExtractionSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    alerts: AlertSettings = AlertSettings()
+    subscriptions: list[Subscription] = []
+    tagging: TaggingSettings = TaggingSettings()
+    stories: StoriesSettings = StoriesSettings()
     # Directory of the config file; relative paths in it are resolved against this.
     config_dir: Path = Path(".")
 

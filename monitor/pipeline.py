@@ -21,7 +21,7 @@ from monitor.dedup import canonical_url
 from monitor.feedparse import FeedEntry, FeedParseError, parse_feed
 from monitor.fetcher import FEED_ACCEPT, Fetcher, FetchError
 from monitor.models import Article, Feed, utcnow
-from monitor.processor import Candidate, Processed, process
+from monitor.processor import Candidate, Options, Processed, analysis_rows, process
 from monitor.storage import PollRecord, Sighting, Store
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ class Pipeline:
         self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-db")
         self._article_slots = asyncio.Semaphore(settings.poll.max_concurrent_articles)
         self._in_flight: dict[str, asyncio.Future[None]] = {}
+        self._options = Options.from_settings(settings)
 
     def close(self) -> None:
         """Wait for the database write in progress (if any), so nothing is half-stored."""
@@ -171,7 +172,7 @@ class Pipeline:
             candidate = await self._fetch_page(feed, entry)
             loop = asyncio.get_running_loop()
             processed: Processed | None = await loop.run_in_executor(
-                self.workers, process, candidate, self.settings.extraction.min_text_chars
+                self.workers, process, candidate, self._options
             )
         if processed is None:
             return "empty"
@@ -181,7 +182,8 @@ class Pipeline:
                 await self._db(self.store.add_sighting, known, sighting)
                 return "seen"
         article = self._article(feed, entry, sighting, processed)
-        saved = await self._db(self.store.save_article, article, sighting)
+        tags, statements = analysis_rows(article, processed.analysis)
+        saved = await self._db(self.store.save_article, article, sighting, tags, statements)
         extra = {"feed_id": feed.id, "article_id": saved.article_id, "url": sighting.url}
         log.debug("article stored" if saved.created else "duplicate article", extra=extra)
         return "new" if saved.created else "duplicate"
@@ -216,6 +218,8 @@ class Pipeline:
             text=processed.text,
             source=processed.source,
             extraction_method=processed.extraction_method,
+            tags=[t.tag for t in processed.analysis.tags],
+            minhash=processed.analysis.minhash,
         )
 
     @staticmethod

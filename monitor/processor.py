@@ -1,6 +1,8 @@
-"""Processing of one new entry: page extraction (or the feed's own content), content hash.
+"""Processing of one new entry: page extraction (or the feed's own content), content hash, tags and
+statements, near-duplicate signature.
 
-Runs in worker processes (CPU-bound); everything here is picklable and free of I/O.
+Runs in worker processes (CPU-bound); everything here is picklable and free of I/O (the tagging rules are
+read once per process).
 """
 
 from __future__ import annotations
@@ -9,11 +11,81 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
+from functools import lru_cache
 from multiprocessing import get_context
+from pathlib import Path
 
+from monitor.config import Settings
 from monitor.dedup import canonical_url, content_hash
 from monitor.extraction import extract_article
 from monitor.feedparse import FeedEntry
+from monitor.models import Article, ArticleTag
+from monitor.models import Statement as StatementRow
+from monitor.neardup import NearDupConfig, signature
+from monitor.tagging import Statement, Tagger
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the workers need from the settings (picklable)."""
+
+    min_text_chars: int
+    tags_file: Path
+    officials_file: Path
+    neardup: NearDupConfig
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Options:
+        t, st = settings.tagging, settings.stories
+        return cls(
+            min_text_chars=settings.extraction.min_text_chars,
+            tags_file=settings.resolve(t.tags_file) or Path(t.tags_file),
+            officials_file=settings.resolve(t.officials_file) or Path(t.officials_file),
+            neardup=NearDupConfig(threshold=st.threshold, min_jaccard=st.min_jaccard, min_words=st.min_words),
+        )
+
+
+@dataclass(frozen=True)
+class TagScore:
+    tag: str
+    score: float
+    evidence: list[dict[str, object]]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Tags given (with evidence), UK defence statements and the near-duplicate signature of a text."""
+
+    tags: list[TagScore]
+    statements: tuple[Statement, ...]
+    minhash: bytes | None
+
+
+@lru_cache(maxsize=4)
+def tagger(tags_file: Path, officials_file: Path) -> Tagger:
+    return Tagger.from_files(tags_file, officials_file)
+
+
+def analysis_rows(article: Article, analysis: Analysis) -> tuple[list[ArticleTag], list[StatementRow]]:
+    """The tag and statement rows of an article's analysis."""
+    tags = [ArticleTag(article_id=article.id, tag=t.tag, score=t.score, evidence=t.evidence) for t in analysis.tags]
+    statements = [
+        StatementRow(article_id=article.id, speaker=st.speaker, role=st.role, text=st.text, start=st.start, end=st.end)
+        for st in analysis.statements
+    ]
+    return tags, statements
+
+
+def analyse(title: str | None, text: str, published: datetime | None, options: Options) -> Analysis:
+    result = tagger(options.tags_file, options.officials_file).tag(title, text, published)
+    given = [
+        TagScore(d.tag, d.score, [e.as_dict() for e in d.evidence] + [
+            {"kind": "statement", **st.as_dict()} for st in d.statements
+        ])
+        for d in result.decisions if d.given
+    ]
+    sig = signature(text, options.neardup)
+    return Analysis(given, result.statements, sig.to_bytes() if sig else None)
 
 
 @dataclass(frozen=True)
@@ -40,6 +112,7 @@ class Processed:
     site_name: str | None
     canonical_url: str | None
     extraction_method: str | None
+    analysis: Analysis
 
 
 def _decode(html: bytes, content_type: str | None) -> str | bytes:
@@ -57,14 +130,14 @@ def _decode(html: bytes, content_type: str | None) -> str | bytes:
         return html
 
 
-def process(candidate: Candidate, min_text_chars: int) -> Processed | None:
+def process(candidate: Candidate, options: Options) -> Processed | None:
     """Extract the article from its page, falling back to the entry's content; None when no text at all."""
     entry = candidate.entry
     extracted = None
     if candidate.html:
         extracted = extract_article(_decode(candidate.html, candidate.content_type), candidate.page_url)
     use_page = extracted is not None and (
-        len(extracted.text) >= min_text_chars or len(extracted.text) >= len(entry.text)
+        len(extracted.text) >= options.min_text_chars or len(extracted.text) >= len(entry.text)
     )
     if extracted is not None and use_page:
         text, source, method = extracted.text, "page", extracted.method
@@ -73,17 +146,20 @@ def process(candidate: Candidate, min_text_chars: int) -> Processed | None:
     if not text.strip():
         return None
     page_canonical = extracted.canonical_url if extracted else None
+    title = entry.title or (extracted.title if extracted else None)
+    published = entry.published or (extracted.published if extracted else None)
     return Processed(
         id=content_hash(text),
         text=text,
         source=source,
-        title=entry.title or (extracted.title if extracted else None),
+        title=title,
         authors=list(entry.authors) or (extracted.authors if extracted else []),
-        published=entry.published or (extracted.published if extracted else None),
+        published=published,
         language=extracted.language if extracted else None,
         site_name=extracted.site_name if extracted else None,
         canonical_url=canonical_url(page_canonical) if page_canonical else None,
         extraction_method=method,
+        analysis=analyse(title, text, published, options),
     )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from monitor.dedup import content_hash
 from monitor.errors import MonitorError
 from monitor.models import Article, utcnow
+from monitor.processor import Options, analyse, analysis_rows
 from monitor.storage import Store
 
 SEED_NAME = re.compile(r"^(\d+)_([0-9a-f]{16})\.txt$")
@@ -58,8 +59,8 @@ def derive_title(text: str) -> str | None:
     return first
 
 
-def import_corpus(store: Store, folder: Path) -> tuple[int, int]:
-    """Import a corpus folder idempotently; returns (imported, already present)."""
+def import_corpus(store: Store, folder: Path, options: Options) -> tuple[int, int]:
+    """Import a corpus folder idempotently, tagged; returns (imported, already present)."""
     imported = present = 0
     known = store.article_ids()
     for seed in corpus_files(folder):
@@ -67,11 +68,13 @@ def import_corpus(store: Store, folder: Path) -> tuple[int, int]:
             present += 1
             continue
         text = read_text(seed.path)
+        title = derive_title(text)
+        analysis = analyse(title, text, None, options)
         article = Article(
-            id=seed.id, content_hash=content_hash(text), text=text, title=derive_title(text), source="seed",
-            fetched_at=utcnow(),
+            id=seed.id, content_hash=content_hash(text), text=text, title=title, source="seed",
+            fetched_at=utcnow(), tags=[t.tag for t in analysis.tags], minhash=analysis.minhash,
         )
-        if store.save_article(article, None).created:
+        if store.save_article(article, None, *analysis_rows(article, analysis)).created:
             imported += 1
         else:
             present += 1
@@ -87,7 +90,7 @@ def export_corpus(store: Store, folder: Path) -> int:
             name = f"{number:03d}_{article.id}.txt"
             with (folder / name).open("w", encoding="utf-8", newline="") as handle:
                 handle.write(article.text)
-            meta = article.model_dump(mode="json", exclude={"text"})
+            meta = article.model_dump(mode="json", exclude={"text", "minhash"})
             index.write(json.dumps({"file": name, **meta}, ensure_ascii=False) + "\n")
             count += 1
     return count

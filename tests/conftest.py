@@ -44,7 +44,12 @@ per_host_min_gap = 0.0
 
 [extraction]
 workers = 2
+
+[tagging]
+tags_file = "{config_dir}/tags.toml"
+officials_file = "{config_dir}/officials.toml"
 """
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
 
 @pytest.fixture(autouse=True)
@@ -58,7 +63,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "monitor.toml"
-    path.write_text(TEST_CONFIG.format(db=tmp_path / "monitor.db", heartbeat=tmp_path / "heartbeat"))
+    path.write_text(
+        TEST_CONFIG.format(db=tmp_path / "monitor.db", heartbeat=tmp_path / "heartbeat", config_dir=CONFIG_DIR)
+    )
     monkeypatch.setenv("MONITOR_CONFIG", str(path))
     return path
 

@@ -7,6 +7,7 @@ from sqlmodel import Session, select
 from monitor.app import App
 from monitor.dedup import content_hash
 from monitor.models import Article, ArticleSource, Feed
+from monitor.processor import Options
 from monitor.seeds import import_corpus, packaged_seed_dir, read_text
 from monitor.storage import Store
 from tests.conftest import run_cycle
@@ -215,7 +216,7 @@ def test_same_text_under_another_url_is_a_duplicate(app: App, server: NewsServer
 
 
 def test_page_equal_to_a_seed_is_recognised_as_the_seed(app: App, server: NewsServer) -> None:
-    import_corpus(app.store, packaged_seed_dir())
+    import_corpus(app.store, packaged_seed_dir(), Options.from_settings(app.settings))
     seed_path = sorted(packaged_seed_dir().glob("001_*.txt"))[0]
     seed_text = read_text(seed_path)
     paragraphs = [p for p in seed_text.split("\n") if p.strip()]
