@@ -356,12 +356,16 @@ class Store:
         feed_url: str | None = None,
         limit: int | None = None,
         newest_first: bool = True,
+        tag: str | None = None,
     ) -> list[Article]:
-        """Articles by fetched-at time (newest first), optionally filtered."""
+        """Articles by fetched-at time (newest first), optionally filtered; ``since`` applies to the
+        published time, or the fetched time where none is known."""
         with self.session() as s:
             query = select(Article)
             if since:
-                query = query.where(col(Article.fetched_at) >= since)
+                query = query.where(sa.func.coalesce(col(Article.published), col(Article.fetched_at)) >= since)
+            if tag:
+                query = query.where(col(Article.id).in_(select(ArticleTag.article_id).where(ArticleTag.tag == tag)))
             if feed_url:
                 seen_in = (
                     select(ArticleSource.article_id).join(Feed, col(Feed.id) == col(ArticleSource.feed_id))
@@ -392,6 +396,74 @@ class Store:
                 return
             yield from rows
             last = (rows[-1].fetched_at, rows[-1].id)
+
+    def tag_details(self, article_ids: Sequence[str]) -> dict[str, list[ArticleTag]]:
+        result: dict[str, list[ArticleTag]] = {a: [] for a in article_ids}
+        with self.session() as s:
+            for row in s.exec(select(ArticleTag).where(col(ArticleTag.article_id).in_(article_ids))):
+                result[row.article_id].append(row)
+        return result
+
+    def statements(
+        self,
+        article_ids: Sequence[str] | None = None,
+        speaker: str | None = None,
+        since: datetime | None = None,
+    ) -> list[tuple[Statement, Article]]:
+        """Statements with their articles, newest article first."""
+        with self.session() as s:
+            query = select(Statement, Article).join(Article, col(Article.id) == col(Statement.article_id))
+            if article_ids is not None:
+                query = query.where(col(Statement.article_id).in_(article_ids))
+            if speaker:
+                pattern = f"%{speaker.lower()}%"
+                query = query.where(
+                    sa.or_(sa.func.lower(Statement.speaker).like(pattern), sa.func.lower(Statement.role).like(pattern))
+                )
+            if since:
+                query = query.where(sa.func.coalesce(col(Article.published), col(Article.fetched_at)) >= since)
+            query = query.order_by(col(Article.fetched_at).desc(), col(Statement.article_id), col(Statement.start))
+            return [(st, a) for st, a in s.exec(query)]
+
+    def replace_analysis(
+        self, article_id: str, names: list[str], tags: Sequence[ArticleTag], statements: Sequence[Statement]
+    ) -> None:
+        """Replace an article's tags and statements (after a change of the rules), in one transaction."""
+        with self.session() as s:
+            article = s.get(Article, article_id)
+            if article is None:
+                return
+            s.exec(sa.delete(ArticleTag).where(col(ArticleTag.article_id) == article_id))  # type: ignore[call-overload]
+            s.exec(sa.delete(Statement).where(col(Statement.article_id) == article_id))  # type: ignore[call-overload]
+            article.tags = names
+            s.add(article)
+            s.add_all(tags)
+            s.add_all(statements)
+            s.commit()
+
+    def story_members(self, story_ids: Sequence[str]) -> dict[str, list[Article]]:
+        """The articles of each story, oldest first."""
+        result: dict[str, list[Article]] = {sid: [] for sid in story_ids}
+        with self.session() as s:
+            query = (
+                select(Article).where(col(Article.story_id).in_(story_ids))
+                .order_by(col(Article.fetched_at), col(Article.id))
+            )
+            for row in s.exec(query):
+                result[row.story_id or row.id].append(row)
+        return result
+
+    def stories(self, since: datetime | None = None, min_size: int = 1) -> list[tuple[str, int, datetime]]:
+        """Stories as (story id, number of articles, latest fetch), most recently active first."""
+        with self.session() as s:
+            size = sa.func.count().label("size")
+            latest = sa.func.max(Article.fetched_at).label("latest")
+            query = select(Article.story_id, size, latest).group_by(col(Article.story_id))
+            query = query.having(size >= min_size)
+            if since:
+                query = query.having(latest >= since)
+            rows = s.exec(query.order_by(latest.desc())).all()
+        return [(sid, n, when) for sid, n, when in rows]
 
     def article_ids(self) -> set[str]:
         with self.session() as s:
