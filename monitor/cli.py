@@ -16,8 +16,9 @@ from sqlalchemy.exc import OperationalError
 from monitor import __version__
 from monitor.app import App, open_app, open_pipeline
 from monitor.config import Settings, load_settings
-from monitor.daemon import heartbeat_age, run_daemon
+from monitor.daemon import run_daemon
 from monitor.errors import MonitorError
+from monitor.health import health_problems
 from monitor.logs import setup_logging
 from monitor.models import Article
 from monitor.models import Statement as StatementRow
@@ -25,8 +26,6 @@ from monitor.opml import OpmlFeed, read_opml, write_opml
 from monitor.processor import Options, analyse, analysis_rows, tagger
 from monitor.seeds import export_corpus, import_corpus, packaged_seed_dir
 from monitor.storage import Store
-
-HEALTH_MIN_AGE = 60.0
 
 
 class Context:
@@ -125,18 +124,7 @@ def poll(ctx: Context, once: bool, as_json: bool) -> None:
 @pass_ctx
 def health(ctx: Context) -> None:
     """Exit 0 when the daemon ticked recently and the database answers; non-zero with a reason otherwise."""
-    settings = ctx.settings
-    max_age = max(3 * settings.poll.tick, HEALTH_MIN_AGE)
-    age = heartbeat_age(Path(settings.heartbeat_file))
-    problems = []
-    if age is None:
-        problems.append(f"no heartbeat at {settings.heartbeat_file} (is `monitor run` running?)")
-    elif age > max_age:
-        problems.append(f"last heartbeat {age:.0f}s ago (limit {max_age:.0f}s)")
-    try:
-        ctx.app.store.ping()
-    except MonitorError as exc:
-        problems.append(str(exc))
+    age, problems = health_problems(ctx.settings, ctx.app.store)
     if problems:
         click.echo("unhealthy: " + "; ".join(problems), err=True)
         sys.exit(1)

@@ -63,6 +63,12 @@ class StoriesSettings(_Section):
     min_words: int = Field(50, ge=1)
 
 
+class MetricsSettings(_Section):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(9464, ge=0, le=65535)
+
+
 class Settings(_Section):
     database_url: str = "sqlite:///data/monitor.db"
     log_format: Literal["plain", "json"] = "plain"
@@ -78,6 +84,7 @@ class Settings(_Section):
     subscriptions: list[Subscription] = []
     tagging: TaggingSettings = TaggingSettings()
     stories: StoriesSettings = StoriesSettings()
+    metrics: MetricsSettings = MetricsSettings()
     # Directory of the config file; relative paths in it are resolved against this.
     config_dir: Path = Path(".")
 

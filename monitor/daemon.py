@@ -5,31 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from monitor.alerts.sender import schedule_alert_jobs
 from monitor.app import App, import_default_feeds, open_pipeline
+from monitor.health import health_problems, write_heartbeat
+from monitor.metrics import LAST_TICK
+from monitor.ops import serve_ops
 from monitor.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
-
-
-def write_heartbeat(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(f"{time.time():.3f}\n", encoding="utf-8")
-    tmp.replace(path)
-
-
-def heartbeat_age(path: Path) -> float | None:
-    """Seconds since the daemon's last tick, or None when it never ticked."""
-    try:
-        return time.time() - float(path.read_text(encoding="utf-8").strip())
-    except (OSError, ValueError):
-        return None
 
 
 async def run_daemon(app: App) -> None:
@@ -47,6 +35,7 @@ async def run_daemon(app: App) -> None:
 
         async def tick() -> None:
             write_heartbeat(heartbeat)
+            LAST_TICK.set_to_current_time()
             if polling:  # the previous cycle is still running
                 return
             task = asyncio.create_task(_cycle(pipeline))
@@ -56,11 +45,20 @@ async def run_daemon(app: App) -> None:
         scheduler = AsyncIOScheduler()
         scheduler.add_job(tick, "interval", seconds=settings.poll.tick, next_run_time=datetime.now(UTC),
                           coalesce=True, max_instances=1, id="tick")
+        schedule_alert_jobs(scheduler, app)
         scheduler.start()
+        ops = None
+        if settings.metrics.enabled:
+            ops = await serve_ops(
+                settings.metrics.host, settings.metrics.port,
+                lambda: "; ".join(health_problems(settings, app.store)[1]) or None,
+            )
         log.info("daemon started", extra={"tick_seconds": settings.poll.tick, "feeds": app.store.feed_count()})
         await stop.wait()
         log.info("stopping")
         scheduler.shutdown(wait=False)
+        if ops is not None:
+            ops.close()
         for task in polling:
             task.cancel()
         await asyncio.gather(*polling, return_exceptions=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
+from monitor import metrics
 from monitor.config import Settings
 from monitor.dedup import canonical_url
 from monitor.feedparse import FeedEntry, FeedParseError, parse_feed
@@ -78,6 +79,7 @@ class Pipeline:
         summary = CycleSummary()
         feeds: list[Feed] = await self._db(self.store.due_feeds)
         summary.feeds = len(feeds)
+        metrics.FEEDS_DUE.set(len(feeds))
         slots = asyncio.Semaphore(self.settings.poll.max_concurrent_feeds)
 
         async def poll(feed: Feed) -> None:
@@ -116,7 +118,11 @@ class Pipeline:
             elif record.body_hash == feed.body_hash:
                 record.outcome = "unchanged"
             else:
-                entries = await self._ingest_document(feed, result.content, result.url, result.content_type, record)
+                try:
+                    entries = await self._ingest_document(feed, result.content, result.url, result.content_type, record)
+                except Exception as exc:  # a bug or a hostile document must not stop the other feeds
+                    log.exception("feed ingestion failed", extra={"feed_id": feed.id, "feed_url": feed.url})
+                    record.outcome, record.error = "error", f"internal: {type(exc).__name__}: {exc}"
         record.duration_ms = int((time.perf_counter() - clock) * 1000)
         record.new_articles = entries["new"]
         try:
@@ -169,11 +175,12 @@ class Pipeline:
 
     async def _ingest_new(self, feed: Feed, entry: FeedEntry, sighting: Sighting) -> str:
         async with self._article_slots:
-            candidate = await self._fetch_page(feed, entry)
-            loop = asyncio.get_running_loop()
-            processed: Processed | None = await loop.run_in_executor(
-                self.workers, process, candidate, self._options
-            )
+            with metrics.ARTICLES_IN_PROGRESS.track_inprogress():
+                candidate = await self._fetch_page(feed, entry)
+                loop = asyncio.get_running_loop()
+                processed: Processed | None = await loop.run_in_executor(
+                    self.workers, process, candidate, self._options
+                )
         if processed is None:
             return "empty"
         if processed.canonical_url and processed.canonical_url != sighting.canonical_url:
@@ -184,6 +191,9 @@ class Pipeline:
         article = self._article(feed, entry, sighting, processed)
         tags, statements = analysis_rows(article, processed.analysis)
         saved = await self._db(self.store.save_article, article, sighting, tags, statements)
+        if saved.created:
+            for tag in article.tags:
+                metrics.TAGS_GIVEN.labels(tag).inc()
         extra = {"feed_id": feed.id, "article_id": saved.article_id, "url": sighting.url}
         log.debug("article stored" if saved.created else "duplicate article", extra=extra)
         return "new" if saved.created else "duplicate"
@@ -194,6 +204,7 @@ class Pipeline:
         try:
             page = await self.fetcher.fetch(entry.link)
         except FetchError as exc:
+            metrics.FETCH_ERRORS.labels("page", exc.kind).inc()
             log.info(
                 "page not fetched, using the feed's content",
                 extra={"feed_id": feed.id, "url": entry.link, "error": f"{exc.kind}: {exc}"},
@@ -224,6 +235,12 @@ class Pipeline:
 
     @staticmethod
     def _log_poll(feed: Feed, record: PollRecord, entries: Counter[str]) -> None:
+        metrics.FEED_POLLS.labels(record.outcome).inc()
+        metrics.POLL_SECONDS.observe(record.duration_ms / 1000)
+        for result, n in entries.items():
+            metrics.ENTRIES.labels(result).inc(n)
+        if record.error:
+            metrics.FETCH_ERRORS.labels("feed", record.error.split(":", 1)[0]).inc()
         extra = {
             "feed_id": feed.id, "feed_url": feed.url, "outcome": record.outcome, "status": record.status_code,
             "ms": record.duration_ms, "new": entries["new"], "duplicates": entries["duplicate"],

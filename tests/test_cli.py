@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from monitor.seeds import packaged_seed_dir
-from tests.newsworld import Item, NewsServer, article_page, article_text, rss
+from tests.newsworld import Item, NewsServer, Reply, article_page, article_text, rss
 
 SEED_IDS = sorted(p.stem.split("_")[1] for p in packaged_seed_dir().glob("*.txt"))
 
@@ -45,7 +45,7 @@ def test_version() -> None:
 
 def test_poll_once_and_articles(config_file: Path, server: NewsServer) -> None:
     urls = serve_world(server)
-    server.route("/missing.xml", lambda r: __import__("tests.newsworld").newsworld.Reply(404))
+    server.route("/missing.xml", lambda r: Reply(404))
     monitor("feeds", "add", *urls, server.url("/missing.xml"))
 
     out = monitor("poll", "--once").stdout

@@ -1,0 +1,43 @@
+"""Liveness: the daemon writes a heartbeat on every scheduler tick; health = recent heartbeat + database answers."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from monitor.config import Settings
+from monitor.errors import MonitorError
+from monitor.storage import Store
+
+HEALTH_MIN_AGE = 60.0
+
+
+def write_heartbeat(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(f"{time.time():.3f}\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def heartbeat_age(path: Path) -> float | None:
+    """Seconds since the daemon's last tick, or None when it never ticked."""
+    try:
+        return time.time() - float(path.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
+
+
+def health_problems(settings: Settings, store: Store) -> tuple[float | None, list[str]]:
+    """The heartbeat's age and what is wrong (nothing when healthy)."""
+    max_age = max(3 * settings.poll.tick, HEALTH_MIN_AGE)
+    age = heartbeat_age(Path(settings.heartbeat_file))
+    problems = []
+    if age is None:
+        problems.append(f"no heartbeat at {settings.heartbeat_file} (is `monitor run` running?)")
+    elif age > max_age:
+        problems.append(f"last heartbeat {age:.0f}s ago (limit {max_age:.0f}s)")
+    try:
+        store.ping()
+    except MonitorError as exc:
+        problems.append(str(exc))
+    return age, problems
