@@ -248,7 +248,9 @@ def _parse_since(value: str | None) -> datetime | None:
 
 
 def statement_json(st: StatementRow) -> dict[str, Any]:
-    return {"speaker": st.speaker, "role": st.role, "text": st.text, "start": st.start, "end": st.end}
+    return {
+        "speaker": st.speaker, "role": st.role, "text": st.text, "field": st.field, "start": st.start, "end": st.end
+    }
 
 
 def articles_json(store: Store, rows: list[Article]) -> list[dict[str, Any]]:

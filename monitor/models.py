@@ -123,6 +123,8 @@ class Statement(SQLModel, table=True):
     speaker: str | None = Field(default=None, index=True)
     role: str | None = None
     text: str
+    # "text" (offsets into the article text) or "title" (offsets into the headline).
+    field: str = "text"
     start: int
     end: int
 
@@ -162,3 +164,35 @@ class ServiceState(SQLModel, table=True):
     key: str = Field(primary_key=True)
     value: str
     updated_at: datetime = _dt(nullable=False, default=utcnow)
+
+
+class Alert(SQLModel, table=True):
+    """An alert email in the outbox: pending → sending → sent, or failed with the reason."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscription: str = Field(index=True)
+    # "immediate" (one story) or "digest" (every story matched since the previous digest)
+    kind: str
+    article_ids: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    recipients: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    message_id: str = Field(unique=True)
+    # "pending", "sending" (claimed until next_attempt_at; stale claims are taken over), "sent", "failed"
+    status: str = Field(default="pending", index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = _dt(nullable=False, index=True, default=utcnow)
+    last_error: str | None = None
+    created_at: datetime = _dt(nullable=False, default=utcnow)
+    sent_at: datetime | None = _dt()
+
+
+class AlertStory(SQLModel, table=True):
+    """One story matched by a subscription (alerted once): its first article and the alert carrying it
+    (none yet while it waits for the next digest)."""
+
+    __tablename__ = "alert_story"
+
+    subscription: str = Field(primary_key=True)
+    story_id: str = Field(primary_key=True, max_length=16)
+    article_id: str = Field(foreign_key="article.id", index=True, ondelete="CASCADE", max_length=16)
+    alert_id: int | None = Field(default=None, foreign_key="alert.id", index=True, ondelete="SET NULL")
+    matched_at: datetime = _dt(nullable=False, default=utcnow)

@@ -70,7 +70,10 @@ def analysis_rows(article: Article, analysis: Analysis) -> tuple[list[ArticleTag
     """The tag and statement rows of an article's analysis."""
     tags = [ArticleTag(article_id=article.id, tag=t.tag, score=t.score, evidence=t.evidence) for t in analysis.tags]
     statements = [
-        StatementRow(article_id=article.id, speaker=st.speaker, role=st.role, text=st.text, start=st.start, end=st.end)
+        StatementRow(
+            article_id=article.id, speaker=st.speaker, role=st.role, text=st.text, field=st.field,
+            start=st.start, end=st.end,
+        )
         for st in analysis.statements
     ]
     return tags, statements

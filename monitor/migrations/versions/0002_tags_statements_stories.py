@@ -38,6 +38,7 @@ def upgrade() -> None:
     sa.Column('speaker', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('field', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('start', sa.Integer(), nullable=False),
     sa.Column('end', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['article_id'], ['article.id'], ondelete='CASCADE'),
