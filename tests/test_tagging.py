@@ -255,3 +255,146 @@ def test_html_in_feed_description_is_ignored(tagger: Tagger) -> None:
     text = ('<p>Sizewell C funding confirmed</p><ul><li><a href="https://example.com/russia-ukraine-war-live">'
             'Live updates</a></li></ul>')
     assert WAR not in tagger.tag("Who will fund Sizewell C?", text, datetime(2022, 8, 30)).tags
+
+
+# -- mechanisms added in the quality pass (own fixtures) ---------------------------------------------------------
+def test_headline_statement_is_recorded_with_its_field(tagger: Tagger) -> None:
+    title = "Ben Wallace: Russian army will run out of steam within weeks"
+    text = "The defence secretary's warning came as fighting raged in the east."
+    result = tagger.tag(title, text, datetime(2022, 5, 3))
+    assert UKDS in result.tags
+    heads = [s for s in result.statements if s.field == "title"]
+    assert heads and heads[0].speaker == "Ben Wallace"
+    assert title[heads[0].start : heads[0].end] == heads[0].text
+    assert heads[0].as_dict()["field"] == "title"
+    assert all(s.field == "text" for s in result.statements if s not in heads)
+
+
+def test_dash_headline_statement_keeps_speaker(tagger: Tagger) -> None:
+    title = "British troops will not be sent to fight in Ukraine - Wallace"
+    result = tagger.tag(title, "Ben Wallace spoke on a visit to Poland.", datetime(2022, 3, 1))
+    assert ("Ben Wallace", "Defence Secretary") in speakers(result)
+    assert {s.field for s in result.statements} == {"title"}
+
+
+def test_speaker_label_in_live_blog_transcript(tagger: Tagger) -> None:
+    text = (
+        "The two ministers held a press conference in Canberra. Reporter: will the UK send more ships? "
+        "Heappey: We will keep a presence in the region. Our frigates will exercise with the Australian navy next "
+        "month. That is a commitment.\n\n"
+        "We are now hearing from Armed Forces Minister James Heappey: the deployment of more troops is not ruled out."
+    )
+    result = tagger.tag("Ministers meet", text, datetime(2022, 2, 1))
+    texts = {s.text for s in result.statements}
+    assert any(t.startswith("We will keep a presence") and "frigates" in t for t in texts)
+    assert "the deployment of more troops is not ruled out" in texts
+    assert speakers(result) == {("James Heappey", "Armed Forces Minister")}
+
+
+def test_label_colon_needs_the_speaker_at_the_start(tagger: Tagger) -> None:
+    text = "Critics of James Heappey: the minister said nothing about troops, they claim."
+    result = tagger.tag(None, text, datetime(2022, 2, 1))
+    assert not [s for s in result.statements if s.text.startswith("the minister said nothing")]
+
+
+def test_speech_noun_attributions(tagger: Tagger) -> None:
+    text = (
+        "The Foreign Office announcement on Saturday that Russia planned to install a puppet leader in Kyiv "
+        "caused a stir.\n\n"
+        "Boris Johnson spoke to Nato allies, and his warning that an invasion of Ukraine would be a disaster "
+        "was repeated by ministers."
+    )
+    result = tagger.tag("Russia plot claim", text, datetime(2022, 1, 23))
+    assert speakers(result) == {(None, "Foreign Office"), ("Boris Johnson", "Prime Minister")}
+    assert any(s.text.startswith("Russia planned to install") for s in result.statements)
+
+
+def test_speech_noun_relative_clause_is_not_a_statement(tagger: Tagger) -> None:
+    text = "The Ministry of Defence statement that was leaked on Monday caused anger among families."
+    assert not tagger.tag(None, text, datetime(2022, 1, 23)).statements
+
+
+def test_reporting_predicates(tagger: Tagger) -> None:
+    text = ("In Britain, the foreign secretary, Liz Truss, has been openly critical of Germany for blocking arms "
+            "deliveries to Ukraine.")
+    result = tagger.tag("Allies split over Russia", text, datetime(2022, 1, 26))
+    assert speakers(result) == {("Liz Truss", "Foreign Secretary")}
+    assert UKDS in result.tags
+
+
+def test_continued_to_is_not_speech(tagger: Tagger) -> None:
+    text = "The prime minister, Boris Johnson, continued to adopt a defiant stance, briefing MPs on the Ukraine crisis."
+    assert not tagger.tag(None, text, datetime(2022, 1, 25)).statements
+
+
+def test_joint_statement_with_non_uk_party_not_counted(tagger: Tagger) -> None:
+    text = "The White House and Downing Street announced that some diplomats were leaving Kyiv as Nato reinforced."
+    result = tagger.tag("Ukraine tensions", text, datetime(2022, 1, 24))
+    assert not result.statements
+    both = "Boris Johnson and Ben Wallace said more troops would be sent to Estonia."
+    assert speakers(tagger.tag(None, both, datetime(2022, 2, 1))) == {
+        ("Boris Johnson", "Prime Minister"), ("Ben Wallace", "Defence Secretary")}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ukraine's defence ministry said Russian shelling had hit Kharkiv.\n\nThe defence ministry said 12 civilians "
+        "were killed and troops had repelled the assault.",
+        "The Russian Ministry of Defence said its forces had taken the town. The Ministry of Defence also said "
+        "that missiles had destroyed a depot.",
+        "The defence ministry in Kyiv said Russian troops had withdrawn from the area around the airport.",
+    ],
+)
+def test_foreign_defence_ministry_context(tagger: Tagger, text: str) -> None:
+    result = tagger.tag("Ukraine war latest", text, datetime(2022, 4, 2))
+    assert not result.statements
+    assert UKDS not in result.tags
+
+
+def test_uk_marked_ministry_after_foreign_one_counts(tagger: Tagger) -> None:
+    text = ("Russia's defence ministry said its troops had advanced. The UK Ministry of Defence said Russian forces "
+            "had suffered heavy losses near Izium.")
+    result = tagger.tag("Ukraine war latest", text, datetime(2022, 4, 2))
+    assert speakers(result) == {(None, "Ministry of Defence")}
+
+
+def test_defence_ministry_speaks_on_defence_by_definition(tagger: Tagger) -> None:
+    text = "Almost 400 people crossed the Channel in small boats on Sunday, the Ministry of Defence said."
+    result = tagger.tag("Channel crossings", text, datetime(2022, 8, 1))
+    assert UKDS in result.tags
+    assert speakers(result) == {(None, "Ministry of Defence")}
+    minister = "Defence Secretary Ben Wallace said the school holidays should be longer."
+    assert UKDS not in tagger.tag(None, minister, datetime(2022, 8, 1)).tags
+
+
+def test_cyber_security_centre_on_russian_threat(tagger: Tagger) -> None:
+    text = ("The National Cyber Security Centre said UK organisations should prepare for Russian cyber-attacks "
+            "linked to the crisis in Ukraine.")
+    result = tagger.tag("Firms urged to bolster defences", text, datetime(2022, 1, 28))
+    assert speakers(result) == {(None, "National Cyber Security Centre")}
+
+
+def test_pronoun_not_resolved_across_another_named_person(tagger: Tagger) -> None:
+    text = ("Ben Wallace arrived in Kyiv on Thursday. President Zelensky met the delegation, and he said Russian "
+            "troops were massing on the border.")
+    result = tagger.tag("Wallace in Kyiv", text, datetime(2022, 2, 10))
+    assert not result.statements
+
+
+def test_headline_and_lead_read_together(tagger: Tagger) -> None:
+    result = tagger.tag("How Putin's grip on grain ripples across the globe",
+                        "Farmers across Ukraine are struggling to bring in this year's harvest.", datetime(2022, 7, 1))
+    assert WAR in result.tags
+    assert any(e.kind == "title+lead" for e in result.decision(WAR).evidence)
+    unrelated = tagger.tag("Putin hosts Xi in Moscow", "The two leaders discussed trade and energy.",
+                           datetime(2023, 3, 20))
+    assert WAR not in unrelated.tags
+
+
+def test_matter_implied_for_must_name_officials_keys(tmp_path: Path) -> None:
+    text = (CONFIG / "tags.toml").read_text(encoding="utf-8")
+    path = tmp_path / "tags.toml"
+    path.write_text(text.replace('matter_implied_for = ["mod"', 'matter_implied_for = ["modd"', 1), encoding="utf-8")
+    with pytest.raises(TaggingConfigError, match=r"matter_implied_for.*modd"):
+        Tagger.from_files(path, CONFIG / "officials.toml")

@@ -11,7 +11,7 @@ from typing import Any
 from monitor.tagging.errors import TaggingConfigError
 from monitor.tagging.model import Evidence, Statement, TagDecision, TaggingResult
 from monitor.tagging.officials import Officials, parse_officials
-from monitor.tagging.rules import TagRule, compile_masks, parse_tag, term_evidence, unit_hits, unit_score
+from monitor.tagging.rules import TagRule, UnitHits, compile_masks, parse_tag, term_evidence, unit_hits, unit_score
 from monitor.tagging.statements import RawStatement, StatementExtractor
 from monitor.tagging.text import PhraseMatcher, Tokens, blank, clean, lower_same_length, sentences, tokenize
 
@@ -61,6 +61,12 @@ class Tagger:
         rules = tuple(parse_tag(name, table, str(tags_path)) for name, table in tags.items())
         masks = compile_masks(data.get("mask", []), str(tags_path))
         officials = parse_officials(_load_toml(officials_path), str(officials_path))
+        keys = officials.roles.keys() | officials.bodies.keys()
+        for rule in rules:
+            unknown_keys = (rule.statement.matter_implied_for - keys) if rule.statement else set()
+            if unknown_keys:
+                raise TaggingConfigError(f"{tags_path}: tags.{rule.name}.statement.matter_implied_for names "
+                                         f"unknown officials key(s) {', '.join(sorted(unknown_keys))}")
         return cls(rules, masks, officials)
 
     def tag(self, title: str | None, text: str, published: dt.datetime | None) -> TaggingResult:
@@ -73,8 +79,11 @@ class Tagger:
         scans = [self.extractor.scan(f.masked, f.lowered) for f in (title_f, text_f)]
         people = self.extractor.introduced(scans)
         people = self.extractor.introduce_by_role([title_f.masked, text_f.masked], scans, when, people)
-        title_statements = self.extractor.extract(title_f.masked, title_f.units, scans[0], when, people, title=True)
-        text_statements = self.extractor.extract(text_f.masked, text_f.units, scans[1], when, people)
+        context: dict[str, str] = {}  # foreign/UK reading of ambiguous offices, carried from title to text
+        title_statements = self.extractor.extract(title_f.masked, title_f.units, scans[0], when, people, title=True,
+                                                  context=context)
+        text_statements = self.extractor.extract(text_f.masked, text_f.units, scans[1], when, people,
+                                                 context=context)
         decisions = []
         found: dict[Statement, None] = {}
         for rule in self.rules:
@@ -103,6 +112,7 @@ class Tagger:
         score = 0.0
         matches = {"title": rule.matches(title_f.tokens, title_f.lowered),
                    "text": rule.matches(text_f.tokens, text_f.lowered)}
+        units = unit_hits(matches["text"], text_f.units)
         if title_f.units:
             (unit,) = unit_hits(matches["title"], title_f.units)
             value, topical = unit_score(rule, unit)
@@ -111,7 +121,18 @@ class Tagger:
                 evidence.append(Evidence("title", f"title on topic (unit score {value:.1f} x {rule.title_weight})",
                                          "title", None, None, value * rule.title_weight))
                 evidence.extend(_label(term_evidence(rule, unit, "title", 0.0), title))
-        units = unit_hits(matches["text"], text_f.units)
+            elif unit.hits and rule.lead_units:
+                # The headline and the lead are read together ("Putin's stranglehold of wheat" + "farmers across
+                # Ukraine ..."): a title term completes a topic the lead sentences only start.
+                lead = units[: rule.lead_units]
+                joined = UnitHits(0, 0, unit.hits + tuple(h for u in lead for h in u.hits))
+                value, topical = unit_score(rule, joined)
+                if topical and lead and any(h for u in lead for h in u.hits):
+                    score += value * rule.title_weight
+                    evidence.append(Evidence("title+lead", f"title and lead on topic together (unit score "
+                                             f"{value:.1f} x {rule.title_weight})", "title", None, None,
+                                             value * rule.title_weight))
+                    evidence.extend(_label(term_evidence(rule, unit, "title", 0.0), title))
         total = sum(u.end - u.start for u in units) or 1
         on_topic = [(i, unit) for i, unit in enumerate(units) if unit_score(rule, unit)[1]]
         if on_topic:
@@ -177,6 +198,9 @@ class Tagger:
             return False, f"speaker voice {voice!r} not counted"
         if not rule.statement.matter_group:
             return True, f"{voice} voice"
+        entry = raw.speaker.body or raw.speaker.role
+        if entry is not None and entry.key in rule.statement.matter_implied_for:
+            return True, f"{voice} voice ({entry.title} speaks on defence matters by definition)"
         start = min(raw.sentence[0], raw.start)
         end = max(raw.sentence[1], raw.end)
         window = blank(masked[start:end], [(raw.mention[0] - start, raw.mention[1] - start)]) + "\n" + headline

@@ -65,6 +65,7 @@ class Officials:
     people: tuple[Person, ...]
     foreign_qualifiers: frozenset[str]
     not_current: frozenset[str]
+    foreign_places: frozenset[str] = frozenset()
 
     def role_at(self, person: Person, when: dt.date | None) -> Role | None:
         """The role ``person`` held on ``when``; without a date, their most recent role."""
@@ -162,8 +163,9 @@ def parse_officials(data: dict[str, Any], source: str) -> Officials:
             people.append(Person(name, str(surname), first, aliases, tuple(tenures)))
         foreign = frozenset(q.lower() for q in _str_list(data.get("foreign_qualifiers", []), "foreign_qualifiers"))
         not_current = frozenset(q.lower() for q in _str_list(data.get("not_current", []), "not_current"))
+        places = frozenset(q.lower() for q in _str_list(data.get("foreign_places", []), "foreign_places"))
         for key in roles.keys() & bodies.keys():
             raise TaggingConfigError(f"key {key!r} is used both in [roles] and [bodies]")
     except TaggingConfigError as exc:
         raise fail(str(exc)) from None
-    return Officials(roles, bodies, tuple(people), foreign, not_current)
+    return Officials(roles, bodies, tuple(people), foreign, not_current, places)

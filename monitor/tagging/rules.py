@@ -35,6 +35,7 @@ class StatementRule:
     voices: frozenset[str]
     matter_group: str
     matter_min: float
+    matter_implied_for: frozenset[str] = frozenset()  # officials.toml role/body keys always on a matter
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,12 @@ def parse_tag(name: str, table: Any, source: str) -> TagRule:
             matter = st.get("matter_group", "")
             if matter and matter not in groups:
                 raise TaggingConfigError(f"{where}.statement.matter_group {matter!r} is not in {where}.groups")
-            statement = StatementRule(frozenset(voices), matter, _num(st, "matter_min", 1.0, f"{where}.statement"))
+            implied = st.get("matter_implied_for", [])
+            if not isinstance(implied, list) or not all(isinstance(k, str) and k for k in implied):
+                raise TaggingConfigError(f"{where}.statement.matter_implied_for must be a list of officials.toml "
+                                         "role or body keys")
+            statement = StatementRule(frozenset(voices), matter, _num(st, "matter_min", 1.0, f"{where}.statement"),
+                                      frozenset(implied))
         else:
             raw = table.get("topical_when", [list(groups)])
             if not isinstance(raw, list) or not raw or not all(isinstance(c, list) and c for c in raw):

@@ -25,7 +25,55 @@ _VERBS = re.findall(
     "observed observes remarked remarks replied replies responded responds answered answers issued "
     "issues released"
 )
-_VERB_RE = re.compile(r"(?<![\w’'])(?:" + "|".join(sorted(set(_VERBS), key=len, reverse=True)) + r")(?![\w’'])")
+# Multi-word predicates that report a position: "has been openly critical of", "made it clear that".
+_PREDICATES = (
+    r"critical\s+of", r"scathing\s+(?:of|about)", r"clear\s+that", r"adamant\s+that", r"made\s+(?:it\s+)?clear",
+    r"makes?\s+(?:it\s+)?clear", r"making\s+(?:it\s+)?clear", r"set\s+out", r"sets\s+out", r"spelled\s+out",
+    r"pointed\s+out", r"points\s+out", r"continu(?:es|ed)(?=\s*[:,])", r"went\s+on(?=\s*[:,])",
+)
+
+
+def _trie_regex(words: list[str]) -> str:
+    """One regex for many words as a prefix trie (much faster than a flat alternation; longest match wins)."""
+    root: dict[str, dict] = {}
+    for word in words:
+        node = root
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def source(node: dict[str, dict]) -> str:
+        alts = [re.escape(ch) + source(child) for ch, child in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return source(root)
+
+
+_VERB_RE = re.compile(r"(?<![\w’'])(?:" + "|".join(_PREDICATES) + "|" + _trie_regex(sorted(set(_VERBS)))
+                      + r")(?![\w’'])")
+# A speech noun heading a that-clause: "the Foreign Office revelation that ...", "his warning that ...". Found by
+# looking back from each " that " (much faster than scanning for the nouns everywhere).
+_THAT = re.compile(r"\sthat\s+(?!(?:was|is|were|are|has|had|have|will|would|could|can|may|might|should|did|does|"
+                   r"came|comes)\b)")
+_SPEECH_NOUN = re.compile(
+    r"(?<![\w’'])(?:[Aa]nnouncement|[Rr]evelation|[Ww]arning|[Cc]laim|[Aa]ssessment|[Aa]dmission|[Aa]ssurance|"
+    r"[Pp]ledge|[Ii]nsistence|[Cc]onfirmation|[Ss]tatement|[Pp]rediction|[Ee]stimate|[Dd]isclosure|"
+    r"[Aa]cknowledgement|[Pp]romise)(?:\s+(?:on|at|in|last|this|earlier|yesterday|today)(?:\s+[\w’'\-]+){0,2}?)?\Z"
+)
+_NOUN_OWNER = re.compile(r"(?:['’]s)?(?:\s+[a-z][\w\-]*){0,2}\s+\Z")
+_POSSESSIVE = re.compile(r"(?<![\w’'])([Hh]is|[Hh]er|[Ii]ts|[Tt]heir)(?:\s+[a-z][\w\-]*)?\s+\Z")
+# "Liz Truss: We have no better friends ..." (a transcript / live-blog label); "hearing from X: ..."
+_LABEL_AFTER = re.compile(r"\s*:\s+(?=\S)")
+_LABEL_BEFORE = re.compile(
+    r"(?i)(?:^|.*\b(?:hear(?:ing)?|heard|quotes?|quoting|statement|comments?|words|remarks|speech|update)\s+"
+    r"(?:from|by)\s+)\Z", re.S
+)
+_JOINT_BEFORE = re.compile(r"([A-Z][\w’'\-]*)\s+(?:and|&)\s+\Z")
+_PERSON_BEFORE = re.compile(r"(?:M[rs]s?|Dr|President|Chancellor|Senator)\b\.?\s+([A-Z][\w’'\-]+)")
+_ACCORDING = re.compile(r"[Aa]ccording to\s+")
 _PRONOUN_SUBJECT = re.compile(
     r"(?<![\w’'])([Hh]e|[Ss]he|[Ii]t|[Tt]hey)(?:\s+(?:has|had|also|then|later|again|would|will))*\s+$"
 )
@@ -144,6 +192,7 @@ class StatementExtractor:
         self._surname_keys = list(surnames)
         self._surname_people = [surnames[k] for k in self._surname_keys]
         self._surname = PhraseMatcher(self._surname_keys, lowered=False, hyphen_is_space=False)
+        self._surname_set = frozenset(self._surname_keys)
 
     # -- mentions ------------------------------------------------------------------------------------------
     def scan(self, text: str, lowered: str) -> Scan:
@@ -173,8 +222,15 @@ class StatementExtractor:
                         found.add(holder)
         return found
 
-    def mentions(self, text: str, scan: Scan, when: dt.date | None, introduced: set[Person]) -> list[Mention]:
-        """Official mentions in ``text``, each resolved to a :class:`Speaker`."""
+    def mentions(self, text: str, scan: Scan, when: dt.date | None, introduced: set[Person],
+                 context: dict[str, str] | None = None) -> list[Mention]:
+        """Official mentions in ``text``, each resolved to a :class:`Speaker`.
+
+        ``context`` carries, across the fields of one article, whether the last explicitly qualified mention
+        of an ambiguous office ("the defence ministry", "the defence minister") was foreign or UK: after
+        "Ukraine's defence ministry", a bare "the defence ministry" is Ukraine's, not the UK's.
+        """
+        context = {} if context is None else context
         found: list[Mention] = []
         taken: list[tuple[int, int]] = []
         for start, end, person in scan.full:
@@ -196,7 +252,16 @@ class StatementExtractor:
                 continue
             lead = _DETERMINER.search(text, max(0, a_start - 30), a_start)
             start = lead.start() if lead else a_start
-            if self._qualified(text, a_start):
+            family = self._ambiguous_family(text, a_start, end, entry)
+            if self._qualified(text, a_start) or self._qualified_after(text, end):
+                speaker = OTHER
+                if family:
+                    context[family] = "foreign"
+            elif family and self._uk_marked(text, a_start, end, lead):
+                context[family] = "uk"
+                speaker = Speaker(None, None, entry) if isinstance(entry, Body) else \
+                    Speaker(self._resolve_role(entry, when, introduced), entry, None)
+            elif family and context.get(family) == "foreign":
                 speaker = OTHER
             elif isinstance(entry, Body):
                 speaker = Speaker(None, None, entry)
@@ -214,6 +279,28 @@ class StatementExtractor:
             found.append(Mention(start, end, speaker, "person" if kind == "role" else "body"))
         found.sort(key=lambda x: (x.start, -x.end))
         return found
+
+    @staticmethod
+    def _ambiguous_family(text: str, start: int, end: int, entry: Role | Body) -> str:
+        """Offices whose bare name often means another country's: the defence ministry and "defence minister"."""
+        if isinstance(entry, Body):
+            return "mod" if entry.key == "mod" else ""
+        if entry.key == "defence_secretary" and "minister" in text[start:end].lower():
+            return "defence_minister"
+        return ""
+
+    @staticmethod
+    def _uk_marked(text: str, start: int, end: int, lead: re.Match[str] | None) -> bool:
+        """ "UK Ministry of Defence", "Britain's defence ministry", "the MoD in London"."""
+        marked = f"{lead.group() if lead else ''} {text[start:end]}"
+        if re.search(r"(?i)\b(?:uk|britain|british)\b", marked):
+            return True
+        return re.match(r"\s+in\s+(?:London|Whitehall)\b", text[end : end + 20]) is not None
+
+    def _qualified_after(self, text: str, end: int) -> bool:
+        """True for "the defence ministry in Kyiv" (a foreign place right after the mention)."""
+        m = re.match(r"\s+(?:in|of)\s+([A-Z][\w’'\-]+)", text[end : end + 40])
+        return m is not None and m.group(1).lower() in self.officials.foreign_places
 
     def _person_speaker(self, person: Person, when: dt.date | None) -> Speaker:
         role = self.officials.role_at(person, when)
@@ -256,15 +343,25 @@ class StatementExtractor:
 
     # -- statements ----------------------------------------------------------------------------------------
     def extract(self, text: str, sents: list[tuple[int, int]], scan: Scan, when: dt.date | None,
-                introduced: set[Person], *, title: bool = False) -> list[RawStatement]:
+                introduced: set[Person], *, title: bool = False,
+                context: dict[str, str] | None = None) -> list[RawStatement]:
         """Statements in ``text`` (cleaned/masked, same length as the original; ``sents`` its sentences)."""
-        mentions = self.mentions(text, scan, when, introduced)
+        mentions = self.mentions(text, scan, when, introduced, context)
         quotes = _quote_spans(text)
         quote_starts = [q[0] for q in quotes]
         events: list[tuple[int, str, Speaker]] = [(mn.start, mn.kind, mn.speaker) for mn in mentions]
+        # Other people ("Mr Macron", "President Zelensky") take pronouns too ("he said", "his warning").
+        events.extend((m.start(1), "other person", OTHER) for m in _PERSON_BEFORE.finditer(text)
+                      if m.group(1) not in self._surname_set and _word_start(text, m.start())
+                      and not _overlaps_any(mentions, m.start(), m.end()))
+        events.sort(key=lambda e: e[0])
         starts = [mn.start for mn in mentions]
         out: list[RawStatement] = []
-        for s0, s1 in sents:
+        for n, (s0, s1) in enumerate(sents):
+            labelled = self._label_attribution(text, sents, n, mentions, starts, quotes)
+            if labelled is not None:
+                out.append(labelled)
+                continue
             for v in _VERB_RE.finditer(text, s0, s1):
                 if _inside(quotes, quote_starts, v.start()):
                     continue
@@ -280,13 +377,82 @@ class StatementExtractor:
                 span = _statement_span(text, s0, s1, m0, m1, v.start(), v.end(), inverted, quotes)
                 if span is not None:
                     out.append(RawStatement(speaker, span[0], span[1], (s0, s1), (m0, m1)))
+                    # "Boris Johnson and Ben Wallace said ...": a joint statement of two officials.
+                    partner = next((x for x in mentions if s0 <= x.start and x.end < m0 and not x.speaker.other
+                                    and re.fullmatch(r"\s*,?\s+(?:and|&)\s+", text[x.end : m0])), None)
+                    if partner is not None:
+                        out.append(RawStatement(partner.speaker, span[0], span[1], (s0, s1),
+                                                (partner.start, partner.end)))
                 break
             else:
                 if title:
                     out.extend(self._dash_attribution(text, s0, s1, mentions))
-        for m in re.finditer(r"(?i)(?<![\w])according to\s+", text):
-            out.extend(self._according(text, m, sents, mentions, quotes, quote_starts))
+        for m in _ACCORDING.finditer(text):
+            if _word_start(text, m.start()):
+                out.extend(self._according(text, m, sents, mentions, quotes, quote_starts))
+        for that in _THAT.finditer(text):
+            window = max(0, that.start() - 60)
+            m = _SPEECH_NOUN.search(text, window, that.start())
+            if m is not None and not _inside(quotes, quote_starts, m.start()):
+                out.extend(self._noun_attribution(text, m, that.end(), sents, mentions, events))
         return _dedupe(out)
+
+    def _label_attribution(self, text: str, sents: list[tuple[int, int]], n: int, mentions: list[Mention],
+                           starts: list[int], quotes: list[tuple[int, int]]) -> RawStatement | None:
+        """A speaker label: "Truss: We are seeing increased aggression ..." or "hearing from Ben Wallace: ...".
+
+        Without a closing quote, the label's speech runs on over up to two more sentences of the same
+        paragraph that name no other official (a transcript in a live blog).
+        """
+        s0, s1 = sents[n]
+        i = bisect.bisect_left(starts, s0)
+        while i < len(mentions) and mentions[i].end < s1:
+            mn = mentions[i]
+            i += 1
+            label = _LABEL_AFTER.match(text, mn.end, s1)
+            if label is None:
+                continue
+            m0 = _extend_subject(mentions, starts, mn.start)
+            if m0 < s0 or not _LABEL_BEFORE.match(text[s0:m0].lstrip(" \t\"“‘'(")) or mn.speaker.other:
+                return None
+            body = next(((a, b) for a, b in quotes if a == label.end()), None)
+            end = s1
+            if body is None:
+                for a, b in sents[n + 1 : n + 3]:
+                    j = bisect.bisect_left(starts, a)
+                    if "\n" in text[end:a] or (j < len(mentions) and mentions[j].start < b) or ":" in text[a:b]:
+                        break
+                    end = b
+            span = _trim_span(text, *(body or (label.end(), end)))
+            if span is None:
+                return None
+            return RawStatement(mn.speaker, span[0], span[1], (s0, end), (m0, mn.end))
+        return None
+
+    def _noun_attribution(self, text: str, m: re.Match[str], body: int, sents: list[tuple[int, int]],
+                          mentions: list[Mention], events: list[tuple[int, str, Speaker]]) -> list[RawStatement]:
+        """ "The Foreign Office revelation that ...", "the MoD's assessment that ...", "his warning that ..."."""
+        sent = next(((a, b) for a, b in sents if a <= m.start() < b), None)
+        if sent is None:
+            return []
+        s0, s1 = sent
+        owner = _NOUN_OWNER.search(text, max(s0, m.start() - 40), m.start())
+        speaker = None
+        if owner is not None:
+            mn = next((x for x in mentions if x.end == owner.start()), None)
+            if mn is not None:
+                speaker, mention = mn.speaker, (mn.start, mn.end)
+        if speaker is None:
+            pm = _POSSESSIVE.search(text, max(s0, m.start() - 30), m.start())
+            if pm is None:
+                return []
+            kind = "person" if pm.group(1).lower() in ("his", "her") else "body"
+            speaker = _antecedent(events, pm.start(), kind)
+            mention = (pm.start(1), pm.end(1))
+        if speaker is None or speaker.other:
+            return []
+        span = _trim_span(text, body, s1)
+        return [RawStatement(speaker, span[0], span[1], sent, mention)] if span else []
 
     def _attribution(self, text: str, verb: re.Match[str], s0: int, s1: int, mentions: list[Mention],
                      starts: list[int],
@@ -296,8 +462,14 @@ class StatementExtractor:
         i = bisect.bisect_left(starts, v0) - 1
         while i >= 0 and mentions[i].end > v0:
             i -= 1
-        for mn in mentions[max(0, i - 2) : i + 1][::-1]:
+        for k in range(i, max(-1, i - 3), -1):
+            mn = mentions[k]
             if mn.start >= s0 and _GAP_RE.fullmatch(text, mn.end, v0) is not None:
+                m0 = _extend_subject(mentions, starts, mn.start)
+                joint = _JOINT_BEFORE.search(text, max(s0, m0 - 40), m0)
+                if joint and not any(x.end == joint.end(1) for x in mentions[:k]):
+                    # "the White House and Downing Street announced": a joint statement with a non-UK party.
+                    return OTHER, mn.start, mn.end, False
                 return mn.speaker, mn.start, mn.end, False
         # Pronoun subject: "he said", "It added:"
         before = text[s0:v0]
@@ -371,6 +543,8 @@ def _antecedent(events: list[tuple[int, str, Speaker]], pos: int, kind: str) -> 
             continue
         if pos - start > 1000:
             return None
+        if ekind == "other person" and kind != "person":
+            continue
         if speaker.other or ekind == kind:
             return speaker
     return None
@@ -447,6 +621,14 @@ def _span(item: tuple) -> tuple[int, int]:
 
 def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:
     return any(a < end and start < b for a, b in spans)
+
+
+def _word_start(text: str, pos: int) -> bool:
+    return pos == 0 or not (text[pos - 1].isalnum() or text[pos - 1] == "_")
+
+
+def _overlaps_any(mentions: list[Mention], start: int, end: int) -> bool:
+    return any(mn.start < end and start < mn.end for mn in mentions)
 
 
 def _looks_like_name(words: str) -> bool:
