@@ -20,11 +20,12 @@ from sqlmodel import col, select
 
 from monitor.alerts.outbox import make_alert_hook
 from monitor.alerts.render import MAX_SUBJECT
-from monitor.alerts.sender import DIGEST_STATE, build_due_digests, deliver_pending
+from monitor.alerts.sender import DIGEST_STATE, build_due_digests, deliver_pending, run_alerts
 from monitor.config import Settings, load_settings
 from monitor.db import create_db_engine, migrate
 from monitor.dedup import content_hash
 from monitor.errors import ConfigError
+from monitor.metrics import REGISTRY
 from monitor.models import Alert, Article, ArticleTag, Statement
 from monitor.neardup import NearDupConfig, signature
 from monitor.storage import Sighting, Store
@@ -226,7 +227,10 @@ def test_server_down_then_back_loses_nothing_and_doubles_nothing(
 
     mail.start()
     time.sleep(2 * BACKOFF)
-    assert len(deliver_pending(store, settings).sent) == 3
+    sent_before = REGISTRY.get_sample_value("monitor_alerts_total", {"result": "sent"}) or 0
+    assert len(run_alerts(store, settings).sent) == 3
+    assert REGISTRY.get_sample_value("monitor_alerts_total", {"result": "sent"}) == sent_before + 3
+    assert REGISTRY.get_sample_value("monitor_alerts_pending") == 0
     assert not deliver_pending(store, settings, force=True)
     counts = Counter(mail.mailbox.message_ids())
     assert sorted(counts) == sorted(a.message_id for a in alerts(store)) and set(counts.values()) == {1}

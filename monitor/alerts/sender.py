@@ -14,6 +14,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from monitor import metrics
 from monitor.alerts.config import Subscription
 from monitor.alerts.mailer import Mailer, SendError
 from monitor.alerts.outbox import check_subscriptions, new_alert
@@ -167,6 +168,7 @@ def deliver_pending(store: Store, settings: Settings, force: bool = False) -> De
                 continue
             _finish(store, alert_id, status="sent", sent_at=utcnow(), last_error=None)
             report.sent.append((alert_id, answer))
+            metrics.ALERTS.labels("sent").inc()
             log.info("alert sent", extra={"alert": alert_id, "subscription": alert.subscription, "answer": answer})
     return report
 
@@ -177,11 +179,13 @@ def _failed(store: Store, settings: Settings, alert: Alert, exc: SendError, repo
     if exc.permanent or alert.attempts >= settings.alerts.max_attempts:
         _finish(store, alert.id, status="failed", last_error=reason)
         report.failed.append((alert.id, reason))
+        metrics.ALERTS.labels("failed").inc()
         log.error("alert failed", extra={"alert": alert.id, "attempts": alert.attempts, "error": reason})
     else:
         _finish(store, alert.id, status="pending", last_error=reason,
                 next_attempt_at=utcnow() + backoff(alert.attempts, settings))
         report.retrying.append((alert.id, reason))
+        metrics.ALERTS.labels("retry").inc()
         log.warning("alert not sent, will retry", extra={"alert": alert.id, "attempts": alert.attempts,
                                                         "error": reason})
 
@@ -191,6 +195,10 @@ def run_alerts(store: Store, settings: Settings, force: bool = False) -> Deliver
     digests = build_due_digests(store, settings)
     report = deliver_pending(store, settings, force)
     report.digests = digests
+    with store.session() as s:
+        pending = s.exec(select(sa.func.count()).select_from(Alert).where(col(Alert.status) != "sent",
+                                                                          col(Alert.status) != "failed")).one()
+    metrics.ALERTS_PENDING.set(pending)
     return report
 
 
