@@ -65,6 +65,7 @@ class Pipeline:
         self._article_slots = asyncio.Semaphore(settings.poll.max_concurrent_articles)
         self._in_flight: dict[str, asyncio.Future[None]] = {}
         self._options = Options.from_settings(settings)
+        self._polls_to_record: list[tuple[PollRecord, asyncio.Future[bool]]] = []
 
     def close(self) -> None:
         """Wait for the database write in progress (if any), so nothing is half-stored."""
@@ -72,6 +73,37 @@ class Pipeline:
 
     async def _db(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._db_thread, partial(fn, *args))
+
+    async def _record_poll(self, record: PollRecord) -> bool:
+        """Store a poll's outcome; False when the feed was removed meanwhile. Outcomes that arrive while the
+        writer thread is busy are committed together (group commit): a warm cycle of 304s is not one
+        transaction per feed."""
+        done = asyncio.get_running_loop().create_future()
+        self._polls_to_record.append((record, done))
+        if len(self._polls_to_record) == 1:
+            self._recorder = asyncio.ensure_future(self._record_pending_polls())  # referenced: not collected
+        return await done
+
+    async def _record_pending_polls(self) -> None:
+        await asyncio.sleep(0)  # let the polls finishing in this loop iteration join the batch
+        while self._polls_to_record:
+            batch, self._polls_to_record = self._polls_to_record, []
+            try:
+                feeds = await self._db(self.store.record_polls, [r for r, _ in batch], self.settings.poll)
+            except Exception:  # one bad record must not fail the others: fall back to one transaction each
+                feeds = []
+                for record, _ in batch:
+                    try:
+                        feeds.append(await self._db(self.store.record_poll, record, self.settings.poll))
+                    except LookupError:
+                        feeds.append(None)
+                    except Exception as exc:  # handed to the poll that waits for it
+                        feeds.append(exc)
+            for (_, done), feed in zip(batch, feeds, strict=True):
+                if isinstance(feed, Exception):
+                    done.set_exception(feed)
+                else:
+                    done.set_result(feed is not None)
 
     async def run_cycle(self) -> CycleSummary:
         """Poll every feed that is due now."""
@@ -125,9 +157,7 @@ class Pipeline:
                     record.outcome, record.error = "error", f"internal: {type(exc).__name__}: {exc}"
         record.duration_ms = int((time.perf_counter() - clock) * 1000)
         record.new_articles = entries["new"]
-        try:
-            await self._db(self.store.record_poll, record, self.settings.poll)
-        except LookupError:
+        if not await self._record_poll(record):
             log.info("feed removed while polling", extra={"feed_id": feed.id, "feed_url": feed.url})
         self._log_poll(feed, record, entries)
         return record, entries

@@ -1,0 +1,105 @@
+"""Run a command and watch its process tree through /proc: wall time, CPU time (it and every descendant),
+peak RSS of the main process, of each worker and of the tree as a whole."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+
+TICK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _stat(pid: int) -> tuple[int, float, int] | None:
+    """(parent pid, CPU seconds, RSS bytes) of a live process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    fields = data[data.rindex(b")") + 2 :].split()
+    ppid, utime, stime, rss = int(fields[1]), int(fields[11]), int(fields[12]), int(fields[21])
+    return ppid, (utime + stime) / TICK, rss * PAGE
+
+
+def _hwm(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+@dataclass
+class Watched:
+    returncode: int
+    wall: float
+    cpu: float  # seconds, the whole tree (max of rusage and /proc sampling)
+    cpu_sampled: float  # sum over the tree of the last /proc reading of each process
+    cpu_reaped: float  # rusage of the child and the descendants reaped in its tree
+    cpu_main: float
+    peak_rss_main: int  # bytes (VmHWM)
+    peak_rss_worker: int  # largest VmHWM among descendants
+    peak_rss_tree: int  # largest sampled sum over the tree
+    processes: int
+    stdout: str
+    stderr: str
+
+
+def run_watched(cmd: list[str], env: dict[str, str], interval: float = 0.05, timeout: float = 1800) -> Watched:
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cpu: dict[int, float] = {}
+    hwm: dict[int, int] = {}
+    peak_tree = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak_tree
+        while not done.is_set():
+            stats: dict[int, tuple[float, int]] = {}
+            tree, todo = set(), [proc.pid]
+            while todo:  # the tree through /proc/PID/task/TID/children (cheaper than scanning /proc)
+                pid = todo.pop()
+                tree.add(pid)
+                st = _stat(pid)
+                if st:
+                    stats[pid] = (st[1], st[2])
+                try:
+                    for tid in os.listdir(f"/proc/{pid}/task"):
+                        with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                            todo.extend(int(c) for c in fh.read().split())
+                except OSError:
+                    pass
+            total = 0
+            for pid in tree:
+                if pid in stats:
+                    cpu[pid] = max(cpu.get(pid, 0.0), stats[pid][0])
+                    total += stats[pid][1]
+                    hwm[pid] = max(hwm.get(pid, 0), _hwm(pid))
+            peak_tree = max(peak_tree, total)
+            done.wait(interval)
+
+    watcher = threading.Thread(target=sample, daemon=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    watcher.start()
+    out, err = proc.communicate(timeout=timeout)  # waits: the child's rusage joins RUSAGE_CHILDREN
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done.set()
+    watcher.join()
+    reaped = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    workers = [v for p, v in hwm.items() if p != proc.pid]
+    return Watched(
+        returncode=proc.returncode, wall=wall, cpu=max(sum(cpu.values()), reaped), cpu_sampled=sum(cpu.values()),
+        cpu_reaped=reaped, cpu_main=cpu.get(proc.pid, 0.0), peak_rss_main=hwm.get(proc.pid, 0),
+        peak_rss_worker=max(workers, default=0), peak_rss_tree=peak_tree, processes=len(hwm),
+        stdout=out, stderr=err,
+    )

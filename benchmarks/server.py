@@ -1,0 +1,198 @@
+"""The news-world server: one process, asyncio, HTTP/1.1 keep-alive, every document pre-rendered in memory.
+
+    python -m benchmarks.server --seed 1 --feeds 1000 --hosts 8 --entries 20 --pages 2500
+
+Listens on 127.0.0.2 … 127.0.0.{hosts+1} (one port, the same on every host) and on 127.0.0.1 for control:
+
+* ``GET /__stats``  → JSON: the server's own CPU seconds and response counts by kind (feed/page × 200/304);
+* ``GET /__change?fraction=F&round=R`` → publish one new story on a fraction F of the feeds (new ETag);
+* ``GET /__reset`` → zero the counters.
+
+Feeds and pages have an ETag and a Last-Modified and answer conditional requests with 304; pages are served
+gzip-compressed when the client accepts it (compressed once, at start). Prints ``READY <port>`` when listening.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import hashlib
+import json
+import resource
+import socket
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from urllib.parse import parse_qs, urlsplit
+
+from benchmarks.world import World, host_address
+
+LAST_MODIFIED = format_datetime(datetime(2024, 3, 1, 6, 0, tzinfo=UTC), usegmt=True)
+
+
+class Doc:
+    __slots__ = ("etag", "gz", "kind", "last_modified", "not_modified", "plain")
+
+    def __init__(self, kind: str, body: bytes, content_type: str, compress: bool, last_modified: str):
+        self.kind = kind
+        self.etag = '"' + hashlib.blake2b(body, digest_size=8).hexdigest() + '"'
+        self.last_modified = last_modified
+        common = f"Content-Type: {content_type}\r\nETag: {self.etag}\r\nLast-Modified: {last_modified}\r\n"
+        self.plain = self._response(200, common, body)
+        self.gz = self._response(200, common + "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n",
+                                 gzip.compress(body, 6)) if compress else None
+        self.not_modified = (
+            f"HTTP/1.1 304 Not Modified\r\nETag: {self.etag}\r\nLast-Modified: {last_modified}\r\n"
+            "Content-Length: 0\r\n\r\n"
+        ).encode()
+
+    @staticmethod
+    def _response(status: int, headers: str, body: bytes) -> bytes:
+        reason = {200: "OK", 404: "Not Found"}[status]
+        return f"HTTP/1.1 {status} {reason}\r\n{headers}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+NOT_FOUND = Doc._response(404, "Content-Type: text/plain\r\n", b"not found")
+
+
+class NewsWorldServer:
+    def __init__(self, world: World):
+        self.world = world
+        self.docs: dict[tuple[str, str], Doc] = {}
+        self.counts: Counter[str] = Counter()
+        for i in range(len(world.pages)):
+            self._page(i)
+        for f in range(world.n_feeds):
+            self._feed(f)
+
+    def _page(self, i: int) -> None:
+        page = self.world.pages[i]
+        self.docs[(host_address(page.host), page.path)] = Doc(
+            "page", self.world.page_html(i), "text/html; charset=utf-8", True, LAST_MODIFIED
+        )
+
+    def _feed(self, f: int) -> None:
+        w = self.world
+        atom = w.feed_path(f).endswith(".atom")
+        version = w.feed_version[f]
+        modified = LAST_MODIFIED if not version else format_datetime(datetime.now(UTC), usegmt=True)
+        self.docs[(host_address(f % w.hosts), w.feed_path(f))] = Doc(
+            "feed", w.feed_document(f),
+            "application/atom+xml; charset=utf-8" if atom else "application/rss+xml; charset=utf-8",
+            False, modified,
+        )
+
+    def control(self, target: str) -> bytes:
+        parts = urlsplit(target)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        if parts.path == "/__stats":
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            payload = {"cpu": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss, "counts": self.counts}
+        elif parts.path == "/__reset":
+            self.counts.clear()
+            payload = {"ok": True}
+        elif parts.path == "/__change":
+            before = len(self.world.pages)
+            changed = self.world.change_feeds(float(query.get("fraction", "0.1")), int(query.get("round", "1")))
+            for i in range(before, len(self.world.pages)):
+                self._page(i)
+            for f in changed:
+                self._feed(f)
+            payload = {"changed": len(changed), "new_pages": len(self.world.pages) - before}
+        else:
+            return NOT_FOUND
+        body = json.dumps(payload).encode()
+        return Doc._response(200, "Content-Type: application/json\r\n", body)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        host = writer.get_extra_info("sockname")[0]
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                _method, target, _version = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    if line:
+                        key, _, value = line.partition(":")
+                        headers[key.strip().lower()] = value.strip()
+                if host == "127.0.0.1":
+                    writer.write(self.control(target))
+                else:
+                    doc = self.docs.get((host, urlsplit(target).path))
+                    if doc is None:
+                        self.counts["404"] += 1
+                        writer.write(NOT_FOUND)
+                    else:
+                        inm, ims = headers.get("if-none-match"), headers.get("if-modified-since")
+                        fresh = inm == doc.etag if inm is not None else ims == doc.last_modified
+                        if fresh:
+                            self.counts[f"{doc.kind}_304"] += 1
+                            writer.write(doc.not_modified)
+                        else:
+                            self.counts[f"{doc.kind}_200"] += 1
+                            gz = doc.gz is not None and "gzip" in headers.get("accept-encoding", "")
+                            writer.write(doc.gz if gz else doc.plain)
+                await writer.drain()
+                if headers.get("connection", "").lower() == "close":
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+
+def bind_all(hosts: int) -> tuple[int, list[socket.socket]]:
+    """Sockets on 127.0.0.1 … 127.0.0.{hosts+1}, all on one free port."""
+    for _attempt in range(50):
+        first = socket.create_server((host_address(0), 0), backlog=1024)
+        port = first.getsockname()[1]
+        socks = [first]
+        try:
+            for h in range(1, hosts):
+                socks.append(socket.create_server((host_address(h), port), backlog=1024))
+            socks.append(socket.create_server(("127.0.0.1", port), backlog=64))
+            return port, socks
+        except OSError:
+            for s in socks:
+                s.close()
+    raise SystemExit("no common free port on the loopback hosts")
+
+
+async def serve(args: argparse.Namespace) -> None:
+    port, socks = bind_all(args.hosts)
+    started = time.perf_counter()
+    world = World(args.seed, args.feeds, args.hosts, args.entries, args.pages, port=port)
+    server = NewsWorldServer(world)
+    servers = [await asyncio.start_server(server.handle, sock=s) for s in socks]
+    size = sum(len(d.plain) for d in server.docs.values())
+    print(f"READY {port} docs={len(server.docs)} bytes={size} render_s={time.perf_counter() - started:.1f}",
+          flush=True)
+    await asyncio.gather(*(s.serve_forever() for s in servers))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--feeds", type=int, default=100)
+    parser.add_argument("--hosts", type=int, default=8)
+    parser.add_argument("--entries", type=int, default=20)
+    parser.add_argument("--pages", type=int, default=300)
+    args = parser.parse_args()
+    try:
+        import uvloop  # optional: a cheaper event loop when installed
+
+        uvloop.install()
+    except ImportError:
+        pass
+    try:
+        asyncio.run(serve(args))
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
