@@ -31,7 +31,6 @@ from functools import lru_cache
 from typing import TypeVar
 
 import numpy as np
-from datasketch import MinHash
 
 _TOKEN = re.compile(r"\w+")
 _SEED = 1
@@ -101,6 +100,8 @@ def words(text: str) -> list[str]:
 
 @lru_cache(maxsize=8)
 def _permutations(num_perm: int) -> np.ndarray:
+    from datasketch import MinHash  # imported when first needed: it costs ~0.8 s of every CLI start
+
     return MinHash(num_perm=num_perm, seed=_SEED, scheme=_SCHEME).permutations
 
 
@@ -109,6 +110,8 @@ def signature(text: str, config: NearDupConfig) -> Signature | None:
     tokens = words(text)
     if len(tokens) < config.min_words:
         return None
+    from datasketch import MinHash
+
     k = config.shingle_words
     shingles = {" ".join(tokens[i : i + k]).encode() for i in range(len(tokens) - k + 1)}
     mh = MinHash(

@@ -173,18 +173,24 @@ class Pipeline:
         if parsed.bozo:
             log.info("malformed feed read anyway", extra={"feed_id": feed.id, "reason": parsed.bozo})
         record.entries, record.title, record.site_url = len(parsed.entries), parsed.title, parsed.site_url
-        outcomes = await asyncio.gather(*(self._ingest_entry(feed, entry) for entry in parsed.entries))
-        return Counter(outcomes)
+        sightings = [self._sighting(feed, entry) for entry in parsed.entries]
+        known = await self._db(self.store.record_seen, sightings)  # one query for the whole document
+        fresh = [(e, x) for e, x, k in zip(parsed.entries, sightings, known, strict=True) if k is None]
+        outcomes = await asyncio.gather(*(self._ingest_entry(feed, entry, sighting) for entry, sighting in fresh))
+        return Counter(outcomes) + Counter(seen=len(sightings) - len(fresh))
 
-    async def _ingest_entry(self, feed: Feed, entry: FeedEntry) -> str:
-        """Store one entry unless it was seen before; returns new, duplicate, seen or empty."""
+    @staticmethod
+    def _sighting(feed: Feed, entry: FeedEntry) -> Sighting:
         link = entry.link
-        sighting = Sighting(
+        return Sighting(
             feed_id=feed.id,
             url=link or entry.guid or feed.url,
             canonical_url=canonical_url(link) if link else None,
             guid=entry.guid,
         )
+
+    async def _ingest_entry(self, feed: Feed, entry: FeedEntry, sighting: Sighting) -> str:
+        """Store one entry unless it was seen before; returns new, duplicate, seen or empty."""
         # The same URL arriving from two feeds in one cycle is fetched once: the second waits.
         key = sighting.canonical_url
         while key is not None and key in self._in_flight:
@@ -193,9 +199,7 @@ class Pipeline:
         if key is not None:
             self._in_flight[key] = done
         try:
-            known = await self._db(self.store.find_seen, sighting)
-            if known:
-                await self._db(self.store.add_sighting, known, sighting)
+            if (await self._db(self.store.record_seen, [sighting]))[0]:
                 return "seen"
             return await self._ingest_new(feed, entry, sighting)
         finally:

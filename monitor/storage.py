@@ -272,6 +272,43 @@ class Store:
         with self.session() as s:
             return s.exec(select(ArticleSource.article_id).where(sa.or_(*conditions)).limit(1)).first()
 
+    def record_seen(self, sightings: Sequence[Sighting]) -> list[str | None]:
+        """For each sighting, the id of the article already seen under its canonical URL or GUID (this place
+        recorded against it when new), or None for an entry not seen before. One query, one transaction."""
+        urls = {x.canonical_url for x in sightings if x.canonical_url}
+        guids = {x.guid for x in sightings if x.guid}
+        if not urls and not guids:
+            return [None] * len(sightings)
+        with self.session() as s:
+            rows = list(s.exec(
+                select(ArticleSource).where(
+                    sa.or_(col(ArticleSource.canonical_url).in_(urls), col(ArticleSource.guid).in_(guids))
+                ).order_by(col(ArticleSource.id))
+            ))
+            by_url: dict[str, str] = {}
+            by_guid: dict[tuple[str, int | None], str] = {}
+            recorded = {(r.article_id, r.feed_id, r.url) for r in rows}
+            for r in rows:
+                if r.canonical_url:
+                    by_url.setdefault(r.canonical_url, r.article_id)
+                if r.guid:
+                    by_guid.setdefault((r.guid, None if _is_global_guid(r.guid) else r.feed_id), r.article_id)
+            result: list[str | None] = []
+            for x in sightings:
+                scope = None if x.guid and _is_global_guid(x.guid) else x.feed_id
+                known = (by_url.get(x.canonical_url) if x.canonical_url else None) or (
+                    by_guid.get((x.guid, scope)) if x.guid else None
+                )
+                result.append(known)
+                if known and (known, x.feed_id, x.url) not in recorded:
+                    recorded.add((known, x.feed_id, x.url))
+                    s.add(ArticleSource(
+                        article_id=known, feed_id=x.feed_id, url=x.url, canonical_url=x.canonical_url, guid=x.guid
+                    ))
+            if s.new:
+                s.commit()
+        return result
+
     def add_sighting(self, article_id: str, sighting: Sighting) -> bool:
         """Record another place an article was seen; False when it was recorded already."""
         with self.session() as s:

@@ -73,3 +73,21 @@ def test_older_database_upgrades_in_place(db_url: str) -> None:
     assert old is not None and old.text == "old text" and old.fetched_at == datetime(2020, 1, 1, tzinfo=UTC)
     migrate(engine)  # idempotent
     engine.dispose()
+
+
+def test_record_seen_answers_a_whole_document_in_one_transaction(store: Store) -> None:
+    a, _ = store.add_feed("http://127.0.0.2/a")
+    b, _ = store.add_feed("http://127.0.0.2/b")
+    stored = store.save_article(article("x"), Sighting(a.id, "http://s/x?utm_source=a", "http://s/x", "7")).article_id
+    batch = [
+        Sighting(a.id, "http://s/x?utm_source=a", "http://s/x", "7"),  # the same place again
+        Sighting(b.id, "http://s/x?fbclid=1", "http://s/x", None),  # same canonical URL, another feed
+        Sighting(b.id, "http://s/other", "http://s/other", "7"),  # a bare GUID only counts in its own feed
+        Sighting(a.id, "http://s/renamed", "http://s/renamed", "7"),  # ... where it does
+    ]
+    assert store.record_seen(batch) == [stored, stored, None, stored]
+    places = {(s.feed_id, s.url) for s in store.sightings([stored])[stored]}
+    assert places == {(a.id, "http://s/x?utm_source=a"), (b.id, "http://s/x?fbclid=1"), (a.id, "http://s/renamed")}
+    assert store.record_seen(batch) == [stored, stored, None, stored]  # idempotent
+    assert len(store.sightings([stored])[stored]) == 3
+    assert store.record_seen([Sighting(a.id, "x", None, None)]) == [None]
