@@ -193,13 +193,17 @@ class Pipeline:
         """Store one entry unless it was seen before; returns new, duplicate, seen or empty."""
         # The same URL arriving from two feeds in one cycle is fetched once: the second waits.
         key = sighting.canonical_url
+        waited = False
         while key is not None and key in self._in_flight:
             await asyncio.shield(self._in_flight[key])
+            waited = True
         done = asyncio.get_running_loop().create_future()
         if key is not None:
             self._in_flight[key] = done
         try:
-            if (await self._db(self.store.record_seen, [sighting]))[0]:
+            # After waiting, the other feed has usually stored it. (Stored by another feed just after this
+            # document was checked, it costs one extra fetch: the content hash still finds the duplicate.)
+            if waited and (await self._db(self.store.record_seen, [sighting]))[0]:
                 return "seen"
             return await self._ingest_new(feed, entry, sighting)
         finally:
