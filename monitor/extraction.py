@@ -5,7 +5,8 @@ together. Its text is checked cheaply and, only when it looks wrong, other extra
 
 * text shorter than ``SHORT_TEXT_CHARS`` → trafilatura with its own fallbacks, then in balanced mode
   (fast precision mode sometimes keeps only a caption, a teaser or a reprint notice);
-* text covering less than ``PARAGRAPH_COVERAGE`` of the page's ``<p>`` text → readability-lxml, kept if it
+* text covering less than ``PARAGRAPH_COVERAGE`` of the page's ``<p>`` text that could be article text (not in
+  comments, asides, footers, related-links panels …) → readability-lxml, kept if it
   is much longer and contains most of trafilatura's text (the article body is split over several containers
   and trafilatura kept only the first one).
 """
@@ -49,6 +50,11 @@ _CHARSET_RE = re.compile(rb"""(?:charset|encoding)\s*=\s*["']?\s*([A-Za-z0-9_.:-
 # WHATWG: these labels mean windows-1252 in HTML
 _WHATWG_ALIASES = {"iso8859-1": "cp1252", "ascii": "cp1252"}  # codecs' names
 _TOKEN_RE = re.compile(r"\w+")
+_ARTICLE_TAGS = ("article", "h1", "main")  # a non-article element holding one of these is a layout wrapper
+# <p> text inside these (or in <body>-level layout) is not counted as possible article text by the coverage check
+_NON_ARTICLE_TAGS = frozenset({"aside", "footer", "form", "header", "nav"})
+_NON_ARTICLE_RE = re.compile(r"comment|related|sidebar|footer|newsletter|promo", re.IGNORECASE)
+_LAYOUT_TAGS = frozenset({"body", "html"})
 _BLOCK_TAGS = (
     *("address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption", "figure"),
     *("footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "ol", "p", "pre"),
@@ -86,7 +92,7 @@ def _extract(html: str | bytes, url: str | None) -> Extracted | None:
     tree = load_html(_decode(html) if isinstance(html, bytes) else html)
     if tree is None:
         return None
-    if sum(1 for _ in tree.iter()) > MAX_ELEMENTS:
+    if tree.xpath("count(//*)") > MAX_ELEMENTS:
         LOGGER.info("page has too many elements to extract: %s", url)
         return None
     doc = trafilatura.bare_extraction(  # works on a copy of ``tree``
@@ -163,8 +169,39 @@ def _drop_title_line(text: str, title: str | None) -> str:
 
 
 def _paragraph_chars(tree: HtmlElement) -> int:
-    """Total text length of the page's ``<p>`` elements."""
-    return sum(len(p.text_content().strip()) for p in tree.iter("p"))
+    """Total text length of the page's ``<p>`` elements that could be article text.
+
+    Paragraphs in comments, asides, footers, navigation, headers, forms and related-links or promo panels
+    (by tag, class or id) are left out: they are not the article, and pages are full of them.
+    """
+    verdicts: dict[HtmlElement, bool] = {}  # element → inside non-article markup; shared by siblings' walks
+    return sum(len(p.text_content().strip()) for p in tree.iter("p") if not _non_article(p, verdicts))
+
+
+def _non_article(element: HtmlElement, verdicts: dict[HtmlElement, bool]) -> bool:
+    """Whether ``element`` or an ancestor below ``<body>`` is non-article markup (comments, aside …).
+
+    A match holding an ``<article>``, ``<main>`` or ``<h1>`` is a layout wrapper (ASP.NET's page-wide
+    ``<form>``), not a panel; ``<body>`` classes ("has-sidebar") say nothing about one paragraph.
+    """
+    chain: list[HtmlElement] = []
+    verdict = False
+    node: HtmlElement | None = element
+    while node is not None and node.tag not in _LAYOUT_TAGS:
+        known = verdicts.get(node)
+        if known is not None:
+            verdict = known
+            break
+        chain.append(node)
+        if (
+            node.tag in _NON_ARTICLE_TAGS or _NON_ARTICLE_RE.search(f"{node.get('class', '')} {node.get('id', '')}")
+        ) and next(node.iterdescendants(*_ARTICLE_TAGS), None) is None:
+            verdict = True
+            break
+        node = node.getparent()
+    for seen in chain:
+        verdicts[seen] = verdict
+    return verdict
 
 
 def _readability_text(tree: HtmlElement, url: str | None) -> str:

@@ -7,8 +7,10 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from trafilatura.utils import load_html
 
-from monitor.extraction import Extracted, extract_article
+import monitor.extraction
+from monitor.extraction import Extracted, _paragraph_chars, extract_article
 
 STORY = [
     "Defence ministers from twelve countries met in Brussels on Tuesday to agree a new package of air-defence "
@@ -92,6 +94,35 @@ def test_only_the_story_comes_out() -> None:
     assert "Related stories" not in result.text
     assert "Allies agree" not in result.text.splitlines()[0]  # the title is a field, not the first line
     assert result.method == "trafilatura"
+
+
+LONG_COMMENT = " ".join(["I have followed this conflict for years and I think the package comes far too late."] * 6)
+
+
+def test_long_comments_do_not_trigger_readability(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Comment, related-link and footer paragraphs are not article text for the coverage check."""
+    comments = "".join(f'<div class="comment"><p>{LONG_COMMENT}</p></div>' for _ in range(8))
+    related = "".join(f"<li><p>{LONG_COMMENT}</p></li>" for _ in range(3))
+    page = article_page().replace(
+        "</main>",
+        f'<section class="comments-list">{comments}</section><div id="related-links"><ul>{related}</ul></div></main>',
+    )
+
+    def not_called(*_: object) -> str:
+        raise AssertionError("readability should not run")
+
+    monkeypatch.setattr(monitor.extraction, "_readability_text", not_called)
+    result = extract_article(page, "https://news.example.com/world/allies-air-defence")
+    assert result is not None
+    assert result.method == "trafilatura"
+    assert "package comes far too late" not in result.text
+
+
+def test_layout_wrappers_keep_their_paragraphs() -> None:
+    """A page-wide ``<form>`` or a ``<body class="has-sidebar">`` does not hide the story from the check."""
+    story = "".join(f"<p>{paragraph}</p>" for paragraph in STORY)
+    page = f'<html><body class="has-sidebar"><form id="aspnetForm"><h1>Title</h1>{story}</form></body></html>'
+    assert _paragraph_chars(load_html(page)) == sum(len(paragraph) for paragraph in STORY)
 
 
 def test_metadata_from_meta_tags() -> None:
