@@ -63,7 +63,8 @@ class Pipeline:
         self.workers = workers
         self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-db")
         self._article_slots = asyncio.Semaphore(settings.poll.max_concurrent_articles)
-        self._in_flight: dict[str, asyncio.Future[None]] = {}
+        self._in_flight: dict[str, asyncio.Future[str | None]] = {}  # URL → stored article id
+        self._sightings_to_record: list[tuple[str, Sighting]] = []
         self._options = Options.from_settings(settings)
         self._polls_to_record: list[tuple[PollRecord, asyncio.Future[bool]]] = []
 
@@ -88,6 +89,14 @@ class Pipeline:
         await asyncio.sleep(0)  # let the polls finishing in this loop iteration join the batch
         while self._polls_to_record:
             batch, self._polls_to_record = self._polls_to_record, []
+            sightings, self._sightings_to_record = self._sightings_to_record, []
+            try:  # sightings first: a feed's state is stored only after every place it saw was
+                await self._db(self.store.add_sightings, sightings)
+            except Exception as exc:
+                log.exception("sightings not stored; their feeds will be polled again")
+                for _, done in batch:
+                    done.set_exception(exc)
+                continue
             try:
                 feeds = await self._db(self.store.record_polls, [r for r, _ in batch], self.settings.poll)
             except Exception:  # one bad record must not fail the others: fall back to one transaction each
@@ -191,27 +200,28 @@ class Pipeline:
 
     async def _ingest_entry(self, feed: Feed, entry: FeedEntry, sighting: Sighting) -> str:
         """Store one entry unless it was seen before; returns new, duplicate, seen or empty."""
-        # The same URL arriving from two feeds in one cycle is fetched once: the second waits.
+        # The same URL arriving from two feeds in one cycle is fetched once: the second waits for the first
+        # and records where it saw the article along with the feed states (see _record_pending_polls).
         key = sighting.canonical_url
-        waited = False
         while key is not None and key in self._in_flight:
-            await asyncio.shield(self._in_flight[key])
-            waited = True
-        done = asyncio.get_running_loop().create_future()
+            known = await asyncio.shield(self._in_flight[key])
+            if known:
+                self._sightings_to_record.append((known, sighting))
+                return "seen"
+        done: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
         if key is not None:
             self._in_flight[key] = done
+        article_id = None
         try:
-            # After waiting, the other feed has usually stored it. (Stored by another feed just after this
-            # document was checked, it costs one extra fetch: the content hash still finds the duplicate.)
-            if waited and (await self._db(self.store.record_seen, [sighting]))[0]:
-                return "seen"
-            return await self._ingest_new(feed, entry, sighting)
+            outcome, article_id = await self._ingest_new(feed, entry, sighting)
+            return outcome
         finally:
             if key is not None:
                 del self._in_flight[key]
-            done.set_result(None)
+            done.set_result(article_id)
 
-    async def _ingest_new(self, feed: Feed, entry: FeedEntry, sighting: Sighting) -> str:
+    async def _ingest_new(self, feed: Feed, entry: FeedEntry, sighting: Sighting) -> tuple[str, str | None]:
+        """Fetch, process and store a new entry; returns the outcome and the article id it is stored under."""
         async with self._article_slots:
             with metrics.ARTICLES_IN_PROGRESS.track_inprogress():
                 candidate = await self._fetch_page(feed, entry)
@@ -220,12 +230,12 @@ class Pipeline:
                     self.workers, process, candidate, self._options
                 )
         if processed is None:
-            return "empty"
+            return "empty", None
         if processed.canonical_url and processed.canonical_url != sighting.canonical_url:
             known = await self._db(self.store.find_seen, Sighting(feed.id, "", processed.canonical_url, None))
             if known:
                 await self._db(self.store.add_sighting, known, sighting)
-                return "seen"
+                return "seen", known
         article = self._article(feed, entry, sighting, processed)
         tags, statements = analysis_rows(article, processed.analysis)
         saved = await self._db(self.store.save_article, article, sighting, tags, statements)
@@ -234,7 +244,7 @@ class Pipeline:
                 metrics.TAGS_GIVEN.labels(tag).inc()
         extra = {"feed_id": feed.id, "article_id": saved.article_id, "url": sighting.url}
         log.debug("article stored" if saved.created else "duplicate article", extra=extra)
-        return "new" if saved.created else "duplicate"
+        return ("new" if saved.created else "duplicate"), saved.article_id
 
     async def _fetch_page(self, feed: Feed, entry: FeedEntry) -> Candidate:
         if not entry.link or not entry.link.startswith(("http://", "https://")):

@@ -309,6 +309,27 @@ class Store:
                 s.commit()
         return result
 
+    def add_sightings(self, pairs: Sequence[tuple[str, Sighting]]) -> int:
+        """Record several (article id, sighting) places in one transaction, skipping recorded ones."""
+        if not pairs:
+            return 0
+        with self.session() as s:
+            recorded = set(s.exec(
+                select(ArticleSource.article_id, ArticleSource.feed_id, ArticleSource.url)
+                .where(col(ArticleSource.article_id).in_({a for a, _ in pairs}))
+            ).all())
+            added = 0
+            for article_id, x in pairs:
+                if (article_id, x.feed_id, x.url) not in recorded:
+                    recorded.add((article_id, x.feed_id, x.url))
+                    s.add(ArticleSource(
+                        article_id=article_id, feed_id=x.feed_id, url=x.url, canonical_url=x.canonical_url,
+                        guid=x.guid,
+                    ))
+                    added += 1
+            s.commit()
+            return added
+
     def add_sighting(self, article_id: str, sighting: Sighting) -> bool:
         """Record another place an article was seen; False when it was recorded already."""
         with self.session() as s:

@@ -91,3 +91,17 @@ def test_record_seen_answers_a_whole_document_in_one_transaction(store: Store) -
     assert store.record_seen(batch) == [stored, stored, None, stored]  # idempotent
     assert len(store.sightings([stored])[stored]) == 3
     assert store.record_seen([Sighting(a.id, "x", None, None)]) == [None]
+
+
+def test_add_sightings_in_one_transaction_skips_recorded_places(store: Store) -> None:
+    a, _ = store.add_feed("http://127.0.0.2/a")
+    b, _ = store.add_feed("http://127.0.0.2/b")
+    stored = store.save_article(article("y"), Sighting(a.id, "http://s/y", "http://s/y", None)).article_id
+    pairs = [
+        (stored, Sighting(a.id, "http://s/y", "http://s/y", None)),
+        (stored, Sighting(b.id, "http://s/y", "http://s/y", None)),
+        (stored, Sighting(b.id, "http://s/y", "http://s/y", None)),
+    ]
+    assert store.add_sightings(pairs) == 1
+    assert store.add_sightings(pairs) == 0 and store.add_sightings([]) == 0
+    assert {s.feed_id for s in store.sightings([stored])[stored]} == {a.id, b.id}
