@@ -36,6 +36,12 @@ class Sighting:
     canonical_url: str | None
     guid: str | None
 
+    def row(self, article_id: str) -> ArticleSource:
+        return ArticleSource(
+            article_id=article_id, feed_id=self.feed_id, url=self.url, canonical_url=self.canonical_url,
+            guid=self.guid,
+        )
+
 
 @dataclass
 class PollRecord:
@@ -302,9 +308,7 @@ class Store:
                 result.append(known)
                 if known and (known, x.feed_id, x.url) not in recorded:
                     recorded.add((known, x.feed_id, x.url))
-                    s.add(ArticleSource(
-                        article_id=known, feed_id=x.feed_id, url=x.url, canonical_url=x.canonical_url, guid=x.guid
-                    ))
+                    s.add(x.row(known))
             if s.new:
                 s.commit()
         return result
@@ -322,10 +326,7 @@ class Store:
             for article_id, x in pairs:
                 if (article_id, x.feed_id, x.url) not in recorded:
                     recorded.add((article_id, x.feed_id, x.url))
-                    s.add(ArticleSource(
-                        article_id=article_id, feed_id=x.feed_id, url=x.url, canonical_url=x.canonical_url,
-                        guid=x.guid,
-                    ))
+                    s.add(x.row(article_id))
                     added += 1
             s.commit()
             return added
@@ -349,12 +350,7 @@ class Store:
         ).first()
         if exists is not None:
             return False
-        s.add(
-            ArticleSource(
-                article_id=article_id, feed_id=sighting.feed_id, url=sighting.url,
-                canonical_url=sighting.canonical_url, guid=sighting.guid,
-            )
-        )
+        s.add(sighting.row(article_id))
         return True
 
     def save_article(
@@ -386,8 +382,8 @@ class Store:
                 for row in (*tags, *statements):
                     row.article_id = article.id
                     s.add(row)
-                if sighting:
-                    self._add_sighting(s, article.id, sighting)
+                if sighting:  # a new article has no sightings yet: nothing to check
+                    s.add(sighting.row(article.id))
                 for hook in self.article_hooks:
                     hook(s, article)
                 try:
