@@ -27,6 +27,10 @@ def slow_world(server: NewsServer, delay: float) -> None:
         server.static(f"/feed{f}.xml", rss(items), "application/rss+xml")
 
 
+def add_feeds(*urls: str) -> None:
+    subprocess.run([sys.executable, "-m", "monitor", "feeds", "add", *urls], check=True, capture_output=True)
+
+
 def spawn(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "monitor", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -50,10 +54,7 @@ def wait_for(condition: object, timeout: float = 60) -> None:
 def test_sigkill_mid_cycle_then_rerun_stores_every_article_once(config_file: Path, server: NewsServer) -> None:
     db = config_file.parent / "monitor.db"
     slow_world(server, delay=0.15)
-    subprocess.run(
-        [sys.executable, "-m", "monitor", "feeds", "add", *(server.url(f"/feed{f}.xml") for f in range(FEEDS))],
-        check=True, capture_output=True,
-    )
+    add_feeds(*(server.url(f"/feed{f}.xml") for f in range(FEEDS)))
     proc = spawn("poll", "--once")
     wait_for(lambda: db.exists() and count(db, "SELECT count(*) FROM article WHERE source = 'page'") >= 5)
     proc.kill()
@@ -75,9 +76,7 @@ def test_sigkill_mid_cycle_then_rerun_stores_every_article_once(config_file: Pat
 def test_daemon_polls_then_stops_cleanly_on_sigterm(config_file: Path, server: NewsServer) -> None:
     db = config_file.parent / "monitor.db"
     slow_world(server, delay=0.0)
-    subprocess.run(
-        [sys.executable, "-m", "monitor", "feeds", "add", server.url("/feed0.xml")], check=True, capture_output=True
-    )
+    add_feeds(server.url("/feed0.xml"))
     proc = spawn("run")
     try:
         wait_for(lambda: count(db, "SELECT count(*) FROM article WHERE source = 'page'") == PER_FEED)
@@ -102,10 +101,7 @@ def test_daemon_polls_then_stops_cleanly_on_sigterm(config_file: Path, server: N
 def test_sigterm_during_a_slow_cycle_loses_nothing(config_file: Path, server: NewsServer) -> None:
     db = config_file.parent / "monitor.db"
     slow_world(server, delay=0.3)
-    subprocess.run(
-        [sys.executable, "-m", "monitor", "feeds", "add", *(server.url(f"/feed{f}.xml") for f in range(FEEDS))],
-        check=True, capture_output=True,
-    )
+    add_feeds(*(server.url(f"/feed{f}.xml") for f in range(FEEDS)))
     proc = spawn("run")
     wait_for(lambda: db.exists() and count(db, "SELECT count(*) FROM article WHERE source = 'page'") >= 3)
     started = time.monotonic()
