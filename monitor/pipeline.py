@@ -67,6 +67,7 @@ class Pipeline:
         self._sightings_to_record: list[tuple[str, Sighting]] = []
         self._options = Options.from_settings(settings)
         self._polls_to_record: list[tuple[PollRecord, asyncio.Future[bool]]] = []
+        self._recorder: asyncio.Future[None] | None = None  # the task writing _polls_to_record
 
     def close(self) -> None:
         """Wait for the database write in progress (if any), so nothing is half-stored."""
@@ -82,7 +83,7 @@ class Pipeline:
         done = asyncio.get_running_loop().create_future()
         self._polls_to_record.append((record, done))
         if len(self._polls_to_record) == 1:
-            self._recorder = asyncio.ensure_future(self._record_pending_polls())  # referenced: not collected
+            self._recorder = asyncio.ensure_future(self._record_pending_polls())
         return await done
 
     async def _record_pending_polls(self) -> None:
@@ -131,7 +132,10 @@ class Pipeline:
             if record.error:
                 summary.errors.append((feed.url, record.error))
 
-        await asyncio.gather(*(poll(feed) for feed in feeds))
+        # Every poll finishes before an error (say, the database gone) ends the cycle: no poll is left running.
+        failures = [r for r in await asyncio.gather(*(poll(f) for f in feeds), return_exceptions=True) if r]
+        if failures:
+            raise failures[0]
         summary.seconds = time.perf_counter() - started
         await self._db(self.store.set_state, "last_poll", utcnow().isoformat())
         return summary
