@@ -93,13 +93,15 @@ def run(ctx: Context) -> None:
 
 
 @cli.command()
-@click.option("--once", is_flag=True, help="Poll every due feed once, then exit (the only mode; `run` loops).")
+@click.option("--once", is_flag=True, help="Poll every due feed once, then exit (required; `monitor run` loops).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_ctx
 def poll(ctx: Context, once: bool, as_json: bool) -> None:
     """Poll every due feed once (new feeds are due at once) and print a summary.
 
     Exits 0 even when some feeds failed (their errors are in the summary)."""
+    if not once:
+        raise MonitorError("`monitor poll` needs --once (one cycle, then exit); `monitor run` polls continuously")
     app = ctx.app
 
     async def cycle() -> dict[str, Any]:
@@ -337,8 +339,9 @@ def articles_show(ctx: Context, article_id: str) -> None:
         )
         terms = terms if len(terms) <= 160 else terms[:157] + "..."
         click.echo(f"  {t.tag} (score {t.score:.2f}): {terms}")
-    click.echo("statements:" + ("" if store.statements([article.id]) else " -"))
-    for st, _a in store.statements([article.id]):
+    found = store.statements([article.id])
+    click.echo("statements:" + ("" if found else " -"))
+    for st, _a in found:
         who = ", ".join(x for x in (st.speaker, st.role) if x) or "unknown"
         click.echo(f"  {who}: {st.text}")
     click.echo("seen at:")

@@ -122,6 +122,7 @@ def test_seed_export_round_trip(config_file: Path, server: NewsServer, tmp_path:
         (["stats"], {"MONITOR_DATABASE_URL": "nonsense"}, "monitor: error: invalid database URL"),
         (["articles", "show", "0000000000000000"], {}, "monitor: error: no article with id 0000000000000000"),
         (["articles", "list", "--since", "yesterday"], {}, "monitor: error: not a date: 'yesterday'"),
+        (["poll"], {}, "monitor: error: `monitor poll` needs --once"),
     ],
 )
 def test_errors_are_one_clear_line(config_file: Path, args: list[str], env: dict[str, str], message: str) -> None:
