@@ -1,7 +1,8 @@
 """Article extraction: main text and metadata from a fetched HTML page.
 
-One ``trafilatura.bare_extraction`` call (fast, precision-oriented, no comments) yields text and metadata
-together. Its text is checked cheaply and, only when it looks wrong, other extractors are tried:
+One ``trafilatura.bare_extraction`` call (fast, precision-oriented, no comments) yields the text, and
+trafilatura's metadata functions the fields the monitor stores (see ``_metadata``). The text is checked
+cheaply and, only when it looks wrong, other extractors are tried:
 
 * text shorter than ``SHORT_TEXT_CHARS`` → trafilatura with its own fallbacks, then in balanced mode
   (fast precision mode sometimes keeps only a caption, a teaser or a reprint notice);
@@ -26,6 +27,15 @@ import trafilatura
 from htmldate import find_date
 from lxml.html import HtmlElement
 from readability import Document as ReadabilityDocument
+from trafilatura.metadata import (
+    examine_meta,
+    extract_author,
+    extract_meta_json,
+    extract_sitename,
+    extract_title,
+    extract_url,
+)
+from trafilatura.settings import Document
 from trafilatura.utils import decode_file, load_html
 
 LOGGER = logging.getLogger(__name__)
@@ -76,16 +86,20 @@ class Extracted:
     method: str
 
 
-def extract_article(html: str | bytes, url: str | None = None) -> Extracted | None:
-    """Extract the article text and metadata from a page; None when there is no usable article text."""
+def extract_article(html: str | bytes, url: str | None = None, *, find_author: bool = True) -> Extracted | None:
+    """Extract the article text and metadata from a page; None when there is no usable article text.
+
+    ``find_author=False`` skips searching the page body for a byline when its metadata names none (the
+    feed gave the authors already): that search costs about as much as the text extraction.
+    """
     try:
-        return _extract(html, url)
+        return _extract(html, url, find_author)
     except Exception:  # the contract: malformed input never raises
         LOGGER.warning("extraction failed for %s", url, exc_info=True)
         return None
 
 
-def _extract(html: str | bytes, url: str | None) -> Extracted | None:
+def _extract(html: str | bytes, url: str | None, find_author: bool) -> Extracted | None:
     if len(html) > MAX_HTML_CHARS:
         LOGGER.info("page too large to extract (%d): %s", len(html), url)
         return None
@@ -95,17 +109,12 @@ def _extract(html: str | bytes, url: str | None) -> Extracted | None:
     if tree.xpath("count(//*)") > MAX_ELEMENTS:
         LOGGER.info("page has too many elements to extract: %s", url)
         return None
+    meta = _metadata(tree, url, find_author)
     doc = trafilatura.bare_extraction(  # works on a copy of ``tree``
-        tree,
-        url=url,
-        fast=True,
-        favor_precision=True,
-        include_comments=False,
-        with_metadata=True,
-        date_extraction_params=_DATE_PARAMS,
+        tree, url=url, fast=True, favor_precision=True, include_comments=False, with_metadata=False
     )
-    title = doc.title if doc else None
-    date = (doc.date if doc else None) or find_date(tree, url=url, **_EXTENSIVE_DATE_PARAMS)
+    title = meta.title
+    date = meta.date or find_date(tree, url=url, **_EXTENSIVE_DATE_PARAMS)
     language, canonical_url = _language(tree), _canonical(tree, url)
     text, method = _checked_text(tree, url, (doc.text or "") if doc else "")  # last: may alter ``tree``
     text = _drop_title_line(text, title)
@@ -114,13 +123,38 @@ def _extract(html: str | bytes, url: str | None) -> Extracted | None:
     return Extracted(
         text=text,
         title=title,
-        authors=_authors(doc.author if doc else None),
+        authors=_authors(meta.author),
         published=_parse_date(date),
         language=language,
-        site_name=doc.sitename if doc else None,
+        site_name=meta.sitename,
         canonical_url=canonical_url,
         method=method,
     )
+
+
+def _metadata(tree: HtmlElement, url: str | None, find_author: bool) -> Document:
+    """Title, author, URL, date and site name, as ``trafilatura.extract_metadata`` finds them, without the
+    categories, tags and licence (never stored; on link-heavy pages they cost more than the text extraction)
+    and, unless ``find_author``, without the search of the page body for a byline."""
+    meta = examine_meta(tree)
+    if meta.author and " " not in meta.author:  # as trafilatura: a single word is not a byline
+        meta.author = None
+    try:
+        meta = extract_meta_json(tree, meta)
+    except Exception:  # as trafilatura: its JSON-LD reader has bugs, the page still has the rest
+        LOGGER.debug("JSON-LD metadata not read: %s", url, exc_info=True)
+    meta.title = meta.title or extract_title(tree)
+    if not meta.author and find_author:
+        meta.author = extract_author(tree)
+    meta.url = meta.url or extract_url(tree, url)
+    meta.date = find_date(tree, url=meta.url, **_DATE_PARAMS)
+    meta.sitename = (meta.sitename or extract_sitename(tree) or "").lstrip("@") or None
+    if meta.sitename and "." not in meta.sitename and not meta.sitename[0].isupper():
+        meta.sitename = meta.sitename.title()
+    elif not meta.sitename and meta.url:
+        meta.sitename = (urlsplit(meta.url).hostname or "").removeprefix("www.") or None
+    meta.clean_and_trim()
+    return meta
 
 
 def _checked_text(tree: HtmlElement, url: str | None, text: str) -> tuple[str, str]:
@@ -172,36 +206,34 @@ def _paragraph_chars(tree: HtmlElement) -> int:
     """Total text length of the page's ``<p>`` elements that could be article text.
 
     Paragraphs in comments, asides, footers, navigation, headers, forms and related-links or promo panels
-    (by tag, class or id) are left out: they are not the article, and pages are full of them.
+    (by tag, class or id) are left out: they are not the article, and pages are full of them. One walk down
+    the tree that skips such panels whole.
     """
-    verdicts: dict[HtmlElement, bool] = {}  # element → inside non-article markup; shared by siblings' walks
-    return sum(len(p.text_content().strip()) for p in tree.iter("p") if not _non_article(p, verdicts))
+    total = 0
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        if node.tag == "p":
+            total += len(node.text_content().strip())
+        else:
+            pending.extend(c for c in node if isinstance(c.tag, str) and not _non_article(c))
+    return total
 
 
-def _non_article(element: HtmlElement, verdicts: dict[HtmlElement, bool]) -> bool:
-    """Whether ``element`` or an ancestor below ``<body>`` is non-article markup (comments, aside …).
+def _non_article(element: HtmlElement) -> bool:
+    """Whether ``element`` is non-article markup (comments, aside …) below ``<body>``.
 
     A match holding an ``<article>``, ``<main>`` or ``<h1>`` is a layout wrapper (ASP.NET's page-wide
     ``<form>``), not a panel; ``<body>`` classes ("has-sidebar") say nothing about one paragraph.
     """
-    chain: list[HtmlElement] = []
-    verdict = False
-    node: HtmlElement | None = element
-    while node is not None and node.tag not in _LAYOUT_TAGS:
-        known = verdicts.get(node)
-        if known is not None:
-            verdict = known
-            break
-        chain.append(node)
-        if (
-            node.tag in _NON_ARTICLE_TAGS or _NON_ARTICLE_RE.search(f"{node.get('class', '')} {node.get('id', '')}")
-        ) and next(node.iterdescendants(*_ARTICLE_TAGS), None) is None:
-            verdict = True
-            break
-        node = node.getparent()
-    for seen in chain:
-        verdicts[seen] = verdict
-    return verdict
+    return (
+        element.tag not in _LAYOUT_TAGS
+        and (
+            element.tag in _NON_ARTICLE_TAGS
+            or _NON_ARTICLE_RE.search(f"{element.get('class', '')} {element.get('id', '')}") is not None
+        )
+        and next(element.iterdescendants(*_ARTICLE_TAGS), None) is None
+    )
 
 
 def _readability_text(tree: HtmlElement, url: str | None) -> str:
