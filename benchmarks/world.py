@@ -46,6 +46,8 @@ _WORDS = [
     'reinforcements', 'logistics', 'depot', 'fuel', 'rail', 'line', 'convoy', 'vehicles', 'equipment',
     'losses',
 ]
+_FIRST_NAMES = ("Alex", "Maria", "Tom", "Olena", "James", "Priya", "Dan", "Sofia", "Mark", "Hannah")
+_LAST_NAMES = ("Morgan", "Kovalenko", "Reid", "Shah", "Fletcher", "Novak")
 _SECTIONS = ("World", "Europe", "UK", "Politics", "Defence", "Business", "Opinion", "Science", "Sport", "Culture")
 BASE_DATE = datetime(2024, 3, 1, 6, 0, tzinfo=UTC)
 
@@ -146,6 +148,7 @@ class World:
         page = self.pages[i]
         rng = random.Random(f"{self.seed}:page:{i}")
         site = f"Site {page.host} News"
+        byline = f"{_FIRST_NAMES[page.story % 10]} {_LAST_NAMES[page.story % 6]}"
         target = int(20_000 * (7.5 ** rng.random()))  # 20–150 KB, log-uniform
         paragraphs = self.story_paragraphs(page.story)
         if page.syndicated_from is not None:
@@ -174,7 +177,7 @@ class World:
             f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(page.title)} | {site}"
             f"</title><meta name='viewport' content='width=device-width'>"
             f"<meta property='og:title' content='{escape(page.title)}'><meta property='og:site_name' "
-            f"content='{site}'><meta name='author' content='Reporter {page.story % 50}'>"
+            f"content='{site}'><meta name='author' content='{byline}'>"
             f"<meta property='article:published_time' content='{page.published.isoformat()}'>"
             f"<link rel='canonical' href='{self.page_url(i)}'><link rel='stylesheet' href='/static/site.css'>"
             f"<script>window.dataLayer=window.dataLayer||[];function gtag(){{dataLayer.push(arguments)}}"
@@ -182,7 +185,7 @@ class World:
             f"<header><a class='logo' href='/'>{site}</a><nav><ul>{nav}</ul></nav>{ads[0]}</header>"
         )
         article = (
-            f"<main>{crumbs}<article><h1>{escape(page.title)}</h1><p class='byline'>By Reporter {page.story % 50}"
+            f"<main>{crumbs}<article><h1>{escape(page.title)}</h1><p class='byline'>By {byline}"
             f"</p><time datetime='{page.published.isoformat()}'>{page.published:%d %B %Y}</time>{figure}"
             f"<div class='story-body'>{body[: len(body) // 2]}{ads[1]}{body[len(body) // 2 :]}</div>"
             f"<div class='share'><a href='#'>Share</a><a href='#'>Tweet</a><a href='#'>Email</a></div></article>"
