@@ -138,7 +138,9 @@ def process(candidate: Candidate, options: Options) -> Processed | None:
     entry = candidate.entry
     extracted = None
     if candidate.html:
-        extracted = extract_article(_decode(candidate.html, candidate.content_type), candidate.page_url)
+        extracted = extract_article(
+            _decode(candidate.html, candidate.content_type), candidate.page_url, find_author=not entry.authors
+        )
     use_page = extracted is not None and (
         len(extracted.text) >= options.min_text_chars or len(extracted.text) >= len(entry.text)
     )
