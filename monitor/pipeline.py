@@ -11,10 +11,11 @@ import hashlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from monitor import metrics
 from monitor.config import Settings
@@ -23,10 +24,60 @@ from monitor.feedparse import FeedEntry, FeedParseError, parse_feed
 from monitor.fetcher import FEED_ACCEPT, Fetcher, FetchError
 from monitor.models import Article, Feed, utcnow
 from monitor.processor import Candidate, Options, Processed, analysis_rows, process
-from monitor.storage import PollRecord, Sighting, Store
+from monitor.storage import NewArticle, PollRecord, SaveResult, Sighting, Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")
+
+
+class GroupCommit(Generic[T, R]):
+    """Writes that arrive while the previous batch is being written are written together, in one call of
+    ``write`` (one transaction): per-item commits would make the database writer the pipeline's bottleneck.
+    ``write`` returns one result or exception per item."""
+
+    def __init__(self, write: Callable[[list[T]], Awaitable[list[R | Exception]]]):
+        self._write = write
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._writer: asyncio.Future[None] | None = None
+
+    async def __call__(self, item: T) -> R:
+        done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write_pending())
+        return await done
+
+    async def _write_pending(self) -> None:
+        await asyncio.sleep(0)  # let the writes arriving in this loop iteration join the first batch
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                results = await self._write([item for item, _ in batch])
+            except Exception as exc:  # handed to every waiter: none is left hanging
+                results = [exc] * len(batch)
+            for (_, done), result in zip(batch, results, strict=True):
+                if isinstance(result, Exception):
+                    done.set_exception(result)
+                else:
+                    done.set_result(result)
+
+
+def together_or_each(write: Callable[[list[T]], list[R]], items: list[T]) -> list[R | Exception]:
+    """``write(items)`` in one transaction; when that fails, each item alone, so one bad item fails only
+    itself (its exception is its result)."""
+    try:
+        return list(write(items))
+    except Exception:
+        if len(items) == 1:
+            raise
+    results: list[R | Exception] = []
+    for item in items:
+        try:
+            results.append(write([item])[0])
+        except Exception as exc:
+            results.append(exc)
+    return results
 
 
 @dataclass
@@ -66,8 +117,8 @@ class Pipeline:
         self._in_flight: dict[str, asyncio.Future[str | None]] = {}  # URL → stored article id
         self._sightings_to_record: list[tuple[str, Sighting]] = []
         self._options = Options.from_settings(settings)
-        self._polls_to_record: list[tuple[PollRecord, asyncio.Future[bool]]] = []
-        self._recorder: asyncio.Future[None] | None = None  # the task writing _polls_to_record
+        self._record_poll = GroupCommit(self._write_polls)
+        self._save_article = GroupCommit(self._write_articles)
 
     def close(self) -> None:
         """Wait for the database write in progress (if any), so nothing is half-stored."""
@@ -76,44 +127,21 @@ class Pipeline:
     async def _db(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._db_thread, partial(fn, *args))
 
-    async def _record_poll(self, record: PollRecord) -> bool:
-        """Store a poll's outcome; False when the feed was removed meanwhile. Outcomes that arrive while the
-        writer thread is busy are committed together (group commit): a warm cycle of 304s is not one
-        transaction per feed."""
-        done = asyncio.get_running_loop().create_future()
-        self._polls_to_record.append((record, done))
-        if len(self._polls_to_record) == 1:
-            self._recorder = asyncio.ensure_future(self._record_pending_polls())
-        return await done
+    async def _write_polls(self, records: list[PollRecord]) -> list[bool | Exception]:
+        """Store polls' outcomes (False for a feed removed meanwhile); sightings waiting to be recorded first:
+        a feed's state is stored only after every place it saw was."""
+        sightings, self._sightings_to_record = self._sightings_to_record, []
+        try:
+            await self._db(self.store.add_sightings, sightings)
+        except Exception as exc:
+            log.exception("sightings not stored; their feeds will be polled again")
+            return [exc] * len(records)
+        write = partial(self.store.record_polls, settings=self.settings.poll)
+        feeds = await self._db(together_or_each, write, records)
+        return [f if isinstance(f, Exception) else f is not None for f in feeds]
 
-    async def _record_pending_polls(self) -> None:
-        await asyncio.sleep(0)  # let the polls finishing in this loop iteration join the batch
-        while self._polls_to_record:
-            batch, self._polls_to_record = self._polls_to_record, []
-            sightings, self._sightings_to_record = self._sightings_to_record, []
-            try:  # sightings first: a feed's state is stored only after every place it saw was
-                await self._db(self.store.add_sightings, sightings)
-            except Exception as exc:
-                log.exception("sightings not stored; their feeds will be polled again")
-                for _, done in batch:
-                    done.set_exception(exc)
-                continue
-            try:
-                feeds = await self._db(self.store.record_polls, [r for r, _ in batch], self.settings.poll)
-            except Exception:  # one bad record must not fail the others: fall back to one transaction each
-                feeds = []
-                for record, _ in batch:
-                    try:
-                        feeds.append(await self._db(self.store.record_poll, record, self.settings.poll))
-                    except LookupError:
-                        feeds.append(None)
-                    except Exception as exc:  # handed to the poll that waits for it
-                        feeds.append(exc)
-            for (_, done), feed in zip(batch, feeds, strict=True):
-                if isinstance(feed, Exception):
-                    done.set_exception(feed)
-                else:
-                    done.set_result(feed is not None)
+    async def _write_articles(self, items: list[NewArticle]) -> list[SaveResult | Exception]:
+        return await self._db(together_or_each, self.store.save_articles, items)
 
     async def run_cycle(self) -> CycleSummary:
         """Poll every feed that is due now."""
@@ -242,7 +270,7 @@ class Pipeline:
                 return "seen", known
         article = self._article(feed, entry, sighting, processed)
         tags, statements = analysis_rows(article, processed.analysis)
-        saved = await self._db(self.store.save_article, article, sighting, tags, statements)
+        saved = await self._save_article(NewArticle(article, sighting, tags, statements))
         if saved.created:
             for tag in article.tags:
                 metrics.TAGS_GIVEN.labels(tag).inc()

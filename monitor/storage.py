@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -36,11 +37,22 @@ class Sighting:
     canonical_url: str | None
     guid: str | None
 
-    def row(self, article_id: str) -> ArticleSource:
-        return ArticleSource(
-            article_id=article_id, feed_id=self.feed_id, url=self.url, canonical_url=self.canonical_url,
-            guid=self.guid,
-        )
+    def values(self, article_id: str, seen_at: datetime) -> dict[str, Any]:
+        """The ``article_source`` row recording this place against an article (for a core insert)."""
+        return {
+            "article_id": article_id, "feed_id": self.feed_id, "url": self.url, "canonical_url": self.canonical_url,
+            "guid": self.guid, "seen_at": seen_at,
+        }
+
+
+@dataclass(frozen=True)
+class NewArticle:
+    """An article to store, with the place it was seen (None for a seed) and its analysis rows."""
+
+    article: Article
+    sighting: Sighting | None
+    tags: Sequence[ArticleTag] = ()
+    statements: Sequence[Statement] = ()
 
 
 @dataclass
@@ -285,21 +297,24 @@ class Store:
         guids = {x.guid for x in sightings if x.guid}
         if not urls and not guids:
             return [None] * len(sightings)
-        with self.session() as s:
-            rows = list(s.exec(
-                select(ArticleSource).where(
-                    sa.or_(col(ArticleSource.canonical_url).in_(urls), col(ArticleSource.guid).in_(guids))
-                ).order_by(col(ArticleSource.id))
-            ))
+        source = ArticleSource.__table__.c
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                sa.select(source.article_id, source.feed_id, source.url, source.canonical_url, source.guid)
+                .where(sa.or_(source.canonical_url.in_(urls), source.guid.in_(guids)))
+                .order_by(source.id)
+            ).all()
             by_url: dict[str, str] = {}
             by_guid: dict[tuple[str, int | None], str] = {}
-            recorded = {(r.article_id, r.feed_id, r.url) for r in rows}
-            for r in rows:
-                if r.canonical_url:
-                    by_url.setdefault(r.canonical_url, r.article_id)
-                if r.guid:
-                    by_guid.setdefault((r.guid, None if _is_global_guid(r.guid) else r.feed_id), r.article_id)
+            recorded = {(article_id, feed_id, url) for article_id, feed_id, url, _, _ in rows}
+            for article_id, feed_id, _, url, guid in rows:
+                if url:
+                    by_url.setdefault(url, article_id)
+                if guid:
+                    by_guid.setdefault((guid, None if _is_global_guid(guid) else feed_id), article_id)
             result: list[str | None] = []
+            new_rows = []
+            now = utcnow()
             for x in sightings:
                 scope = None if x.guid and _is_global_guid(x.guid) else x.feed_id
                 known = (by_url.get(x.canonical_url) if x.canonical_url else None) or (
@@ -308,28 +323,30 @@ class Store:
                 result.append(known)
                 if known and (known, x.feed_id, x.url) not in recorded:
                     recorded.add((known, x.feed_id, x.url))
-                    s.add(x.row(known))
-            if s.new:
-                s.commit()
+                    new_rows.append(x.values(known, now))
+            if new_rows:
+                conn.execute(sa.insert(ArticleSource), new_rows)
         return result
 
     def add_sightings(self, pairs: Sequence[tuple[str, Sighting]]) -> int:
         """Record several (article id, sighting) places in one transaction, skipping recorded ones."""
         if not pairs:
             return 0
-        with self.session() as s:
-            recorded = set(s.exec(
-                select(ArticleSource.article_id, ArticleSource.feed_id, ArticleSource.url)
-                .where(col(ArticleSource.article_id).in_({a for a, _ in pairs}))
+        source = ArticleSource.__table__.c
+        with self.engine.begin() as conn:
+            recorded = set(conn.execute(
+                sa.select(source.article_id, source.feed_id, source.url)
+                .where(source.article_id.in_({a for a, _ in pairs}))
             ).all())
-            added = 0
+            now = utcnow()
+            new_rows = []
             for article_id, x in pairs:
                 if (article_id, x.feed_id, x.url) not in recorded:
                     recorded.add((article_id, x.feed_id, x.url))
-                    s.add(x.row(article_id))
-                    added += 1
-            s.commit()
-            return added
+                    new_rows.append(x.values(article_id, now))
+            if new_rows:
+                conn.execute(sa.insert(ArticleSource), new_rows)
+            return len(new_rows)
 
     def add_sighting(self, article_id: str, sighting: Sighting) -> bool:
         """Record another place an article was seen; False when it was recorded already."""
@@ -350,7 +367,7 @@ class Store:
         ).first()
         if exists is not None:
             return False
-        s.add(sighting.row(article_id))
+        s.execute(sa.insert(ArticleSource), [sighting.values(article_id, utcnow())])
         return True
 
     def save_article(
@@ -362,37 +379,44 @@ class Store:
     ) -> SaveResult:
         """Store a new article with its sighting, tags, statements and story in one transaction, or, when its
         content hash (or id) is stored already, only record the sighting against the stored article."""
+        return self.save_articles([NewArticle(article, sighting, tags, statements)])[0]
+
+    def save_articles(self, items: Sequence[NewArticle]) -> list[SaveResult]:
+        """``save_article`` for several articles in one transaction (group commit). Later items see the
+        earlier ones: a second copy of a text is recorded as a sighting, a near-copy joins its story."""
         for _attempt in range(2):
             with self.session() as s:
-                existing = s.exec(
-                    select(Article.id).where(
-                        sa.or_(Article.content_hash == article.content_hash, Article.id == article.id)
-                    )
-                ).first()
-                if existing is not None:
-                    if sighting:
-                        self._add_sighting(s, existing, sighting)
-                    s.commit()
-                    return SaveResult(existing, created=False)
-                keys = self._join_story(s, article)
-                s.add(article)
-                s.flush()
-                if keys:  # a core insert: 64 ORM objects per article cost more than the rest of the save
-                    s.execute(sa.insert(StoryBand), [{"band_key": k, "article_id": article.id} for k in keys])
-                for row in (*tags, *statements):
-                    row.article_id = article.id
-                    s.add(row)
-                if sighting:  # a new article has no sightings yet: nothing to check
-                    s.add(sighting.row(article.id))
-                for hook in self.article_hooks:
-                    hook(s, article)
                 try:
+                    results = [self._save(s, item) for item in items]
                     s.commit()
-                except IntegrityError:  # another process stored the same text meanwhile
+                except IntegrityError:  # another process stored one of these texts meanwhile: look again
                     s.rollback()
                     continue
-                return SaveResult(article.id, created=True)
-        raise DatabaseError(f"could not store article {article.id}")
+                return results
+        raise DatabaseError(f"could not store articles {', '.join(i.article.id for i in items)}")
+
+    def _save(self, s: Session, item: NewArticle) -> SaveResult:
+        article, sighting = item.article, item.sighting
+        existing = s.exec(
+            select(Article.id).where(sa.or_(Article.content_hash == article.content_hash, Article.id == article.id))
+        ).first()
+        if existing is not None:
+            if sighting:
+                self._add_sighting(s, existing, sighting)
+            return SaveResult(existing, created=False)
+        keys = self._join_story(s, article)
+        s.add(article)
+        s.flush()
+        if keys:  # a core insert: 64 ORM objects per article cost more than the rest of the save
+            s.execute(sa.insert(StoryBand), [{"band_key": k, "article_id": article.id} for k in keys])
+        for row in (*item.tags, *item.statements):
+            row.article_id = article.id
+            s.add(row)
+        if sighting:  # a new article has no sightings yet: nothing to check
+            s.execute(sa.insert(ArticleSource), [sighting.values(article.id, utcnow())])
+        for hook in self.article_hooks:
+            hook(s, article)
+        return SaveResult(article.id, created=True)
 
     def _join_story(self, s: Session, article: Article) -> list[str]:
         """Set the article's story from the most similar stored near-copy; return its LSH band keys."""
