@@ -1,10 +1,12 @@
-"""HTTP fetching: one shared httpx client, polite per host, bounded in time and size."""
+"""HTTP fetching: one shared httpx client with a connection pool per host, polite per host, bounded in time
+and size."""
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -86,12 +88,77 @@ class _HostGate:
         self._slots.release()
 
 
+class _ReleasingStream(httpx.AsyncByteStream):
+    """A response body that calls ``release`` once closed."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, release: Callable[[], None]):
+        self._stream, self._release = stream, release
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            release, self._release = self._release, lambda: None  # once, however often it is closed
+            release()
+
+
+class _PoolPerHost(httpx.AsyncBaseTransport):
+    """One httpcore connection pool per origin. httpcore checks every pooled connection (a system call each)
+    whenever a request starts or ends, so one pool shared by many hosts spends more CPU per request than
+    the request itself. A pool idle for longer than the keep-alive expiry is closed when a new one opens."""
+
+    def __init__(self, per_host: int, keepalive_expiry: float = 5.0):
+        self._limits = httpx.Limits(
+            max_connections=per_host, max_keepalive_connections=per_host, keepalive_expiry=keepalive_expiry
+        )
+        self._ssl = httpx.create_ssl_context()  # one for all pools: building one costs milliseconds
+        self._pools: dict[tuple[bytes, bytes, int | None], httpx.AsyncHTTPTransport] = {}
+        self._in_use: dict[tuple[bytes, bytes, int | None], int] = {}
+        self._last_used: dict[tuple[bytes, bytes, int | None], float] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        origin = (request.url.raw_scheme, request.url.raw_host, request.url.port)
+        pool = self._pools.get(origin)
+        if pool is None:
+            await self._close_idle()
+            pool = self._pools[origin] = httpx.AsyncHTTPTransport(verify=self._ssl, limits=self._limits)
+        self._in_use[origin] = self._in_use.get(origin, 0) + 1
+        try:
+            response = await pool.handle_async_request(request)
+        except BaseException:
+            self._release(origin)
+            raise
+        stream = _ReleasingStream(response.stream, lambda: self._release(origin))  # open until the body is read
+        return httpx.Response(response.status_code, headers=response.headers, stream=stream,
+                              extensions=response.extensions)
+
+    def _release(self, origin: tuple[bytes, bytes, int | None]) -> None:
+        self._in_use[origin] -= 1
+        self._last_used[origin] = time.monotonic()
+
+    async def _close_idle(self) -> None:
+        horizon = time.monotonic() - self._limits.keepalive_expiry
+        for origin in [o for o, t in self._last_used.items() if t < horizon and not self._in_use[o]]:
+            del self._last_used[origin], self._in_use[origin]
+            await self._pools.pop(origin).aclose()
+
+    async def aclose(self) -> None:
+        for pool in self._pools.values():
+            await pool.aclose()
+        self._pools.clear()
+
+
 class Fetcher:
     """Fetches feeds and pages over one shared ``httpx.AsyncClient``."""
 
-    def __init__(self, settings: HttpSettings, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(self, settings: HttpSettings):
         self._settings = settings
         self._gates: dict[str, _HostGate] = {}
+        self._connections = asyncio.Semaphore(settings.max_connections)
         self._client = httpx.AsyncClient(
             follow_redirects=True,
             max_redirects=10,
@@ -101,12 +168,8 @@ class Fetcher:
                 write=settings.read_timeout,
                 pool=settings.total_timeout,
             ),
-            limits=httpx.Limits(
-                max_connections=settings.max_connections,
-                max_keepalive_connections=settings.max_connections,
-            ),
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate, br"},
-            transport=transport,
+            transport=_PoolPerHost(settings.per_host_concurrency),
         )
 
     async def aclose(self) -> None:
@@ -136,7 +199,7 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         try:
-            async with self._gate(url), asyncio.timeout(self._settings.total_timeout):
+            async with self._gate(url), self._connections, asyncio.timeout(self._settings.total_timeout):
                 return await self._get(url, headers)
         except TimeoutError:
             raise FetchError("timeout", f"no complete response within {self._settings.total_timeout:g}s") from None

@@ -3,10 +3,11 @@ import itertools
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import httpx
 import pytest
 
 from monitor.config import HttpSettings
-from monitor.fetcher import Fetcher, FetchError, FetchResult, parse_retry_after
+from monitor.fetcher import Fetcher, FetchError, FetchResult, _PoolPerHost, parse_retry_after
 from tests.newsworld import NewsServer, Reply
 
 T = TypeVar("T")
@@ -127,3 +128,31 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+def test_one_pool_per_host_idle_pools_close_but_never_mid_body(server: NewsServer, server2: NewsServer) -> None:
+    server.static("/a", b"a")
+    server.route("/slow", lambda _: Reply(body=b"0123456789", drip=0.05))
+    server2.static("/b", b"b")
+    third = NewsServer("127.0.0.4")
+    third.static("/c", b"c")
+    transport = _PoolPerHost(per_host=2, keepalive_expiry=0.2)
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=transport) as client:
+            assert (await client.get(server.url("/a"))).content == b"a"
+            await asyncio.sleep(0.3)  # host A's pool is idle past its expiry, but nothing new has opened yet
+            async with client.stream("GET", server.url("/slow")) as slow:
+                await asyncio.sleep(0.3)
+                assert (await client.get(server2.url("/b"))).content == b"b"  # a new pool: A is busy, kept
+                assert len(transport._pools) == 2
+                assert await slow.aread() == b"0123456789"
+            await asyncio.sleep(0.3)
+            assert (await client.get(third.url("/c"))).content == b"c"  # A and B idle: closed
+            assert len(transport._pools) == 1
+            assert (await client.get(server.url("/a"))).content == b"a"  # and opened again when needed
+
+    try:
+        asyncio.run(go())
+    finally:
+        third.close()
