@@ -357,17 +357,17 @@ class Store:
 
     @staticmethod
     def _add_sighting(s: Session, article_id: str, sighting: Sighting) -> bool:
-        exists = s.exec(
-            select(ArticleSource.id).where(
-                ArticleSource.article_id == article_id,
-                ArticleSource.url == sighting.url,
-                col(ArticleSource.feed_id).is_(None) if sighting.feed_id is None
-                else ArticleSource.feed_id == sighting.feed_id,
-            )
+        source, conn = ArticleSource.__table__.c, s.connection()
+        exists = conn.execute(
+            sa.select(source.id).where(
+                source.article_id == article_id,
+                source.url == sighting.url,
+                source.feed_id.is_(None) if sighting.feed_id is None else source.feed_id == sighting.feed_id,
+            ).limit(1)
         ).first()
         if exists is not None:
             return False
-        s.execute(sa.insert(ArticleSource), [sighting.values(article_id, utcnow())])
+        conn.execute(sa.insert(ArticleSource.__table__), [sighting.values(article_id, utcnow())])
         return True
 
     def save_article(
@@ -396,48 +396,59 @@ class Store:
         raise DatabaseError(f"could not store articles {', '.join(i.article.id for i in items)}")
 
     def _save(self, s: Session, item: NewArticle) -> SaveResult:
+        """One article of ``save_articles``; core statements on the session's connection (the ORM's unit of work
+        costs more than the rest of the save)."""
         article, sighting = item.article, item.sighting
-        existing = s.exec(
-            select(Article.id).where(sa.or_(Article.content_hash == article.content_hash, Article.id == article.id))
-        ).first()
+        conn = s.connection()
+        articles = Article.__table__.c
+        existing = conn.execute(
+            sa.select(articles.id)
+            .where(sa.or_(articles.content_hash == article.content_hash, articles.id == article.id))
+            .limit(1)
+        ).scalar()
         if existing is not None:
             if sighting:
                 self._add_sighting(s, existing, sighting)
             return SaveResult(existing, created=False)
-        keys = self._join_story(s, article)
-        s.add(article)
-        s.flush()
-        if keys:  # a core insert: 64 ORM objects per article cost more than the rest of the save
-            s.execute(sa.insert(StoryBand), [{"band_key": k, "article_id": article.id} for k in keys])
-        for row in (*item.tags, *item.statements):
-            row.article_id = article.id
-            s.add(row)
+        keys = self._join_story(conn, article)
+        conn.execute(sa.insert(Article.__table__), [article.model_dump()])
+        if keys:
+            conn.execute(sa.insert(StoryBand.__table__), [{"band_key": k, "article_id": article.id} for k in keys])
+        if item.tags:
+            conn.execute(sa.insert(ArticleTag.__table__), [
+                {**t.model_dump(), "article_id": article.id} for t in item.tags
+            ])
+        if item.statements:
+            conn.execute(sa.insert(Statement.__table__), [
+                {**st.model_dump(exclude={"id"}), "article_id": article.id} for st in item.statements
+            ])
         if sighting:  # a new article has no sightings yet: nothing to check
-            s.execute(sa.insert(ArticleSource), [sighting.values(article.id, utcnow())])
+            conn.execute(sa.insert(ArticleSource.__table__), [sighting.values(article.id, utcnow())])
         for hook in self.article_hooks:
             hook(s, article)
         return SaveResult(article.id, created=True)
 
-    def _join_story(self, s: Session, article: Article) -> list[str]:
+    def _join_story(self, conn: sa.Connection, article: Article) -> list[str]:
         """Set the article's story from the most similar stored near-copy; return its LSH band keys."""
         article.story_id = article.id
         if article.minhash is None:
             return []
         sig = Signature.from_bytes(article.minhash)
         keys = band_keys(sig, self.neardup)
+        bands, articles = StoryBand.__table__.c, Article.__table__.c
         hits = sa.func.count().label("hits")
-        candidates = s.exec(
-            select(StoryBand.article_id, hits)
-            .where(col(StoryBand.band_key).in_(keys))
-            .group_by(col(StoryBand.article_id))
+        candidates = conn.execute(
+            sa.select(bands.article_id, hits)
+            .where(bands.band_key.in_(keys))
+            .group_by(bands.article_id)
             .order_by(hits.desc())
             .limit(NEAR_DUP_CANDIDATES)
         ).all()
         if candidates:
-            rows = s.exec(
-                select(Article.id, Article.story_id, Article.minhash, Article.fetched_at)
-                .where(col(Article.id).in_([c[0] for c in candidates]))
-                .order_by(col(Article.fetched_at), col(Article.id))
+            rows = conn.execute(
+                sa.select(articles.id, articles.story_id, articles.minhash, articles.fetched_at)
+                .where(articles.id.in_([c[0] for c in candidates]))
+                .order_by(articles.fetched_at, articles.id)
             ).all()
             stories = {r[0]: r[1] or r[0] for r in rows}
             match = best_match(sig, [(r[0], Signature.from_bytes(r[2])) for r in rows if r[2]], self.neardup)
