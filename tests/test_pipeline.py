@@ -1,3 +1,4 @@
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -7,6 +8,7 @@ from sqlmodel import Session, select
 from monitor.app import App
 from monitor.dedup import content_hash
 from monitor.models import Article, ArticleSource, Feed
+from monitor.pipeline import GroupCommit, together_or_each
 from monitor.processor import Options
 from monitor.seeds import import_corpus, packaged_seed_dir, read_text
 from monitor.storage import Store
@@ -264,3 +266,41 @@ def test_each_article_is_one_transaction(app: App, server: NewsServer) -> None:
     run_cycle(app)
     with Session(app.store.engine) as s:
         assert s.exec(select(sa.func.count()).select_from(ArticleSource)).one() == 1
+
+
+def test_group_commit_writes_waiting_items_together_and_isolates_failures() -> None:
+    batches: list[list[int]] = []
+
+    async def write(items: list[int]) -> list[int | Exception]:
+        batches.append(items)
+        await asyncio.sleep(0.05)  # the writer is busy: later items wait and go together
+        return [ValueError(i) if i == 3 else i * 10 for i in items]
+
+    async def go() -> list[int | BaseException]:
+        commit = GroupCommit(write)
+        first = [asyncio.ensure_future(commit(i)) for i in (1, 2)]
+        await asyncio.sleep(0.01)
+        later = []
+        for i in (3, 4, 5):  # one by one, while the first batch is being written
+            later.append(asyncio.ensure_future(commit(i)))
+            await asyncio.sleep(0.001)
+        return await asyncio.gather(*first, *later, return_exceptions=True)
+
+    results = asyncio.run(go())
+    assert batches == [[1, 2], [3, 4, 5]]
+    assert results[:2] == [10, 20] and isinstance(results[2], ValueError) and results[3:] == [40, 50]
+
+
+def test_together_or_each_falls_back_to_one_write_per_item() -> None:
+    calls: list[list[str]] = []
+
+    def write(items: list[str]) -> list[str]:
+        calls.append(items)
+        if "bad" in items:
+            raise RuntimeError("constraint")
+        return [i.upper() for i in items]
+
+    results = together_or_each(write, ["a", "bad", "c"])
+    assert results[0] == "A" and isinstance(results[1], RuntimeError) and results[2] == "C"
+    assert calls == [["a", "bad", "c"], ["a"], ["bad"], ["c"]]
+    assert together_or_each(write, ["x", "y"]) == ["X", "Y"]
