@@ -284,3 +284,11 @@ def test_works_through_a_process_pool() -> None:
     assert isinstance(results[0], Extracted)
     assert STORY[0] in results[0].text
     assert results[1] is None
+
+
+def test_byline_found_in_the_page_body_unless_the_feed_named_the_authors() -> None:
+    page = article_page()  # no author metadata: only the byline link in the body
+    found = extract_article(page, "https://news.example.com/a")
+    assert found is not None and found.authors == ["Jane Smith"]
+    skipped = extract_article(page, "https://news.example.com/a", find_author=False)
+    assert skipped is not None and skipped.authors == [] and skipped.text == found.text
