@@ -28,6 +28,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import methodcaller
 from typing import TypeVar
 
 import numpy as np
@@ -36,6 +37,8 @@ _TOKEN = re.compile(r"\w+")
 _SEED = 1
 _SCHEME = "affine32"
 _STORED = np.dtype("<u4")  # storage: shingle count, then one value per permutation, little-endian
+_DIGEST = methodcaller("digest")
+_SHA1_WORDS = 5  # 32-bit words in a SHA-1 digest
 
 _K = TypeVar("_K")
 
@@ -99,10 +102,35 @@ def words(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=8)
-def _permutations(num_perm: int) -> np.ndarray:
+def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's ``affine32`` permutation parameters (a, b) for ``_SEED``, uint32 arrays."""
     from datasketch import MinHash  # imported when first needed: it costs ~0.8 s of every CLI start
 
-    return MinHash(num_perm=num_perm, seed=_SEED, scheme=_SCHEME).permutations
+    a, b = MinHash(num_perm=num_perm, seed=_SEED, scheme=_SCHEME).permutations
+    return a, b
+
+
+def _sha1_hash32(shingles: Iterable[str]) -> np.ndarray:
+    """datasketch's ``sha1_hash32`` of each shingle's UTF-8 bytes: its SHA-1 digest's first 4 bytes, little-endian."""
+    digests = b"".join(map(_DIGEST, map(hashlib.sha1, map(str.encode, shingles))))
+    return np.frombuffer(digests, dtype="<u4").reshape(-1, _SHA1_WORDS)[:, 0]
+
+
+def _minhash(hashes: np.ndarray, num_perm: int) -> np.ndarray:
+    """datasketch's ``affine32`` MinHash of 32-bit input hashes, for all of them at once.
+
+    Each input is mixed by the MurmurHash3 finaliser, then permutation k maps it to ``a[k] * h + b[k]`` (uint32,
+    wrapping); the signature holds each permutation's minimum. ``MinHash.update_batch`` computes the same but
+    takes one Python call per input (``tests/test_neardup.py`` checks that the two agree).
+    """
+    h = hashes.reshape(-1, 1)
+    h = h ^ (h >> 16)
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> 13)
+    h = h * np.uint32(0xC2B2AE35)
+    h = h ^ (h >> 16)
+    a, b = _permutations(num_perm)
+    return (h * a + b).min(axis=0)
 
 
 def signature(text: str, config: NearDupConfig) -> Signature | None:
@@ -110,15 +138,9 @@ def signature(text: str, config: NearDupConfig) -> Signature | None:
     tokens = words(text)
     if len(tokens) < config.min_words:
         return None
-    from datasketch import MinHash
-
-    k = config.shingle_words
-    shingles = {" ".join(tokens[i : i + k]).encode() for i in range(len(tokens) - k + 1)}
-    mh = MinHash(
-        num_perm=config.num_perm, seed=_SEED, scheme=_SCHEME, permutations=_permutations(config.num_perm)
-    )
-    mh.update_batch(shingles)
-    return Signature(mh.hashvalues.astype(np.uint32), len(shingles))
+    # every run of shingle_words consecutive tokens (zip stops with the shortest, last slice)
+    shingles = set(map(" ".join, zip(*(tokens[i:] for i in range(config.shingle_words)), strict=False)))
+    return Signature(_minhash(_sha1_hash32(shingles), config.num_perm), len(shingles))
 
 
 def band_keys(sig: Signature, config: NearDupConfig) -> list[str]:

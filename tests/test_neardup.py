@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from monitor.evaluation import stories
@@ -20,6 +21,7 @@ from monitor.neardup import (
     same_story,
     signature,
     similarity,
+    words,
 )
 
 CONFIG = NearDupConfig()
@@ -167,6 +169,19 @@ def test_signature_round_trips_through_bytes() -> None:
     assert band_keys(restored, CONFIG) == band_keys(original, CONFIG)
     with pytest.raises(ValueError):
         Signature.from_bytes(b"\x00\x00\x00\x00")
+
+
+def test_signature_is_the_datasketch_minhash_of_the_shingles() -> None:
+    from datasketch import MinHash
+
+    for text in (WIRE, WIRE.replace("Kyiv", "Київ").replace("pounds", "£ – “naïve” café")):
+        tokens = words(text)
+        k = CONFIG.shingle_words
+        shingles = {" ".join(tokens[i : i + k]).encode() for i in range(len(tokens) - k + 1)}
+        reference = MinHash(num_perm=CONFIG.num_perm, seed=1, scheme="affine32")
+        reference.update_batch(shingles)
+        assert sig(text).size == len(shingles)
+        assert np.array_equal(sig(text).hashvalues, reference.hashvalues)
 
 
 def test_band_keys_are_stable() -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pickle
+import re
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from monitor.tagging import Tagger, TaggingConfigError
+from monitor.tagging import Evidence, Statement, Tagger, TaggingConfigError
+from monitor.tagging.text import PhraseMatcher, tokenize
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config"
@@ -189,6 +192,29 @@ def test_explain_and_as_dict(tagger: Tagger) -> None:
     assert data["tag"] == WAR and data["given"] is True
     assert "threshold" in decision.explain()
     assert "NOT GIVEN" in result.decision(UKDS).explain()
+
+
+def test_as_dict_has_every_field_in_order() -> None:
+    for item in (Evidence("term", "'kyiv' (kyiv [ukraine])", "text", 3, 7, 1.5),
+                 Statement("Ben Wallace", "Defence Secretary", "We stand with Ukraine", 10, 31, "title")):
+        assert list(item.as_dict().items()) == list(asdict(item).items())
+
+
+def test_case_sensitive_phrases_match_whole_words_only() -> None:
+    matcher = PhraseMatcher(["Wallace", "Ben Wallace", "Heappey"], lowered=False, hyphen_is_space=False)
+    text = "Wallace, McWallace, _Wallace, Wallaces, 'Wallace', Ben  Wallace's, Ben Wallace2, éWallace, X-Heappey."
+    found = [text[a:b] for a, b, _ in matcher.find(text)]
+    assert found == [m.group() for m in re.finditer(r"\b(?:Ben\s+Wallace|Wallace|Heappey)(?![\w])", text)]
+    assert found == ["Wallace", "Wallace", "Ben  Wallace", "Heappey"]
+
+
+def test_tokens_offsets_and_joins() -> None:
+    text = "it’s  --  a\nb-c, x' 7"
+    tokens = tokenize(text)
+    assert tokens.words == ("it's", "a", "b", "c", "x", "7")
+    assert [text[a:b] for a, b in zip(tokens.starts, tokens.ends, strict=True)] == ["it’s", "a", "b", "c", "x", "7"]
+    assert tokens.joined == (True, True, True, False, False, False)
+    assert tokenize("") == tokenize(" - ") and tokenize("").joined == (False,)
 
 
 def test_new_tag_from_config_alone(tmp_path: Path) -> None:

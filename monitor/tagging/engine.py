@@ -120,7 +120,7 @@ class Tagger:
                 score += value * rule.title_weight
                 evidence.append(Evidence("title", f"title on topic (unit score {value:.1f} x {rule.title_weight})",
                                          "title", None, None, value * rule.title_weight))
-                evidence.extend(_label(term_evidence(rule, unit, "title", 0.0), title))
+                evidence.extend(term_evidence(rule, unit, "title", 0.0, title))
             elif unit.hits and rule.lead_units:
                 # The headline and the lead are read together ("Putin's stranglehold of wheat" + "farmers across
                 # Ukraine ..."): a title term completes a topic the lead sentences only start.
@@ -132,9 +132,9 @@ class Tagger:
                     evidence.append(Evidence("title+lead", f"title and lead on topic together (unit score "
                                              f"{value:.1f} x {rule.title_weight})", "title", None, None,
                                              value * rule.title_weight))
-                    evidence.extend(_label(term_evidence(rule, unit, "title", 0.0), title))
+                    evidence.extend(term_evidence(rule, unit, "title", 0.0, title))
         total = sum(u.end - u.start for u in units) or 1
-        on_topic = [(i, unit) for i, unit in enumerate(units) if unit_score(rule, unit)[1]]
+        on_topic = [(i, unit) for i, unit in enumerate(units) if unit.hits and unit_score(rule, unit)[1]]
         if on_topic:
             share = sum(u.end - u.start for _, u in on_topic) / total
             density = rule.density_weight * share
@@ -149,11 +149,12 @@ class Tagger:
             evidence.append(Evidence("sentences", f"{len(on_topic)} on-topic sentences (capped at "
                                      f"{rule.unit_count_cap})", "text", None, None, count))
             for _, unit in on_topic[:8]:
-                evidence.extend(_label(term_evidence(rule, unit, "text", 0.0), text))
+                evidence.extend(term_evidence(rule, unit, "text", 0.0, text))
         lead_end = text_f.units[min(rule.lead_units, len(text_f.units)) - 1][1] if text_f.units else 0
+        excluding = {field: [(a, b, idx) for a, b, g, idx in found if not g] for field, found in matches.items()}
         for i, ex in enumerate(rule.exclusions):
             for field, original in (("title", title), ("text", text)):
-                hits = [(a, b) for a, b, g, idx in matches[field] if not g and idx == i
+                hits = [(a, b) for a, b, idx in excluding[field] if idx == i
                         and (ex.scope != "lead" or field == "title" or a < lead_end)]
                 if hits and (ex.scope in (field, "any") or ex.scope == "lead"):
                     a, b = min(hits)
@@ -211,12 +212,6 @@ class Tagger:
             return False, f"{voice} voice, but not on a {rule.statement.matter_group} matter"
         shown = ", ".join(sorted(group.terms[i] for i in terms)[:4])
         return True, f"{voice} voice on a {rule.statement.matter_group} matter ({shown})"
-
-
-def _label(evidence: list[Evidence], original: str) -> list[Evidence]:
-    """Show the matched text of the original article in term evidence."""
-    return [Evidence(e.kind, f"{original[e.start:e.end]!r} ({e.text})", e.field, e.start, e.end, e.weight)
-            if e.start is not None else e for e in evidence]
 
 
 def _short(text: str, limit: int = 100) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,9 @@ class Statement:
     field: str = "text"
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a dict (written out: ``dataclasses.asdict`` deep-copies, ~30x slower)."""
+        return {"speaker": self.speaker, "role": self.role, "text": self.text, "start": self.start,
+                "end": self.end, "field": self.field}
 
     def label(self) -> str:
         """Speaker as shown to humans: "Ben Wallace (Defence Secretary)" or "Ministry of Defence"."""
@@ -42,7 +44,9 @@ class Evidence:
     weight: float
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a dict (see :meth:`Statement.as_dict`)."""
+        return {"kind": self.kind, "text": self.text, "field": self.field, "start": self.start, "end": self.end,
+                "weight": self.weight}
 
 
 @dataclass(frozen=True)

@@ -231,19 +231,17 @@ def unit_hits(matches: list[tuple[int, int, str, int]], units: list[tuple[int, i
 
 def unit_score(rule: TagRule, unit: UnitHits) -> tuple[float, bool]:
     """(score, on topic) of one unit: distinct terms count once; groups must cover a topical combination."""
-    seen: set[tuple[str, int]] = set()
     score = 0.0
-    for gname, _s, _e, idx in unit.hits:
-        if (gname, idx) not in seen:
-            seen.add((gname, idx))
-            score += rule.groups[gname].weights[idx]
+    for gname, idx in {(h[0], h[3]): None for h in unit.hits}:  # distinct terms, in order
+        score += rule.groups[gname].weights[idx]
     score = min(score, rule.unit_cap)
-    present = {g for g, _ in seen}
+    present = {h[0] for h in unit.hits}
     topical = score >= rule.unit_min and any(all(g in present for g in combo) for combo in rule.topical_when)
     return score, topical
 
 
-def term_evidence(rule: TagRule, unit: UnitHits, field: str, factor: float) -> list[Evidence]:
+def term_evidence(rule: TagRule, unit: UnitHits, field: str, factor: float, original: str) -> list[Evidence]:
+    """One item per distinct term of the unit, showing the matched text of ``original`` (the article field)."""
     out = []
     seen: set[tuple[str, int]] = set()
     for gname, start, end, idx in unit.hits:
@@ -252,5 +250,6 @@ def term_evidence(rule: TagRule, unit: UnitHits, field: str, factor: float) -> l
         seen.add((gname, idx))
         label = rule.groups[gname].terms[idx]
         kind = "phrase" if " " in label.strip() or gname == "strong" else "term"
-        out.append(Evidence(kind, f"{label} [{gname}]", field, start, end, rule.groups[gname].weights[idx] * factor))
+        out.append(Evidence(kind, f"{original[start:end]!r} ({label} [{gname}])", field, start, end,
+                            rule.groups[gname].weights[idx] * factor))
     return out

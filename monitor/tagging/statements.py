@@ -347,6 +347,8 @@ class StatementExtractor:
                 context: dict[str, str] | None = None) -> list[RawStatement]:
         """Statements in ``text`` (cleaned/masked, same length as the original; ``sents`` its sentences)."""
         mentions = self.mentions(text, scan, when, introduced, context)
+        if all(mn.speaker.other for mn in mentions):
+            return []  # every statement is attributed to an official's mention (or to a pronoun standing for one)
         quotes = _quote_spans(text)
         quote_starts = [q[0] for q in quotes]
         events: list[tuple[int, str, Speaker]] = [(mn.start, mn.kind, mn.speaker) for mn in mentions]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import accumulate
 
 _HTML = re.compile(r"<[^<>]{0,2000}>|&(?:[a-zA-Z]{2,8}|#\d{2,5}|#x[0-9a-fA-F]{2,4});")
 _BOUNDARY = re.compile(r"\n\s*|[.!?][\"”’'\)]?\s+")
@@ -88,6 +89,7 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 _WILD = r"[\w\-]*"
+_WORD_CHAR = re.compile(r"\w")
 
 
 def lower_same_length(text: str) -> str:
@@ -136,20 +138,37 @@ class PhraseMatcher:
             node = node.setdefault(_WILD, {}) if wildcard else node
             node[""] = {}
         self.prefixes.sort(key=lambda p: -len(p[0]))
-        self.regex = re.compile(rf"\b{self._trie_source(trie)}(?![\w])") if trie else None
+        self.regex = re.compile(self._regex_source(trie)) if trie else None
+
+    def _regex_source(self, trie: dict[str, dict]) -> str:
+        """The trie as one regex matching whole words: ``\\b`` + trie + ``(?![\\w])``.
+
+        Case-sensitive patterns (names) start with capitals, rare in text: there each first character carries
+        the word-boundary check after it ("W(?<!\\w\\w)allace", the same condition), so the regex starts with
+        a set of characters and the engine skips every position not starting with one of them. (In lower-cased
+        text most letters start some pattern, and a leading ``\\b`` is the faster filter.)
+        """
+        if self.lowered:
+            return rf"\b{self._trie_source(trie)}(?![\w])"
+        return rf"{self._trie_source(trie, first=True)}(?![\w])"
 
     def _norm(self, text: str) -> str:
         text = text.replace("’", "'")
         text = re.sub(r"[\s\-]+" if self.hyphen_is_space else r"\s+", " ", text)
         return text.lower() if self.lowered else text
 
-    def _trie_source(self, node: dict[str, dict]) -> str:
-        alts = [self._atom(a) + self._trie_source(node[a]) for a in sorted((a for a in node if a),
-                                                                             key=lambda a: (a == _WILD, a))]
+    def _trie_source(self, node: dict[str, dict], *, first: bool = False) -> str:
+        """Regex source of a trie node; ``first``: the root, each atom with the word-boundary check."""
+        atoms = sorted((a for a in node if a), key=lambda a: (a == _WILD, a))
+        alts = [(self._first_atom(a) if first else self._atom(a)) + self._trie_source(node[a]) for a in atoms]
         if not alts:
             return ""
         body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
         return f"(?:{body})?" if "" in node else body
+
+    def _first_atom(self, atom: str) -> str:
+        """An atom at the start of a match, with the word-boundary check (after it for a word character)."""
+        return self._atom(atom) + r"(?<!\w\w)" if _WORD_CHAR.fullmatch(atom) else r"\b" + self._atom(atom)
 
     def _atom(self, atom: str) -> str:
         if atom == _WILD:
@@ -182,7 +201,7 @@ class PhraseMatcher:
 
 
 _TOKEN = re.compile(r"\w+(?:['’]\w+)*")
-_PRE_TOKEN = re.compile(r"(\W*)(\w+(?:['’]\w+)*)")
+_SPLIT_TOKENS = re.compile(f"({_TOKEN.pattern})")  # split() gives gap, token, gap, ..., token, gap
 _CACHE_LIMIT = 200_000
 
 
@@ -198,17 +217,15 @@ class Tokens:
 
 
 def tokenize(lowered: str) -> Tokens:
-    pairs = _PRE_TOKEN.findall(lowered)
-    starts, ends, words, joined = [], [], [], []
-    pos = 0
-    for pre, word in pairs:
-        start = pos + len(pre)
-        pos = start + len(word)
-        starts.append(start)
-        ends.append(pos)
-        words.append(word.replace("’", "'") if "’" in word else word)
-        joined.append(bool(pre) and not pre.strip(" \t\r\n-"))
-    return Tokens(tuple(starts), tuple(ends), tuple(words), (*joined[1:], False))
+    parts = _SPLIT_TOKENS.split(lowered)
+    bounds = tuple(accumulate(map(len, parts)))  # end of each part: even index = a token's start
+    words = parts[1::2]
+    if "’" in lowered:
+        words = [w.replace("’", "'") for w in words]
+    # The gaps between tokens are never empty (tokens are maximal), so a phrase may run across one of only
+    # spaces and hyphens (mostly a single space).
+    joined = [gap == " " or not gap.strip(" \t\r\n-") for gap in parts[2:-1:2]]
+    return Tokens(bounds[:-1:2], bounds[1::2], tuple(words), (*joined, False))
 
 
 class Lexicon:
