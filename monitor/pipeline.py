@@ -104,7 +104,7 @@ class CycleSummary:
 
 
 class Pipeline:
-    """Polls feeds and ingests their new entries. Database calls run on one writer thread and
+    """Polls feeds and ingests their new entries. Database calls run on one writer thread, feed parsing and
     extraction in ``workers`` (a process pool), so the event loop only does I/O."""
 
     def __init__(self, settings: Settings, store: Store, fetcher: Fetcher, workers: Executor):
@@ -206,8 +206,9 @@ class Pipeline:
     async def _ingest_document(
         self, feed: Feed, content: bytes, url: str, content_type: str | None, record: PollRecord
     ) -> Counter[str]:
-        try:
-            parsed = parse_feed(content, url, content_type)
+        loop = asyncio.get_running_loop()
+        try:  # in a worker process: feedparser costs milliseconds per document, the event loop has other work
+            parsed = await loop.run_in_executor(self.workers, parse_feed, content, url, content_type)
         except FeedParseError as exc:
             record.outcome, record.error = "error", f"parse: {exc}"
             return Counter()
