@@ -177,13 +177,13 @@ def quality(db: Path, world: World) -> dict[str, Any]:
         common = sum((truth & got).values())
         recall.append(common / max(1, sum(truth.values())))
         precision.append(common / max(1, sum(got.values())))
-    synd = [p for p in world.pages if p.syndicated_from is not None and p.index in story_of_page]
     originals = {(p.story, p.host): p.index for p in world.pages if p.syndicated_from is None}
-    joined = sum(
-        1 for p in synd
-        if originals.get((p.story, p.syndicated_from)) in story_of_page
-        and story_of_page[originals[(p.story, p.syndicated_from)]] == story_of_page[p.index]
-    )
+    synd = [  # syndicated copies stored along with their original (not every page is listed in a feed)
+        (p.index, originals[(p.story, p.syndicated_from)]) for p in world.pages
+        if p.syndicated_from is not None and p.index in story_of_page
+        and originals.get((p.story, p.syndicated_from)) in story_of_page
+    ]
+    joined = sum(1 for copy, original in synd if story_of_page[copy] == story_of_page[original])
     return {
         "articles": len(seen_articles), "by_source": dict(sources),
         "token_recall_mean": round(statistics.fmean(recall), 4) if recall else None,
