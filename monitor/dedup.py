@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 from urllib.parse import urlsplit, urlunsplit
 
 import courlan
 
-_WHITESPACE = re.compile(r"\s+")
 HASH_HEX_DIGITS = 16
 
 
 def normalise_text(text: str) -> str:
     """Unicode NFC, whitespace runs collapsed to one space, ends stripped; case is kept."""
-    return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    return " ".join(unicodedata.normalize("NFC", text).split())  # str.split's whitespace is re's \s
 
 
 def content_hash(text: str) -> str:
