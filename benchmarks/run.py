@@ -1,6 +1,6 @@
 """The benchmark harness: a local news world at scale, ``monitor poll --once`` against it, figures printed.
 
-    .venv/bin/python -m benchmarks.run            # full run (1,000 feeds, 2,500 pages; ~10 minutes)
+    .venv/bin/python -m benchmarks.run            # full run (1,000 feeds, 10,000 pages; ~12 minutes)
     .venv/bin/python -m benchmarks.run --quick    # small run (~2 minutes)
 
 All traffic stays on loopback (127.0.0.1 … 127.0.0.{hosts+1}); the monitor runs with benchmarks/monitor.toml,
@@ -238,7 +238,8 @@ def main() -> None:
     args.feeds = args.feeds or (100 if quick else 1000)
     args.hosts = args.hosts or (4 if quick else 8)
     args.entries = args.entries or (10 if quick else 20)
-    args.pages = args.pages or (200 if quick else 2500)
+    # about 2 feed entries per distinct page: some stories in several feeds, most in one or two
+    args.pages = args.pages or (600 if quick else 10000)
     default_sizes = "1000,2000,20000" if quick else "1000,2000,10000,20000,100000"
     sizes = [int(s) for s in (args.sizes or default_sizes).split(",")]
     args.scale_feeds = args.scale_feeds or (20 if quick else 100)

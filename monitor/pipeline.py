@@ -254,7 +254,9 @@ class Pipeline:
             done.set_result(article_id)
 
     async def _ingest_new(self, feed: Feed, entry: FeedEntry, sighting: Sighting) -> tuple[str, str | None]:
-        """Fetch, process and store a new entry; returns the outcome and the article id it is stored under."""
+        """Fetch, process and store a new entry; returns the outcome and the article id it is stored under.
+        The slot is held until the article is stored: a slow database must hold back fetching, not let
+        processed articles pile up in memory."""
         async with self._article_slots:
             with metrics.ARTICLES_IN_PROGRESS.track_inprogress():
                 candidate = await self._fetch_page(feed, entry)
@@ -262,6 +264,11 @@ class Pipeline:
                 processed: Processed | None = await loop.run_in_executor(
                     self.workers, process, candidate, self._options
                 )
+                return await self._store(feed, entry, sighting, processed)
+
+    async def _store(
+        self, feed: Feed, entry: FeedEntry, sighting: Sighting, processed: Processed | None
+    ) -> tuple[str, str | None]:
         if processed is None:
             return "empty", None
         if processed.canonical_url and processed.canonical_url != sighting.canonical_url:
