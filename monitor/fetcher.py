@@ -215,6 +215,7 @@ class Fetcher:
     async def _get(self, url: str, headers: dict[str, str]) -> FetchResult:
         async with self._client.stream("GET", url, headers=headers) as response:
             if response.status_code == 304:
+                await response.aread()  # empty, but unread it would cost the connection its keep-alive
                 return self._result(response, b"")
             if response.status_code >= 400:
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))

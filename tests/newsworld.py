@@ -29,6 +29,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     at: float
+    client_port: int = 0  # one per connection: requests on a kept-alive connection share it
 
 
 Handler = Callable[["Request"], Reply]
@@ -85,7 +86,7 @@ class NewsServer:
             def do_GET(self) -> None:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 path = urlsplit(self.path).path
-                server.requests.append(Seen(path, headers, time.monotonic()))
+                server.requests.append(Seen(path, headers, time.monotonic(), self.client_address[1]))
                 handler = server.routes.get(path)
                 reply = handler(Request(self.path, headers)) if handler else Reply(404, b"not found")
                 if reply.delay:

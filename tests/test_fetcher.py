@@ -40,6 +40,18 @@ def test_conditional_get_with_etag_and_last_modified(server: NewsServer) -> None
     assert server.hits("/feed")[1].headers["if-none-match"] == doc.etag
 
 
+def test_conditional_requests_reuse_the_connection(server: NewsServer) -> None:
+    server.static("/feed", b"<rss/>", "application/rss+xml")
+
+    async def poll_three_times(fetcher: Fetcher) -> list[int]:
+        first = await fetcher.fetch(server.url("/feed"))
+        again = [await fetcher.fetch(server.url("/feed"), etag=first.etag or "") for _ in range(2)]
+        return [first.status, *(r.status for r in again)]
+
+    assert run(FAST, poll_three_times) == [200, 304, 304]
+    assert len({seen.client_port for seen in server.hits("/feed")}) == 1  # a 304 must not cost a new connection
+
+
 def test_user_agent_and_gzip(server: NewsServer) -> None:
     server.static("/big", b"<p>hello</p>" * 1000, gzip=True)
     result = fetch(server.url("/big"))
