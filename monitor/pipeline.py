@@ -57,6 +57,8 @@ class GroupCommit(Generic[T, R]):
             except Exception as exc:  # handed to every waiter: none is left hanging
                 results = [exc] * len(batch)
             for (_, done), result in zip(batch, results, strict=True):
+                if done.cancelled():  # its poll was cancelled (shutdown): the write stands, nobody waits
+                    continue
                 if isinstance(result, Exception):
                     done.set_exception(result)
                 else:

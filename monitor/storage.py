@@ -192,16 +192,10 @@ class Store:
             )
             return list(s.exec(query))
 
-    def record_poll(self, record: PollRecord, settings: PollSettings) -> Feed:
-        """Store a poll's outcome: conditional-GET validators, schedule, errors and a history row."""
-        feed = self.record_polls([record], settings)[0]
-        if feed is None:  # removed while it was being polled
-            raise LookupError(record.feed_id)
-        return feed
-
     def record_polls(self, records: Sequence[PollRecord], settings: PollSettings) -> list[Feed | None]:
-        """``record_poll`` for several polls in one transaction (one commit: a cycle of mostly-304 feeds
-        costs one write, not one per feed); None for a feed removed while it was being polled."""
+        """Store polls' outcomes — conditional-GET validators, schedule, errors and a history row each — in one
+        transaction (a cycle of mostly-304 feeds costs one write, not one per feed); None for a feed removed
+        while it was being polled."""
         now = utcnow()
         result: list[Feed | None] = []
         with self.session() as s:

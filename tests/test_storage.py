@@ -42,12 +42,13 @@ def test_guid_scope(store: Store) -> None:
     assert store.find_seen(Sighting(b.id, "", None, "tag:site,2022:y")) is not None
 
 
-def test_record_poll_keeps_bounded_history(store: Store) -> None:
+def test_record_polls_keeps_bounded_history(store: Store) -> None:
     feed, _ = store.add_feed("http://127.0.0.2/feed")
     settings = PollSettings(history_keep=3)
     for _ in range(5):
-        store.record_poll(PollRecord(feed_id=feed.id or 0, started_at=utcnow(), outcome="ok"), settings)
+        store.record_polls([PollRecord(feed_id=feed.id or 0, started_at=utcnow(), outcome="ok")], settings)
     assert len(store.fetch_history(feed.id or 0)) == 3
+    assert store.record_polls([PollRecord(feed_id=999_999, started_at=utcnow(), outcome="ok")], settings) == [None]
 
 
 def test_backoff_delay() -> None:
