@@ -169,5 +169,6 @@ def process(candidate: Candidate, options: Options) -> Processed | None:
 
 
 def process_pool(workers: int) -> ProcessPoolExecutor:
-    """Worker processes for ``process``; forkserver, so the event loop's threads are never forked."""
+    """Worker processes for ``process`` and feed parsing; forkserver, so the event loop's threads are never
+    forked."""
     return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver"))
