@@ -26,6 +26,7 @@ from monitor.opml import OpmlFeed, read_opml, write_opml
 from monitor.processor import Options, analyse, analysis_rows, tagger
 from monitor.seeds import export_corpus, import_corpus, packaged_seed_dir
 from monitor.storage import Store
+from monitor.tagging import Tagger, TaggingConfigError
 
 
 class Context:
@@ -72,7 +73,7 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except MonitorError as exc:
+    except (MonitorError, TaggingConfigError) as exc:
         click.echo(f"monitor: error: {exc}", err=True)
         sys.exit(2)
     except OperationalError as exc:
@@ -373,7 +374,7 @@ def tags_explain(ctx: Context, article_id: str) -> None:
     if article is None:
         raise MonitorError(f"no article with id {article_id}")
     options = Options.from_settings(ctx.settings)
-    result = tagger(options.tags_file, options.officials_file).tag(article.title, article.text, article.published)
+    result = tagger(options).tag(article.title, article.text, article.published)
     click.echo(f"{article.id}  {article.title or '(untitled)'}")
     for decision in result.decisions:
         click.echo(decision.explain())
@@ -482,14 +483,51 @@ def evaluate() -> None:
 
 
 @evaluate.command("relevance")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--folds", type=click.IntRange(min=2), help="K-fold cross-validation: fit on K-1 folds, score the "
+              "held-out one (the only honest figure for a model trained on these files).")
+@click.option("-v", "--verbose", is_flag=True, help="Print every misclassified item with its explanation.")
 @pass_ctx
-def eval_relevance(ctx: Context, path: Path) -> None:
-    """Precision/recall/F1 of the tags and speakers over a labelled JSON Lines file."""
+def eval_relevance(ctx: Context, paths: tuple[Path, ...], folds: int | None, verbose: bool) -> None:
+    """Precision/recall/F1 of the tags and speakers over labelled JSON Lines files."""
+    from monitor.evaluation.labelled import LabelledDataError
     from monitor.evaluation.relevance import run as run_eval
 
+    try:
+        sys.exit(run_eval(paths, tagger(Options.from_settings(ctx.settings)), sys.stdout, folds=folds,
+                          verbose=verbose))
+    except LabelledDataError as exc:
+        raise MonitorError(str(exc)) from None
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the model (default: [tagging] model_file).")
+@pass_ctx
+def train(ctx: Context, paths: tuple[Path, ...], out_path: Path | None) -> None:
+    """Fit the tag model on labelled JSON Lines files and write it (JSON weights); `retag` applies it."""
+    from monitor.evaluation.labelled import LabelledDataError, load
+    from monitor.training import analyse, fit
+
     options = Options.from_settings(ctx.settings)
-    sys.exit(run_eval(path, tagger(options.tags_file, options.officials_file), sys.stdout))
+    out_path = out_path or options.model_file
+    if out_path is None:
+        raise MonitorError("no model file: give --out PATH or set [tagging] model_file")
+    rules = Tagger.from_files(options.tags_file, options.officials_file)
+    try:
+        items = load(list(paths), [r.name for r in rules.rules])
+    except LabelledDataError as exc:
+        raise MonitorError(str(exc)) from None
+    model = fit(rules, analyse(rules, items), {"training": {"files": [p.name for p in paths], "items": len(items)}})
+    try:
+        model.save(out_path)
+    except OSError as exc:
+        raise MonitorError(f"cannot write {out_path}: {exc.strerror or exc}") from None
+    for tag, weights in model.tags.items():
+        click.echo(f"{tag}: {weights.kind} model over {len(weights.features)} features, threshold "
+                   f"p >= {weights.threshold:.2f}")
+    click.echo(f"trained on {len(items)} items; wrote {out_path} (run `monitor retag` to apply it to stored articles)")
 
 
 @evaluate.command("extraction")

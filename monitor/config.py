@@ -55,6 +55,7 @@ class ExtractionSettings(_Section):
 class TaggingSettings(_Section):
     tags_file: str = "tags.toml"
     officials_file: str = "officials.toml"
+    model_file: str = "model.json"
 
 
 class StoriesSettings(_Section):

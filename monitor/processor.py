@@ -32,6 +32,7 @@ class Options:
     min_text_chars: int
     tags_file: Path
     officials_file: Path
+    model_file: Path | None
     neardup: NearDupConfig
 
     @classmethod
@@ -41,6 +42,7 @@ class Options:
             min_text_chars=settings.extraction.min_text_chars,
             tags_file=settings.resolve(t.tags_file) or Path(t.tags_file),
             officials_file=settings.resolve(t.officials_file) or Path(t.officials_file),
+            model_file=settings.resolve(t.model_file),
             neardup=NearDupConfig(threshold=st.threshold, min_jaccard=st.min_jaccard, min_words=st.min_words),
         )
 
@@ -62,8 +64,8 @@ class Analysis:
 
 
 @lru_cache(maxsize=4)
-def tagger(tags_file: Path, officials_file: Path) -> Tagger:
-    return Tagger.from_files(tags_file, officials_file)
+def tagger(options: Options) -> Tagger:
+    return Tagger.from_files(options.tags_file, options.officials_file, options.model_file)
 
 
 def analysis_rows(article: Article, analysis: Analysis) -> tuple[list[ArticleTag], list[StatementRow]]:
@@ -80,7 +82,7 @@ def analysis_rows(article: Article, analysis: Analysis) -> tuple[list[ArticleTag
 
 
 def analyse(title: str | None, text: str, published: datetime | None, options: Options) -> Analysis:
-    result = tagger(options.tags_file, options.officials_file).tag(title, text, published)
+    result = tagger(options).tag(title, text, published)
     given = [
         TagScore(d.tag, d.score, [e.as_dict() for e in d.evidence] + [
             {"kind": "statement", **st.as_dict()} for st in d.statements

@@ -48,6 +48,7 @@ workers = 2
 [tagging]
 tags_file = "{config_dir}/tags.toml"
 officials_file = "{config_dir}/officials.toml"
+model_file = "{config_dir}/model.json"
 """
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 

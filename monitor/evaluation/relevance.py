@@ -1,75 +1,34 @@
-"""Evaluate the tagging engine on a hand-labelled relevance set (JSON lines).
+"""Evaluate the tagging engine on hand-labelled relevance sets (JSON Lines, see
+:mod:`monitor.evaluation.labelled`).
 
-Usage: ``python -m monitor.evaluation.relevance PATH [--tags config/tags.toml] [--officials ...] [-v]``
+``monitor eval relevance FILE… [--folds K] [-v]``
 
-Each line holds ``title``, ``text``, ``published``, ``labels`` ({tag: 0/1}), ``speakers``
-([{"name", "role"}]) and ``confidence`` ("high"/"low"). Printed: precision / recall / F1 per tag and speaker
-precision / recall, on all items and on the high-confidence ones, and tagging throughput.
+Without ``--folds`` the tagger is scored as configured (rules and the fitted model of ``[tagging] model_file``):
+figures on items the model was trained on flatter, and the report says so when the model's training files are
+among those scored. With ``--folds K`` the items of all files are split into K stratified, deterministic folds;
+for each fold a model is fitted (C and thresholds chosen by an inner cross-validation) on the other K−1 folds and
+scored on the held-out fold. Printed: precision / recall / F1 per tag and speaker precision / recall — pooled over
+the held-out folds and as mean ± standard deviation across folds — on all items and on the high-confidence ones,
+and the tagging throughput.
 
-Speaker matching (per item, each speaker counted once):
-  * a labelled speaker with a name matches a predicted statement speaker with the same name (compared
-    case-insensitively, ignoring honorifics such as "Sir" or "Lord");
-  * a labelled speaker without a name (a body) matches a predicted body speaker (name None) of the same body
-    family: the Ministry of Defence family (MoD, Defence Intelligence, British intelligence, unnamed UK defence
-    sources/officials), Downing Street (incl. the PM's spokesman), the Foreign Office, the British Army, the
-    Royal Navy, the RAF; any other role string must match exactly.
-Predicted speakers are those of the statements that triggered ``uk-defence-statement``.
-A ``published`` value like "2004/2005" (a year range) is taken as 1 January of the later year.
+Predicted speakers are those of the statements behind a given statement tag (``uk-defence-statement``); see
+:mod:`monitor.evaluation.labelled` for how speakers are compared.
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
-import json
-import re
-import sys
+import statistics
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from monitor.evaluation.labelled import LabelledItem, load, speaker_key
 from monitor.tagging import Tagger, TaggingResult
+from monitor.training import Example, analyse, fit, stratified_folds
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config"
-STATEMENT_TAG = "uk-defence-statement"
-_HONORIFICS = re.compile(r"\b(?:sir|lord|lady|dame|baroness|mr|mrs|ms|dr|general|admiral)\b\.?\s*", re.I)
-_BODY_FAMILIES = (
-    ("ministry of defence", ("ministry of defence", "mod", "defence intelligence", "intelligence",
-                             "defence source", "defence official", "military source", "military official",
-                             "british source", "uk source", "british official", "uk official")),
-    ("downing street", ("downing street", "no 10", "number 10", "prime minister's spokes", "pm's spokes")),
-    ("foreign office", ("foreign office", "fco", "fcdo")),
-    ("british army", ("british army", "army")),
-    ("royal navy", ("royal navy", "navy")),
-    ("royal air force", ("royal air force", "raf")),
-)
-
-
-def parse_published(value: str | None) -> dt.datetime | None:
-    """ISO timestamps, or a year range "2004/2005" (→ 1 January of the later year)."""
-    if not value:
-        return None
-    value = value.strip()
-    years = re.fullmatch(r"(\d{4})\s*/\s*(\d{4})", value)
-    if years:
-        return dt.datetime(int(years.group(2)), 1, 1, tzinfo=dt.UTC)
-    try:
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        year = re.fullmatch(r"\d{4}", value)
-        return dt.datetime(int(value), 7, 1, tzinfo=dt.UTC) if year else None
-
-
-def speaker_key(name: str | None, role: str | None) -> str:
-    """The comparison key of a speaker (see the module docstring)."""
-    if name:
-        return "name:" + " ".join(_HONORIFICS.sub("", name).lower().split())
-    low = (role or "").lower().replace("’", "'")
-    for family, needles in _BODY_FAMILIES:
-        if any(re.search(rf"\b{re.escape(n)}", low) for n in needles):
-            return "body:" + family
-    return "body:" + " ".join(low.split())
+SCOPES = ("all", "high-confidence")
 
 
 @dataclass
@@ -96,55 +55,62 @@ class Report:
     speakers: Counts = field(default_factory=Counts)
     items: int = 0
 
-
-def _speakers(result: TaggingResult) -> set[str]:
-    try:
-        statements = result.decision(STATEMENT_TAG).statements
-    except KeyError:
-        statements = result.statements
-    return {speaker_key(s.speaker, s.role) for s in statements}
-
-
-def _load(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    def add(self, item: LabelledItem, result: TaggingResult) -> None:
+        self.items += 1
+        for tag, label in item.labels.items():
+            self.tags.setdefault(tag, Counts()).add(label, tag in result.tags)
+        predicted = predicted_speakers(result)
+        self.speakers.tp += len(item.speakers & predicted)
+        self.speakers.fp += len(predicted - item.speakers)
+        self.speakers.fn += len(item.speakers - predicted)
 
 
-def run(path: Path, tagger: Tagger, out: TextIO, *, verbose: bool = False) -> int:
-    """Evaluate ``tagger`` on the JSON-lines file at ``path``; print the figures to ``out``; return 0."""
-    items = _load(Path(path))
+def predicted_speakers(result: TaggingResult) -> set[str]:
+    """Speakers of the statements behind every given statement tag."""
+    return {speaker_key(s.speaker, s.role) for d in result.decisions if d.given for s in d.statements}
+
+
+def run(paths: Sequence[Path], tagger: Tagger, out: TextIO, *, folds: int | None = None, verbose: bool = False,
+        progress: Callable[[int], None] | None = None) -> int:
+    """Evaluate ``tagger`` on the labelled files; print the figures to ``out``; return 0.
+
+    Raises :class:`~monitor.evaluation.labelled.LabelledDataError` for a file that cannot be used.
+    """
+    tags = [rule.name for rule in tagger.rules]
+    items = load(list(paths), tags)
     started, cpu_started = time.perf_counter(), time.process_time()
-    results = [tagger.tag(it.get("title"), it.get("text") or "", parse_published(it.get("published")))
-               for it in items]
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    reports = {"all": Report(), "high-confidence": Report()}
-    for item, result in zip(items, results, strict=True):
-        scopes = ["all"] + (["high-confidence"] if item.get("confidence") == "high" else [])
-        gold_speakers = {speaker_key(s.get("name"), s.get("role")) for s in item.get("speakers", [])}
-        predicted_speakers = _speakers(result)
-        for scope in scopes:
-            report = reports[scope]
-            report.items += 1
-            for tag, label in item.get("labels", {}).items():
-                report.tags.setdefault(tag, Counts()).add(bool(label), tag in result.tags)
-            report.speakers.tp += len(gold_speakers & predicted_speakers)
-            report.speakers.fp += len(predicted_speakers - gold_speakers)
-            report.speakers.fn += len(gold_speakers - predicted_speakers)
+    examples = analyse(tagger, items, progress)
+    if folds is None:
+        results = [tagger.decide(ex.analysis) for ex in examples]
+        fold_of = [0] * len(examples)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    else:
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        results, fold_of = _cross_validate(tagger, examples, folds, tags)
+    n_folds = folds or 1
+    reports = {scope: [Report() for _ in range(n_folds)] for scope in SCOPES}
+    for ex, result, k in zip(examples, results, fold_of, strict=True):
+        reports["all"][k].add(ex.item, result)
+        if ex.item.confidence == "high":
+            reports["high-confidence"][k].add(ex.item, result)
         if verbose:
-            _print_errors(item, result, gold_speakers, predicted_speakers, out)
-    for scope, report in reports.items():
-        out.write(f"\n== {scope} items: {report.items}\n")
-        out.write(f"{'tag':<24}{'TP':>5}{'FP':>5}{'FN':>5}{'precision':>11}{'recall':>9}{'F1':>8}\n")
-        for tag, c in report.tags.items():
-            p, r, f = c.prf()
-            out.write(f"{tag:<24}{c.tp:>5}{c.fp:>5}{c.fn:>5}{p:>11.3f}{r:>9.3f}{f:>8.3f}\n")
-        c = report.speakers
-        p, r, f = c.prf()
-        out.write(f"{'speakers':<24}{c.tp:>5}{c.fp:>5}{c.fn:>5}{p:>11.3f}{r:>9.3f}{f:>8.3f}\n")
-    size = sum(len(it.get("text") or "") + len(it.get("title") or "") for it in items) / max(len(items), 1)
+            _print_errors(ex.item, result, out)
+    files = ", ".join(Path(p).name for p in paths)
+    if folds is None:
+        out.write(f"\nscored as configured on {len(items)} items ({files})\n")
+        trained_on = set((tagger.model.meta.get("training") or {}).get("files", [])) if tagger.model else set()
+        overlap = sorted(trained_on & {Path(p).name for p in paths})
+        if overlap:
+            out.write(f"NOTE: the model was trained on {', '.join(overlap)}: these figures flatter; use --folds K\n")
+    else:
+        out.write(f"\n{folds}-fold cross-validation over {len(items)} items ({files}); the model is fitted on the "
+                  "other folds each time, figures are of the held-out folds\n")
+    for scope in SCOPES:
+        _print_scope(scope, reports[scope], out, folds is not None)
+    size = sum(len(it.text) + len(it.title) for it in items) / max(len(items), 1)
     out.write(f"\nthroughput: {len(items) / elapsed:,.0f} articles/s wall, {len(items) / max(cpu, 1e-9):,.0f} per "
               f"CPU-second, over {len(items)} items (mean {size:,.0f} characters)\n")
-    sample = [it for it in items if 3000 <= len(it.get("text") or "") <= 5000]
+    sample = [it for it in items if 3000 <= len(it.text) <= 5000]
     if sample:
         wall, per_cpu = _rate(tagger, sample)
         out.write(f"throughput on 3-5 KB texts: {wall:,.0f} articles/s wall, {per_cpu:,.0f} per CPU-second "
@@ -152,40 +118,66 @@ def run(path: Path, tagger: Tagger, out: TextIO, *, verbose: bool = False) -> in
     return 0
 
 
-def _rate(tagger: Tagger, sample: list[dict], rounds: int = 5) -> tuple[float, float]:
+def _cross_validate(tagger: Tagger, examples: list[Example], k: int,
+                    tags: list[str]) -> tuple[list[TaggingResult], list[int]]:
+    results: list[TaggingResult | None] = [None] * len(examples)
+    fold_of = [0] * len(examples)
+    for n, held_out in enumerate(stratified_folds(examples, k, tags)):
+        held = set(held_out)
+        model = fit(tagger, [ex for i, ex in enumerate(examples) if i not in held])
+        for i in held_out:
+            results[i] = tagger.decide(examples[i].analysis, model)
+            fold_of[i] = n
+    return [r for r in results if r is not None], fold_of
+
+
+def _print_scope(scope: str, reports: list[Report], out: TextIO, folded: bool) -> None:
+    pooled = Report(items=sum(r.items for r in reports))
+    for r in reports:
+        for tag, c in r.tags.items():
+            p = pooled.tags.setdefault(tag, Counts())
+            p.tp, p.fp, p.fn = p.tp + c.tp, p.fp + c.fp, p.fn + c.fn
+        pooled.speakers.tp += r.speakers.tp
+        pooled.speakers.fp += r.speakers.fp
+        pooled.speakers.fn += r.speakers.fn
+    out.write(f"\n== {scope} items: {pooled.items}" + (" (pooled over the held-out folds)" if folded else "") + "\n")
+    head = f"{'tag':<24}{'TP':>5}{'FP':>5}{'FN':>5}{'precision':>11}{'recall':>9}{'F1':>8}"
+    out.write(head + ("   per fold: P mean±sd   R mean±sd   F1 mean±sd" if folded else "") + "\n")
+    rows = [(tag, c, [r.tags.get(tag, Counts()) for r in reports]) for tag, c in pooled.tags.items()]
+    rows.append(("speakers", pooled.speakers, [r.speakers for r in reports]))
+    for name, c, per_fold in rows:
+        p, r, f = c.prf()
+        line = f"{name:<24}{c.tp:>5}{c.fp:>5}{c.fn:>5}{p:>11.3f}{r:>9.3f}{f:>8.3f}"
+        if folded:
+            figures = [x.prf() for x in per_fold]
+            line += "   " + "   ".join(_mean_sd([fig[i] for fig in figures]) for i in range(3))
+        out.write(line + "\n")
+
+
+def _mean_sd(values: list[float]) -> str:
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.3f}±{sd:.3f}"
+
+
+def _rate(tagger: Tagger, sample: list[LabelledItem], rounds: int = 5) -> tuple[float, float]:
     """(articles per second of wall time, articles per CPU-second) tagging ``sample`` ``rounds`` times."""
-    prepared = [(it.get("title"), it.get("text") or "", parse_published(it.get("published"))) for it in sample]
     started, cpu_started = time.perf_counter(), time.process_time()
     for _ in range(rounds):
-        for title, text, published in prepared:
-            tagger.tag(title, text, published)
+        for it in sample:
+            tagger.tag(it.title, it.text, it.published)
     n = rounds * len(sample)
     return n / (time.perf_counter() - started), n / max(time.process_time() - cpu_started, 1e-9)
 
 
-def _print_errors(item: dict, result: TaggingResult, gold: set[str], predicted: set[str], out: TextIO) -> None:
-    wrong = [t for t, label in item.get("labels", {}).items() if bool(label) != (t in result.tags)]
-    if not wrong and gold == predicted:
+def _print_errors(item: LabelledItem, result: TaggingResult, out: TextIO) -> None:
+    predicted = predicted_speakers(result)
+    wrong = [t for t, label in item.labels.items() if label != (t in result.tags)]
+    if not wrong and item.speakers == predicted:
         return
-    out.write(f"\n--- {item.get('id')} [{item.get('confidence')}] {item.get('title')!r}\n")
-    out.write(f"    note: {item.get('note')}\n")
+    out.write(f"\n--- {item.id} [{item.confidence}] {item.title!r}\n")
+    out.write(f"    note: {item.note}\n")
     for tag in wrong:
-        decision = result.decision(tag)
-        out.write("    " + decision.explain().replace("\n", "\n    ")[:1500] + "\n")
-    if gold != predicted:
-        out.write(f"    speakers missed: {sorted(gold - predicted)} extra: {sorted(predicted - gold)}\n")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("path", type=Path, help="JSON-lines file of labelled items")
-    parser.add_argument("--tags", type=Path, default=DEFAULT_CONFIG / "tags.toml")
-    parser.add_argument("--officials", type=Path, default=DEFAULT_CONFIG / "officials.toml")
-    parser.add_argument("-v", "--verbose", action="store_true", help="print every misclassified item")
-    args = parser.parse_args(argv)
-    tagger = Tagger.from_files(args.tags, args.officials)
-    return run(args.path, tagger, sys.stdout, verbose=args.verbose)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        out.write("    " + result.decision(tag).explain().replace("\n", "\n    ")[:2000] + "\n")
+    if item.speakers != predicted:
+        missed, extra = sorted(item.speakers - predicted), sorted(predicted - item.speakers)
+        out.write(f"    speakers missed: {missed} extra: {extra}\n")

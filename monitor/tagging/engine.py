@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from monitor.tagging.errors import TaggingConfigError
 from monitor.tagging.model import Evidence, Statement, TagDecision, TaggingResult
 from monitor.tagging.officials import Officials, parse_officials
 from monitor.tagging.rules import TagRule, UnitHits, compile_masks, parse_tag, term_evidence, unit_hits, unit_score
+from monitor.tagging.scoring import TagModel, TagWeights
 from monitor.tagging.statements import RawStatement, StatementExtractor
 from monitor.tagging.text import PhraseMatcher, Tokens, blank, clean, lower_same_length, sentences, tokenize
 
@@ -38,18 +40,74 @@ def _load_toml(path: Path) -> dict[str, Any]:
         raise TaggingConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
-class Tagger:
-    """Tags articles; build once (``from_files``) and call :meth:`tag` per article. Picklable."""
+@dataclass(frozen=True)
+class Candidate:
+    """A statement the rules found, with the rule's verdict and the features the fitted model scores it on."""
 
-    def __init__(self, rules: tuple[TagRule, ...], masks: PhraseMatcher, officials: Officials) -> None:
+    statement: Statement
+    rule_ok: bool
+    why: str
+    weight: float  # the rule's weight for a qualifying statement in this field
+    features: dict[str, float]
+
+
+@dataclass(frozen=True)
+class TagAnalysis:
+    """What the rules found for one tag: the rule score and evidence, and the model's features."""
+
+    rule: TagRule
+    score: float
+    evidence: tuple[Evidence, ...]
+    features: dict[str, float]  # document features (keyword tags)
+    candidates: tuple[Candidate, ...] = ()  # statement tags
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The rule analysis of one article, before any decision: :meth:`Tagger.decide` turns it into tags."""
+
+    tags: tuple[TagAnalysis, ...]
+
+
+STATEMENT_FEATURES = (
+    "voice.defence", "voice.government", "speaker.body", "speaker.named", "speaker.pronoun", "speaker.repeated",
+    "matter.implied", "matter.statement", "matter.sentence", "matter.headline", "statement.title",
+    "statement.quoted", "statement.words", "rule.qualifies", "article.short",
+)
+
+
+def document_features(rule: TagRule) -> tuple[str, ...]:
+    """The names of a keyword tag's document features, in model order (derived from the rule's groups)."""
+    groups = list(rule.groups)
+    names = ["rule.score", "title.score", "title.on_topic", "title_lead.on_topic", "text.on_topic_share",
+             "text.lead_on_topic", "text.on_topic_sentences", "text.short", "text.log_length"]
+    names += [f"title.group.{g}" for g in groups]
+    names += [f"lead.group.{g}" for g in groups]
+    names += [f"text.group.{g}" for g in groups]
+    names += [f"text.pair.{a}+{b}" for i, a in enumerate(groups) for b in groups[i + 1 :]]
+    names += [f"exclusion.{i}" for i in range(len(rule.exclusions))]
+    return tuple(names)
+
+
+class Tagger:
+    """Tags articles; build once (``from_files``) and call :meth:`tag` per article. Picklable.
+
+    The rules find evidence and measure it (:meth:`analyse`); a fitted model, where one is loaded, turns the
+    measurements into a probability per tag (:meth:`decide`). Without a model each tag is given when its rule
+    score reaches the rule's threshold.
+    """
+
+    def __init__(self, rules: tuple[TagRule, ...], masks: PhraseMatcher, officials: Officials,
+                 model: TagModel | None = None) -> None:
         self.rules = rules
         self.masks = masks
         self.officials = officials
         self.extractor = StatementExtractor(officials)
+        self.model = model
 
     @classmethod
-    def from_files(cls, tags_path: Path, officials_path: Path) -> Tagger:
-        """Load both config files; raises :class:`TaggingConfigError` naming the file and key on errors."""
+    def from_files(cls, tags_path: Path, officials_path: Path, model_path: Path | None = None) -> Tagger:
+        """Load the config files (and the model file, if named); errors name the file and key."""
         tags_path, officials_path = Path(tags_path), Path(officials_path)
         data = _load_toml(tags_path)
         tags = data.get("tags")
@@ -67,10 +125,25 @@ class Tagger:
             if unknown_keys:
                 raise TaggingConfigError(f"{tags_path}: tags.{rule.name}.statement.matter_implied_for names "
                                          f"unknown officials key(s) {', '.join(sorted(unknown_keys))}")
-        return cls(rules, masks, officials)
+        tagger = cls(rules, masks, officials)
+        if model_path is not None:
+            model = TagModel.load(Path(model_path))
+            model.check(tagger.feature_names(), str(model_path))
+            tagger.model = model
+        return tagger
+
+    def feature_names(self) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """Per tag: ("document" or "statement", the feature names a model for it must use, in order)."""
+        topics = tuple(f"article.topic.{r.name}" for r in self.rules if r.statement is None)
+        return {r.name: ("statement", STATEMENT_FEATURES + topics) if r.statement else
+                ("document", document_features(r)) for r in self.rules}
 
     def tag(self, title: str | None, text: str, published: dt.datetime | None) -> TaggingResult:
         """Decide every configured tag for one article."""
+        return self.decide(self.analyse(title, text, published))
+
+    def analyse(self, title: str | None, text: str, published: dt.datetime | None) -> Analysis:
+        """Run the rules on one article: evidence, rule scores, statements and the model's features."""
         when = published.date() if isinstance(published, dt.datetime) else published
         title = title or ""
         text = text or ""
@@ -84,15 +157,31 @@ class Tagger:
                                                   context=context)
         text_statements = self.extractor.extract(text_f.masked, text_f.units, scans[1], when, people,
                                                  context=context)
-        decisions = []
-        found: dict[Statement, None] = {}
+        analyses = [self._keyword_analysis(rule, title, text, title_f, text_f)
+                    for rule in self.rules if rule.statement is None]
+        topics = {f"article.topic.{a.rule.name}": min(a.score / a.rule.threshold, 2.0) for a in analyses}
+        keyword = iter(analyses)
+        out = []
         for rule in self.rules:
             if rule.statement is not None:
-                decision = self._statement_decision(rule, title, text, title_f, text_f,
-                                                    title_statements, text_statements)
+                out.append(self._statement_analysis(rule, title, text, title_f, text_f, title_statements,
+                                                    text_statements, topics))
+            else:
+                out.append(next(keyword))
+        return Analysis(tuple(out))
+
+    def decide(self, analysis: Analysis, model: TagModel | None = None) -> TaggingResult:
+        """The tags of an analysed article: by the fitted model where it has weights, else by rule threshold."""
+        model = model or self.model
+        decisions = []
+        found: dict[Statement, None] = {}
+        for tag in analysis.tags:
+            weights = model.tags.get(tag.rule.name) if model is not None else None
+            if tag.rule.statement is not None:
+                decision = _statement_decision(tag, weights)
                 found.update(dict.fromkeys(decision.statements))
             else:
-                decision = self._keyword_decision(rule, title, text, title_f, text_f)
+                decision = _document_decision(tag, weights)
             decisions.append(decision)
         return TaggingResult(tuple(decisions), tuple(found))
 
@@ -106,9 +195,10 @@ class Tagger:
         return _Field(masked, lowered, tokenize(lowered), sentences(masked) if units is None else units)
 
     # -- keyword tags ----------------------------------------------------------------------------------------
-    def _keyword_decision(self, rule: TagRule, title: str, text: str, title_f: _Field,
-                          text_f: _Field) -> TagDecision:
+    def _keyword_analysis(self, rule: TagRule, title: str, text: str, title_f: _Field,
+                          text_f: _Field) -> TagAnalysis:
         evidence: list[Evidence] = []
+        features = dict.fromkeys(document_features(rule), 0.0)
         score = 0.0
         matches = {"title": rule.matches(title_f.tokens, title_f.lowered),
                    "text": rule.matches(text_f.tokens, text_f.lowered)}
@@ -116,7 +206,11 @@ class Tagger:
         if title_f.units:
             (unit,) = unit_hits(matches["title"], title_f.units)
             value, topical = unit_score(rule, unit)
+            features["title.score"] = value
+            for gname, idx in {(h[0], h[3]): None for h in unit.hits}:
+                features[f"title.group.{gname}"] += rule.groups[gname].weights[idx]
             if topical:
+                features["title.on_topic"] = 1.0
                 score += value * rule.title_weight
                 evidence.append(Evidence("title", f"title on topic (unit score {value:.1f} x {rule.title_weight})",
                                          "title", None, None, value * rule.title_weight))
@@ -128,17 +222,23 @@ class Tagger:
                 joined = UnitHits(0, 0, unit.hits + tuple(h for u in lead for h in u.hits))
                 value, topical = unit_score(rule, joined)
                 if topical and lead and any(h for u in lead for h in u.hits):
+                    features["title_lead.on_topic"] = 1.0
                     score += value * rule.title_weight
                     evidence.append(Evidence("title+lead", f"title and lead on topic together (unit score "
                                              f"{value:.1f} x {rule.title_weight})", "title", None, None,
                                              value * rule.title_weight))
                     evidence.extend(term_evidence(rule, unit, "title", 0.0, title))
         total = sum(u.end - u.start for u in units) or 1
+        _group_features(rule, units, features)
         on_topic = [(i, unit) for i, unit in enumerate(units) if unit.hits and unit_score(rule, unit)[1]]
         if on_topic:
             share = sum(u.end - u.start for _, u in on_topic) / total
+            in_lead = sum(1 for i, _ in on_topic if i < rule.lead_units)
+            features["text.on_topic_share"] = share
+            features["text.lead_on_topic"] = in_lead / max(rule.lead_units, 1)
+            features["text.on_topic_sentences"] = min(len(on_topic), rule.unit_count_cap) / rule.unit_count_cap
             density = rule.density_weight * share
-            lead = rule.lead_weight * sum(1 for i, _ in on_topic if i < rule.lead_units)
+            lead = rule.lead_weight * in_lead
             count = rule.unit_weight * min(len(on_topic), rule.unit_count_cap)
             score += density + lead + count
             evidence.append(Evidence("density", f"{len(on_topic)}/{len(units)} sentences on topic, "
@@ -159,38 +259,84 @@ class Tagger:
                 if hits and (ex.scope in (field, "any") or ex.scope == "lead"):
                     a, b = min(hits)
                     score += ex.weight
+                    features[f"exclusion.{i}"] = 1.0
                     evidence.append(Evidence("exclusion", f"{original[a:b]!r}: {ex.note}", field, a, b, ex.weight))
                     break
         score = round(score, 4)
-        return TagDecision(rule.name, score >= rule.threshold, score, rule.threshold, tuple(evidence), ())
+        features["rule.score"] = max(min(score / rule.threshold, 3.0), -1.0)
+        features["text.short"] = 1.0 if len(text) <= _SHORT_TEXT else 0.0
+        features["text.log_length"] = math.log10(len(text) + 1)
+        return TagAnalysis(rule, score, tuple(evidence), features)
 
     # -- statement tags --------------------------------------------------------------------------------------
-    def _statement_decision(self, rule: TagRule, title: str, text: str, title_f: _Field, text_f: _Field,
-                            title_statements: list[RawStatement],
-                            text_statements: list[RawStatement]) -> TagDecision:
+    def _statement_analysis(self, rule: TagRule, title: str, text: str, title_f: _Field, text_f: _Field,
+                            title_statements: list[RawStatement], text_statements: list[RawStatement],
+                            topics: dict[str, float]) -> TagAnalysis:
         assert rule.statement is not None
-        evidence: list[Evidence] = []
-        qualifying: list[Statement] = []
+        candidates: list[Candidate] = []
         score = 0.0
-        for field, original, masked, raws, weight in (
-            ("title", title, title_f.lowered, title_statements, rule.title_weight),
-            ("text", text, text_f.lowered, text_statements, rule.text_weight),
+        short = len(text) <= _SHORT_TEXT
+        by_speaker: dict[object, int] = {}
+        for raw in (*title_statements, *text_statements):
+            by_speaker[raw.speaker] = by_speaker.get(raw.speaker, 0) + 1
+        headline_matter = self._matter(rule, title_f.lowered)[0] if title_f.units else 0.0
+        for field, original, fld, raws, weight in (
+            ("title", title, title_f, title_statements, rule.title_weight),
+            ("text", text, text_f, text_statements, rule.text_weight),
         ):
-            # A feed entry's description is judged together with its headline.
-            headline = title_f.lowered if field == "text" and len(text) <= _SHORT_TEXT else ""
             for raw in raws:
                 statement = Statement(raw.speaker.name, raw.speaker.role_title, original[raw.start : raw.end],
                                       raw.start, raw.end, field)
-                ok, why = self._qualifies(rule, raw, masked, headline)
+                # A feed entry's description is judged together with its headline.
+                ok, why = self._qualifies(rule, raw, fld.lowered, title_f.lowered if field == "text" and short
+                                          else "")
                 if ok:
                     score += weight
-                    qualifying.append(statement)
-                evidence.append(Evidence("statement" if ok else "rejected",
-                                         f"{statement.label()}: {why}: {_short(statement.text)}", field,
-                                         raw.start, raw.end, weight if ok else 0.0))
-        score = round(min(score, rule.unit_cap), 4)
-        return TagDecision(rule.name, score >= rule.threshold, score, rule.threshold, tuple(evidence),
-                           tuple(qualifying))
+                features = self._statement_features(rule, raw, fld, original, field, short, headline_matter,
+                                                    by_speaker[raw.speaker] > 1, ok)
+                features.update(topics)
+                candidates.append(Candidate(statement, ok, why, weight, features))
+        evidence = tuple(Evidence("statement" if c.rule_ok else "rejected",
+                                  f"{c.statement.label()}: {c.why}: {_short(c.statement.text)}", c.statement.field,
+                                  c.statement.start, c.statement.end, c.weight if c.rule_ok else 0.0)
+                         for c in candidates)
+        return TagAnalysis(rule, round(min(score, rule.unit_cap), 4), evidence, {}, tuple(candidates))
+
+    def _statement_features(self, rule: TagRule, raw: RawStatement, fld: _Field, original: str, field: str,
+                            short: bool, headline_matter: float, repeated: bool, ok: bool) -> dict[str, float]:
+        assert rule.statement is not None
+        speaker = raw.speaker
+        entry = speaker.body or speaker.role
+        mention = original[raw.mention[0] : raw.mention[1]].strip().lower()
+        said = fld.lowered[raw.start : raw.end]
+        start, end = min(raw.sentence[0], raw.start), max(raw.sentence[1], raw.end)
+        sentence = blank(fld.lowered[start:end], [(raw.mention[0] - start, raw.mention[1] - start)])
+        before = original[max(0, raw.start - 2) : raw.start]
+        return {
+            "voice.defence": 1.0 if speaker.voice == "defence" else 0.0,
+            "voice.government": 1.0 if speaker.voice == "government" else 0.0,
+            "speaker.body": 1.0 if speaker.body is not None else 0.0,
+            "speaker.named": 1.0 if speaker.person is not None else 0.0,
+            "speaker.pronoun": 1.0 if mention in _PRONOUNS else 0.0,
+            "speaker.repeated": 1.0 if repeated else 0.0,
+            "matter.implied": 1.0 if entry is not None and entry.key in rule.statement.matter_implied_for else 0.0,
+            "matter.statement": min(self._matter(rule, said)[0], 3.0),
+            "matter.sentence": min(self._matter(rule, sentence)[0], 3.0),
+            "matter.headline": min(headline_matter, 3.0),
+            "statement.title": 1.0 if field == "title" else 0.0,
+            "statement.quoted": 1.0 if any(q in before for q in "“\"‘'") else 0.0,
+            "statement.words": math.log10(len(said.split()) + 1),
+            "rule.qualifies": 1.0 if ok else 0.0,
+            "article.short": 1.0 if short else 0.0,
+        }
+
+    @staticmethod
+    def _matter(rule: TagRule, window: str) -> tuple[float, list[str]]:
+        """Total weight and terms of the statement rule's matter group found in ``window`` (lower-cased)."""
+        assert rule.statement is not None
+        group = rule.groups[rule.statement.matter_group]
+        terms = {idx for _s, _e, g, idx in rule.matches(tokenize(window), window) if g == group.name}
+        return sum(group.weights[i] for i in terms), sorted(group.terms[i] for i in terms)
 
     def _qualifies(self, rule: TagRule, raw: RawStatement, masked: str, headline: str) -> tuple[bool, str]:
         assert rule.statement is not None
@@ -202,16 +348,70 @@ class Tagger:
         entry = raw.speaker.body or raw.speaker.role
         if entry is not None and entry.key in rule.statement.matter_implied_for:
             return True, f"{voice} voice ({entry.title} speaks on defence matters by definition)"
-        start = min(raw.sentence[0], raw.start)
-        end = max(raw.sentence[1], raw.end)
-        window = blank(masked[start:end], [(raw.mention[0] - start, raw.mention[1] - start)]) + "\n" + headline
-        group = rule.groups[rule.statement.matter_group]
-        terms = {idx for _s, _e, g, idx in rule.matches(tokenize(window), window) if g == group.name}
-        weight = sum(group.weights[i] for i in terms)
+        # What the attributed words say decides the matter, not a war word elsewhere in the sentence.
+        window = masked[raw.start : raw.end] + "\n" + headline
+        weight, terms = self._matter(rule, window)
+        group = rule.statement.matter_group
         if weight < rule.statement.matter_min:
-            return False, f"{voice} voice, but not on a {rule.statement.matter_group} matter"
-        shown = ", ".join(sorted(group.terms[i] for i in terms)[:4])
-        return True, f"{voice} voice on a {rule.statement.matter_group} matter ({shown})"
+            return False, f"{voice} voice, but the words attributed name no term of the {group!r} group"
+        return True, f"{voice} voice; the words attributed are on the {group!r} terms ({', '.join(terms[:4])})"
+
+
+_PRONOUNS = frozenset({"he", "she", "it", "they", "his", "her", "its", "their"})
+
+
+def _group_features(rule: TagRule, units: list[UnitHits], features: dict[str, float]) -> None:
+    """Share of the text's sentences holding each group, each pair of groups, and each group in the lead."""
+    if not units:
+        return
+    groups = list(rule.groups)
+    present = [{h[0] for h in u.hits} for u in units]
+    n = len(units)
+    for g in groups:
+        features[f"text.group.{g}"] = sum(g in p for p in present) / n
+        features[f"lead.group.{g}"] = 1.0 if any(g in p for p in present[: max(rule.lead_units, 1)]) else 0.0
+    for i, a in enumerate(groups):
+        for b in groups[i + 1 :]:
+            features[f"text.pair.{a}+{b}"] = sum(a in p and b in p for p in present) / n
+
+
+def _document_decision(tag: TagAnalysis, weights: TagWeights | None) -> TagDecision:
+    rule = tag.rule
+    if weights is None:
+        return TagDecision(rule.name, tag.score >= rule.threshold, tag.score, rule.threshold, tag.evidence, ())
+    p = weights.probability(tag.features)
+    evidence = _contribution_evidence(weights, tag.features, "text") + tag.evidence
+    return TagDecision(rule.name, p >= weights.threshold, round(p, 4), weights.threshold, evidence, ())
+
+
+def _statement_decision(tag: TagAnalysis, weights: TagWeights | None) -> TagDecision:
+    rule = tag.rule
+    if weights is None:
+        qualifying = tuple(c.statement for c in tag.candidates if c.rule_ok)
+        return TagDecision(rule.name, tag.score >= rule.threshold, tag.score, rule.threshold, tag.evidence,
+                           qualifying)
+    scored = [(weights.probability(c.features), c) for c in tag.candidates]
+    qualifying = tuple(c.statement for p, c in scored if p >= weights.threshold)
+    evidence: list[Evidence] = []
+    best = max(scored, key=lambda pc: pc[0], default=None)
+    if best is not None:
+        evidence.extend(_contribution_evidence(weights, best[1].features, best[1].statement.field))
+    for p, c in scored:
+        s = c.statement
+        evidence.append(Evidence("statement" if p >= weights.threshold else "rejected",
+                                 f"{s.label()}: p={p:.2f}; {c.why}: {_short(s.text)}", s.field, s.start, s.end,
+                                 round(p, 4)))
+    score = round(best[0], 4) if best is not None else 0.0
+    return TagDecision(rule.name, bool(qualifying), score, weights.threshold, tuple(evidence), qualifying)
+
+
+def _contribution_evidence(weights: TagWeights, values: dict[str, float], field: str) -> tuple[Evidence, ...]:
+    """The model's reasons: the intercept and each feature's weight × value (log-odds), largest first."""
+    out = [Evidence("model", f"baseline log-odds (intercept); threshold p >= {weights.threshold:.2f}", field, None,
+                    None, round(weights.intercept, 4))]
+    out.extend(Evidence("feature", f"{c.feature} = {c.value:.3g} x weight {c.weight:+.3f}", field, None, None,
+                        round(c.amount, 4)) for c in weights.contributions(values))
+    return tuple(out)
 
 
 def _short(text: str, limit: int = 100) -> str:
