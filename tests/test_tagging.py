@@ -424,3 +424,74 @@ def test_matter_implied_for_must_name_officials_keys(tmp_path: Path) -> None:
     path.write_text(text.replace('matter_implied_for = ["mod"', 'matter_implied_for = ["modd"', 1), encoding="utf-8")
     with pytest.raises(TaggingConfigError, match=r"matter_implied_for.*modd"):
         Tagger.from_files(path, CONFIG / "officials.toml")
+
+
+# --- statement error classes (regressions; each written for the class, not for an item) ----------------------
+
+
+def _candidates(tagger: Tagger, title: str, text: str, when: datetime) -> list[tuple[str | None, str]]:
+    analysis = tagger.analyse(title, text, when)
+    tag = next(t for t in analysis.tags if t.rule.name == UKDS)
+    return [(c.statement.speaker or c.statement.role, c.statement.text) for c in tag.candidates]
+
+
+def test_matter_is_read_from_the_words_attributed_not_from_the_sentence(tagger: Tagger) -> None:
+    # A war word sits in the same sentence, but what the Prime Minister is reported to have said is about trains.
+    text = ("As Russian troops massed on the border with Ukraine, Boris Johnson said the new rail line to Leeds "
+            "would open next spring.")
+    result = tagger.tag("Rail plans", text, datetime(2022, 2, 10))
+    assert UKDS not in result.tags
+    rejected = [e.text for e in result.decision(UKDS).evidence if e.kind == "rejected"]
+    assert rejected and "name no term" in rejected[0]
+    on_matter = tagger.tag("Ukraine", "Boris Johnson said Russian troops on the border with Ukraine were a threat.",
+                           datetime(2022, 2, 10))
+    assert UKDS in on_matter.tags
+
+
+def test_evidence_wording_names_the_group_once(tagger: Tagger) -> None:
+    result = tagger.tag("Ukraine", "Boris Johnson said Russian troops were massing near Ukraine.", datetime(2022, 2, 1))
+    texts = " ".join(e.text for e in result.decision(UKDS).evidence)
+    assert "matter matter" not in texts and "'matter' terms (" in texts
+
+
+def test_narration_after_an_unclosed_straight_quote_is_not_read_as_quoted(tagger: Tagger) -> None:
+    # A quote continued into the next paragraph is not closed where it stops: marks are paired by direction, so
+    # the narration that follows (with a statement in it) is not taken for the inside of a quote.
+    text = ('Mr Brown said: "We will not go back to boom and bust.\n\n"And we will keep the economy stable," he '
+            'added. "Never again." Also in Gateshead, Tony Blair told the audience he believed the Iraq war would '
+            'make Britain safer and that troops would come home. He added: "I still think there are big changes."')
+    found = _candidates(tagger, "Campaign trail", text, datetime(2005, 4, 1))
+    assert ("Tony Blair", "he believed the Iraq war would make Britain safer and that troops would come home") \
+        in found
+
+
+def test_object_of_told_is_not_part_of_the_statement(tagger: Tagger) -> None:
+    for obj in ("the audience", "a news conference", "delegates", "the committee"):
+        found = _candidates(tagger, "Visit", f"Ben Wallace told {obj} that more troops would go to Estonia.",
+                            datetime(2022, 2, 1))
+        assert found == [("Ben Wallace", "more troops would go to Estonia")], obj
+
+
+def test_round_up_headline_stops_at_the_next_story_and_needs_a_clause(tagger: Tagger) -> None:
+    when = datetime(2022, 9, 20)
+    assert _candidates(tagger, "The Papers: Truss rejects handouts and China cuts ties with US", "", when) == []
+    assert _candidates(tagger, "Blair dismisses quit claim report", "", datetime(2005, 3, 1)) == []
+    assert _candidates(tagger, "Russian threat means UK army needs more cash, says Ben Wallace", "",
+                       datetime(2022, 6, 28)) == [("Ben Wallace", "Russian threat means UK army needs more cash")]
+
+
+def test_a_possessive_defence_ministry_is_another_countrys(tagger: Tagger) -> None:
+    text = ("Russia has mobilised 100,000 troops on the border with Ukraine. Its defence ministry announced that "
+            "further equipment would be moved west.")
+    assert _candidates(tagger, "Build-up", text, datetime(2022, 1, 14)) == []
+    uk = "The UK's defence ministry announced that further equipment would be moved to Estonia."
+    assert _candidates(tagger, "Build-up", uk, datetime(2022, 1, 14)) == \
+        [("Ministry of Defence", "further equipment would be moved to Estonia")]
+
+
+def test_mi6_chief_is_a_uk_government_voice_on_the_war(tagger: Tagger) -> None:
+    result = tagger.tag("Spy chief", "The MI6 chief said Russia was running out of steam in its war in Ukraine.",
+                        datetime(2022, 7, 21))
+    assert UKDS in result.tags
+    assert {(s.speaker, s.role) for s in result.statements} == \
+        {("Sir Richard Moore", "Chief of the Secret Intelligence Service (MI6)")}

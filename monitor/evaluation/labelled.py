@@ -18,6 +18,7 @@ Speaker matching (per item, each speaker counted once):
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import json
 import re
 from dataclasses import dataclass
@@ -56,7 +57,8 @@ class LabelledItem:
 
 
 def parse_published(value: str | None) -> dt.datetime | None:
-    """ISO timestamps, or a year range "2004/2005" (→ 1 January of the later year)."""
+    """ISO timestamps, RFC 2822 dates (as feeds write them), or a year range "2004/2005" (→ 1 January of the
+    later year). Without a date, offices ("the Prime Minister") cannot be resolved to their holder."""
     if not value:
         return None
     value = value.strip()
@@ -66,6 +68,10 @@ def parse_published(value: str | None) -> dt.datetime | None:
     try:
         return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
+        pass
+    try:
+        return email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         year = re.fullmatch(r"\d{4}", value)
         return dt.datetime(int(value), 7, 1, tzinfo=dt.UTC) if year else None
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,24 +68,20 @@ class Analysis:
     tags: tuple[TagAnalysis, ...]
 
 
+# What the model weighs, for a statement: who speaks (voice, a body or a person), on what (defence terms in the
+# words attributed; bodies that speak on defence by definition), where (the headline), the rule's verdict, and how
+# much the article is about each keyword tag's topic.
 STATEMENT_FEATURES = (
-    "voice.defence", "voice.government", "speaker.body", "speaker.named", "speaker.pronoun", "speaker.repeated",
-    "matter.implied", "matter.statement", "matter.sentence", "matter.headline", "statement.title",
-    "statement.quoted", "statement.words", "rule.qualifies", "article.short",
+    "rule.qualifies", "voice.defence", "voice.government", "speaker.body", "matter.implied", "matter.statement",
+    "statement.title",
 )
 
 
 def document_features(rule: TagRule) -> tuple[str, ...]:
-    """The names of a keyword tag's document features, in model order (derived from the rule's groups)."""
-    groups = list(rule.groups)
-    names = ["rule.score", "title.score", "title.on_topic", "title_lead.on_topic", "text.on_topic_share",
-             "text.lead_on_topic", "text.on_topic_sentences", "text.short", "text.log_length"]
-    names += [f"title.group.{g}" for g in groups]
-    names += [f"lead.group.{g}" for g in groups]
-    names += [f"text.group.{g}" for g in groups]
-    names += [f"text.pair.{a}+{b}" for i, a in enumerate(groups) for b in groups[i + 1 :]]
-    names += [f"exclusion.{i}" for i in range(len(rule.exclusions))]
-    return tuple(names)
+    """The names of a keyword tag's document features, in model order: the rule score and its parts."""
+    names = ["rule.score", "title.score", "title.on_topic", "text.on_topic_share", "text.lead_on_topic",
+             "text.on_topic_sentences", "text.short"]
+    return tuple(names + [f"exclusion.{i}" for i in range(len(rule.exclusions))])
 
 
 class Tagger:
@@ -207,8 +202,6 @@ class Tagger:
             (unit,) = unit_hits(matches["title"], title_f.units)
             value, topical = unit_score(rule, unit)
             features["title.score"] = value
-            for gname, idx in {(h[0], h[3]): None for h in unit.hits}:
-                features[f"title.group.{gname}"] += rule.groups[gname].weights[idx]
             if topical:
                 features["title.on_topic"] = 1.0
                 score += value * rule.title_weight
@@ -222,14 +215,12 @@ class Tagger:
                 joined = UnitHits(0, 0, unit.hits + tuple(h for u in lead for h in u.hits))
                 value, topical = unit_score(rule, joined)
                 if topical and lead and any(h for u in lead for h in u.hits):
-                    features["title_lead.on_topic"] = 1.0
                     score += value * rule.title_weight
                     evidence.append(Evidence("title+lead", f"title and lead on topic together (unit score "
                                              f"{value:.1f} x {rule.title_weight})", "title", None, None,
                                              value * rule.title_weight))
                     evidence.extend(term_evidence(rule, unit, "title", 0.0, title))
         total = sum(u.end - u.start for u in units) or 1
-        _group_features(rule, units, features)
         on_topic = [(i, unit) for i, unit in enumerate(units) if unit.hits and unit_score(rule, unit)[1]]
         if on_topic:
             share = sum(u.end - u.start for _, u in on_topic) / total
@@ -265,7 +256,6 @@ class Tagger:
         score = round(score, 4)
         features["rule.score"] = max(min(score / rule.threshold, 3.0), -1.0)
         features["text.short"] = 1.0 if len(text) <= _SHORT_TEXT else 0.0
-        features["text.log_length"] = math.log10(len(text) + 1)
         return TagAnalysis(rule, score, tuple(evidence), features)
 
     # -- statement tags --------------------------------------------------------------------------------------
@@ -275,26 +265,19 @@ class Tagger:
         assert rule.statement is not None
         candidates: list[Candidate] = []
         score = 0.0
-        short = len(text) <= _SHORT_TEXT
-        by_speaker: dict[object, int] = {}
-        for raw in (*title_statements, *text_statements):
-            by_speaker[raw.speaker] = by_speaker.get(raw.speaker, 0) + 1
-        headline_matter = self._matter(rule, title_f.lowered)[0] if title_f.units else 0.0
         for field, original, fld, raws, weight in (
             ("title", title, title_f, title_statements, rule.title_weight),
             ("text", text, text_f, text_statements, rule.text_weight),
         ):
+            # A feed entry's description is judged together with its headline.
+            headline = title_f.lowered if field == "text" and len(text) <= _SHORT_TEXT else ""
             for raw in raws:
                 statement = Statement(raw.speaker.name, raw.speaker.role_title, original[raw.start : raw.end],
                                       raw.start, raw.end, field)
-                # A feed entry's description is judged together with its headline.
-                ok, why = self._qualifies(rule, raw, fld.lowered, title_f.lowered if field == "text" and short
-                                          else "")
+                ok, why = self._qualifies(rule, raw, fld.lowered, headline)
                 if ok:
                     score += weight
-                features = self._statement_features(rule, raw, fld, original, field, short, headline_matter,
-                                                    by_speaker[raw.speaker] > 1, ok)
-                features.update(topics)
+                features = self._statement_features(rule, raw, fld.lowered, field, ok) | topics
                 candidates.append(Candidate(statement, ok, why, weight, features))
         evidence = tuple(Evidence("statement" if c.rule_ok else "rejected",
                                   f"{c.statement.label()}: {c.why}: {_short(c.statement.text)}", c.statement.field,
@@ -302,32 +285,19 @@ class Tagger:
                          for c in candidates)
         return TagAnalysis(rule, round(min(score, rule.unit_cap), 4), evidence, {}, tuple(candidates))
 
-    def _statement_features(self, rule: TagRule, raw: RawStatement, fld: _Field, original: str, field: str,
-                            short: bool, headline_matter: float, repeated: bool, ok: bool) -> dict[str, float]:
+    def _statement_features(self, rule: TagRule, raw: RawStatement, lowered: str, field: str,
+                            ok: bool) -> dict[str, float]:
         assert rule.statement is not None
         speaker = raw.speaker
         entry = speaker.body or speaker.role
-        mention = original[raw.mention[0] : raw.mention[1]].strip().lower()
-        said = fld.lowered[raw.start : raw.end]
-        start, end = min(raw.sentence[0], raw.start), max(raw.sentence[1], raw.end)
-        sentence = blank(fld.lowered[start:end], [(raw.mention[0] - start, raw.mention[1] - start)])
-        before = original[max(0, raw.start - 2) : raw.start]
         return {
+            "rule.qualifies": 1.0 if ok else 0.0,
             "voice.defence": 1.0 if speaker.voice == "defence" else 0.0,
             "voice.government": 1.0 if speaker.voice == "government" else 0.0,
             "speaker.body": 1.0 if speaker.body is not None else 0.0,
-            "speaker.named": 1.0 if speaker.person is not None else 0.0,
-            "speaker.pronoun": 1.0 if mention in _PRONOUNS else 0.0,
-            "speaker.repeated": 1.0 if repeated else 0.0,
             "matter.implied": 1.0 if entry is not None and entry.key in rule.statement.matter_implied_for else 0.0,
-            "matter.statement": min(self._matter(rule, said)[0], 3.0),
-            "matter.sentence": min(self._matter(rule, sentence)[0], 3.0),
-            "matter.headline": min(headline_matter, 3.0),
+            "matter.statement": min(self._matter(rule, lowered[raw.start : raw.end])[0], 3.0),
             "statement.title": 1.0 if field == "title" else 0.0,
-            "statement.quoted": 1.0 if any(q in before for q in "“\"‘'") else 0.0,
-            "statement.words": math.log10(len(said.split()) + 1),
-            "rule.qualifies": 1.0 if ok else 0.0,
-            "article.short": 1.0 if short else 0.0,
         }
 
     @staticmethod
@@ -355,24 +325,6 @@ class Tagger:
         if weight < rule.statement.matter_min:
             return False, f"{voice} voice, but the words attributed name no term of the {group!r} group"
         return True, f"{voice} voice; the words attributed are on the {group!r} terms ({', '.join(terms[:4])})"
-
-
-_PRONOUNS = frozenset({"he", "she", "it", "they", "his", "her", "its", "their"})
-
-
-def _group_features(rule: TagRule, units: list[UnitHits], features: dict[str, float]) -> None:
-    """Share of the text's sentences holding each group, each pair of groups, and each group in the lead."""
-    if not units:
-        return
-    groups = list(rule.groups)
-    present = [{h[0] for h in u.hits} for u in units]
-    n = len(units)
-    for g in groups:
-        features[f"text.group.{g}"] = sum(g in p for p in present) / n
-        features[f"lead.group.{g}"] = 1.0 if any(g in p for p in present[: max(rule.lead_units, 1)]) else 0.0
-    for i, a in enumerate(groups):
-        for b in groups[i + 1 :]:
-            features[f"text.pair.{a}+{b}"] = sum(a in p and b in p for p in present) / n
 
 
 def _document_decision(tag: TagAnalysis, weights: TagWeights | None) -> TagDecision:

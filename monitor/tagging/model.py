@@ -71,14 +71,25 @@ class TagDecision:
         }
 
     def explain(self) -> str:
-        """Multi-line human explanation of why the tag was or was not given."""
+        """Multi-line human explanation of why the tag was or was not given.
+
+        With a fitted model: the probability against the model's threshold, each feature's weight × value
+        (log-odds), then the rule evidence the features measure; without one, the rule score and its evidence.
+        """
         verdict = "GIVEN" if self.given else "NOT GIVEN"
         relation = ">=" if self.given else "<"
-        lines = [f"{self.tag}: {verdict} (score {self.score:.2f} {relation} threshold {self.threshold:.2f})"]
-        for ev in sorted(self.evidence, key=lambda e: (e.field != "title", -abs(e.weight))):
+        fitted = [e for e in self.evidence if e.kind in ("model", "feature")]
+        rules = [e for e in self.evidence if e.kind not in ("model", "feature")]
+        measure = "p =" if fitted else "score"
+        lines = [f"{self.tag}: {verdict} ({measure} {self.score:.2f} {relation} threshold {self.threshold:.2f})"]
+        if fitted:
+            lines.append("  model (log-odds; weight x value):")
+            lines.extend(f"  {ev.weight:+6.2f}  {ev.kind:<10} {ev.text}" for ev in fitted)
+            lines.append("  evidence:")
+        for ev in sorted(rules, key=lambda e: (e.field != "title", -abs(e.weight))):
             where = f"{ev.field}[{ev.start}:{ev.end}]" if ev.start is not None else ev.field
             lines.append(f"  {ev.weight:+6.2f}  {ev.kind:<10} {where:<18} {ev.text}")
-        if not self.evidence:
+        if not rules:
             lines.append("  (no evidence found)")
         for st in self.statements:
             snippet = st.text if len(st.text) <= 120 else st.text[:117] + "..."

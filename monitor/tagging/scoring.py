@@ -67,8 +67,9 @@ class TagWeights:
         return sorted((c for c in parts if c.amount), key=lambda c: -abs(c.amount))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "features": list(self.features), "weights": [round(w, 6) for w in self.weights],
-                "intercept": round(self.intercept, 6), "threshold": round(self.threshold, 6)}
+        # Floats are written exactly (repr), so a loaded model gives the very probabilities of the fitted one.
+        return {"kind": self.kind, "features": list(self.features), "weights": list(self.weights),
+                "intercept": self.intercept, "threshold": self.threshold}
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from monitor.tagging.officials import HONORIFICS, Body, Officials, Person, Role
 from monitor.tagging.text import PhraseMatcher
@@ -101,7 +101,9 @@ _OBJECT = re.compile(
     r"\s*(?:the\s+)?(?:BBC(?:['’]s)?(?:\s+Radio\s+\d(?:['’]s)?)?(?:\s+Today(?:\s+programme)?)?|ITV(?:\s+News)?|"
     r"Sky(?:\s+News)?|LBC|Times\s+Radio|GB\s+News|CNN|MPs|peers|reporters|journalists|(?:House\s+of\s+)?Commons|"
     r"Lords|parliament|Parliament|Telegraph|Times|Guardian|Sun|Mail|Mirror|Independent|Observer|broadcasters|"
-    r"the\s+programme|the\s+paper|the\s+newspaper)\s*(?:,\s*)?(?:that\s+)?"
+    r"the\s+programme|the\s+paper|the\s+newspaper|(?:the\s+|an\s+|a\s+)?(?:audience|crowd|conference|summit|"
+    r"meeting|delegates|supporters|activists|students|troops|soldiers|committee|house|House|press\s+conference|"
+    r"news\s+conference|interviewer|viewers|listeners|readers)|him|her|them|us)(?![\w’'])\s*(?:,\s*)?(?:that\s+)?"
 )
 _HONOR_BEFORE = re.compile(r"(?<![\w])(?:" + "|".join(HONORIFICS) + r")\.?\s+\Z")
 _STATEMENT_TRIM = " \t\n,;:-–—\"“”‘’'"
@@ -319,6 +321,8 @@ class StatementExtractor:
         """True if the words before a role/body mention make it foreign, former or opposition."""
         before = re.split(r"[.,;:!?\n“”\"()]", text[max(0, start - 40) : start].replace("’", "'"))[-1]
         words = re.findall(r"[\w’'\-]+", before)[-2:]
+        if words and words[-1].lower() in ("its", "their"):
+            return True  # "Russia has mobilised troops. Its defence ministry said ...": another country's office
         for word in words:
             low = word.lower().strip(".")
             if low in self.officials.foreign_qualifiers or low in self.officials.not_current:
@@ -397,6 +401,8 @@ class StatementExtractor:
             m = _SPEECH_NOUN.search(text, window, that.start())
             if m is not None and not _inside(quotes, quote_starts, m.start()):
                 out.extend(self._noun_attribution(text, m, that.end(), sents, mentions, events))
+        if title:
+            out = [st for st in (_headline_clause(text, raw) for raw in out) if st is not None]
         return _dedupe(out)
 
     def _label_attribution(self, text: str, sents: list[tuple[int, int]], n: int, mentions: list[Mention],
@@ -582,6 +588,20 @@ def _statement_span(text: str, s0: int, s1: int, m0: int, m1: int, v0: int, v1: 
     return _trim_span(text, body_start, s1)
 
 
+_HEADLINE_MIN_WORDS = 4
+_NEXT_STORY = re.compile(r"\s+(?:and|as|while|but)\s+(?=[A-Z])|\s*[;|]\s*")
+
+
+def _headline_clause(text: str, st: RawStatement) -> RawStatement | None:
+    """A headline statement ends where the next story of a round-up headline starts ("Truss rejects handouts and
+    China cuts ties with US"), and is a clause, not a bare object ("Blair dismisses quit claim report")."""
+    cut = _NEXT_STORY.search(text, st.start, st.end)
+    span = _trim_span(text, st.start, cut.start() if cut else st.end)
+    if span is None or len(text[span[0] : span[1]].split()) < _HEADLINE_MIN_WORDS:
+        return None
+    return replace(st, start=span[0], end=span[1])
+
+
 def _trim_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     while start < end and text[start] in _STATEMENT_TRIM:
         start += 1
@@ -597,9 +617,33 @@ def _quote_spans(text: str) -> list[tuple[int, int]]:
     spans = [(m.start(), m.end()) for m in _CURLY_QUOTE.finditer(text)]
     if '"' in text:
         for para in re.finditer(r"[^\n]+", text):
-            marks = [m.start() for m in _STRAIGHT_QUOTE.finditer(text, para.start(), para.end())]
-            spans.extend((a, b + 1) for a, b in zip(marks[::2], marks[1::2], strict=False))
+            spans.extend(_straight_quotes(text, para.start(), para.end()))
     spans.sort()
+    return spans
+
+
+def _straight_quotes(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Straight-quoted spans of one paragraph, each mark read as opening or closing by what stands around it.
+
+    Pairing marks in order goes wrong after one unclosed quote (a quote continued in the next paragraph opens
+    there again): every later pair would be inverted, and the narration between quotes read as quoted.
+    An opening mark follows a space or the paragraph's start; an unclosed quote runs to the paragraph's end.
+    """
+    spans = []
+    opened: int | None = None
+    for m in _STRAIGHT_QUOTE.finditer(text, start, end):
+        i = m.start()
+        before = text[i - 1] if i > start else " "
+        after = text[i + 1] if i + 1 < end else " "
+        if (before.isspace() or before in "([{–—-:") and not after.isspace():
+            if opened is not None:
+                spans.append((opened, i))  # the quote before was left open
+            opened = i
+        elif opened is not None:
+            spans.append((opened, i + 1))
+            opened = None
+    if opened is not None:
+        spans.append((opened, end))
     return spans
 
 
