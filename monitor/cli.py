@@ -382,6 +382,32 @@ def tags_explain(ctx: Context, article_id: str) -> None:
         click.echo(f"stored tags differ: {', '.join(article.tags) or '-'} (run `monitor retag` after a rules change)")
 
 
+@cli.group()
+def officials() -> None:
+    """The UK officials behind statements (config/officials.toml and its ministers file)."""
+
+
+@officials.command("import-ifg")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write (default: the ministers_file next to the configured officials file).")
+@pass_ctx
+def officials_import_ifg(ctx: Context, source: Path, out_path: Path | None) -> None:
+    """Ministers' tenures from the Institute for Government Ministers Database (appointments_joined.csv)."""
+    from monitor.ministers import CREDIT, convert, write
+
+    options = Options.from_settings(ctx.settings)
+    out_path = out_path or options.officials_file.parent / "ministers.csv"
+    tenures = convert(source)
+    try:
+        write(tenures, out_path)
+    except OSError as exc:
+        raise MonitorError(f"cannot write {out_path}: {exc.strerror or exc}") from None
+    roles = sorted({t.role for t in tenures})
+    click.echo(f"wrote {len(tenures)} tenures of {len(roles)} offices to {out_path} (source: {CREDIT}); "
+               "run `monitor retag` to apply them to stored articles")
+
+
 @cli.command()
 @click.option("--since", help="Only articles published (or fetched) since this date.")
 @pass_ctx

@@ -263,9 +263,10 @@ def test_broken_tags_config_names_file_and_key(tmp_path: Path, replace: tuple[st
 def test_broken_officials_config_names_file_and_key(tmp_path: Path) -> None:
     text = (CONFIG / "officials.toml").read_text(encoding="utf-8")
     path = tmp_path / "officials.toml"
-    broken = text.replace('role = "defence_secretary", start = 2019-07-24', 'role = "defence_sec", start = 2019-07-24')
+    (tmp_path / "ministers.csv").write_bytes((CONFIG / "ministers.csv").read_bytes())
+    broken = text.replace('role = "first_sea_lord", start = 2019-06-19', 'role = "first_sea", start = 2019-06-19')
     path.write_text(broken, encoding="utf-8")
-    with pytest.raises(TaggingConfigError, match=r"officials\.toml: people\[\d+\]\.tenure\[0\] \(Ben Wallace\)"):
+    with pytest.raises(TaggingConfigError, match=r"officials\.toml: people\[\d+\]\.tenure\[0\] \(Sir Tony Radakin\)"):
         Tagger.from_files(CONFIG / "tags.toml", path)
     with pytest.raises(TaggingConfigError, match="file not found"):
         Tagger.from_files(CONFIG / "tags.toml", tmp_path / "missing.toml")

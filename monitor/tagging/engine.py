@@ -10,7 +10,7 @@ from typing import Any
 
 from monitor.tagging.errors import TaggingConfigError
 from monitor.tagging.model import Evidence, Statement, TagDecision, TaggingResult
-from monitor.tagging.officials import Officials, parse_officials
+from monitor.tagging.officials import Officials, load_officials
 from monitor.tagging.rules import TagRule, UnitHits, compile_masks, parse_tag, term_evidence, unit_hits, unit_score
 from monitor.tagging.scoring import TagModel, TagWeights
 from monitor.tagging.statements import RawStatement, StatementExtractor
@@ -113,7 +113,7 @@ class Tagger:
             raise TaggingConfigError(f"{tags_path}: unknown top-level key(s) {', '.join(sorted(unknown))}")
         rules = tuple(parse_tag(name, table, str(tags_path)) for name, table in tags.items())
         masks = compile_masks(data.get("mask", []), str(tags_path))
-        officials = parse_officials(_load_toml(officials_path), str(officials_path))
+        officials = load_officials(officials_path)
         keys = officials.roles.keys() | officials.bodies.keys()
         for rule in rules:
             unknown_keys = (rule.statement.matter_implied_for - keys) if rule.statement else set()

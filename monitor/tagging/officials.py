@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from monitor.tagging.errors import TaggingConfigError
@@ -123,8 +126,54 @@ def _date(value: Any, where: str) -> dt.date:
     raise TaggingConfigError(f"{where} must be a date like 2019-07-24 (got {value!r})")
 
 
-def parse_officials(data: dict[str, Any], source: str) -> Officials:
-    """Validate and build :class:`Officials` from parsed TOML; errors name ``source`` and the key."""
+def load_officials(path: Path) -> Officials:
+    """Read officials.toml and the ministers file it names (tenures from the dated public record)."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise TaggingConfigError(f"{path}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise TaggingConfigError(f"{path}: not valid TOML: {exc}") from None
+    ministers_file = data.pop("ministers_file", "")
+    if not isinstance(ministers_file, str):
+        raise TaggingConfigError(f"{path}: ministers_file must be a file name")
+    ministers = read_ministers(path.parent / ministers_file) if ministers_file else []
+    return parse_officials(data, str(path), ministers)
+
+
+def read_ministers(path: Path) -> list[tuple[str, Tenure, str]]:
+    """(person, tenure, where) of every row of a ministers file (see monitor/ministers.py)."""
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except FileNotFoundError:
+        raise TaggingConfigError(f"{path}: ministers file not found") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise TaggingConfigError(f"{path}: cannot read the ministers file: {exc}") from None
+    out = []
+    for n, row in enumerate(rows, 2):
+        where = f"{path}:{n}"
+        if not row.get("person") or not row.get("role"):
+            raise TaggingConfigError(f"{where}: needs person, role, start and end columns")
+        start = _date(row.get("start"), f"{where}: start")
+        end = _date(row["end"], f"{where}: end") if row.get("end") else None
+        out.append((" ".join(row["person"].split()), Tenure(row["role"], start, end), where))
+    return out
+
+
+def _name_key(name: str) -> str:
+    return " ".join(w for w in name.replace("’", "'").split() if w not in HONORIFICS).lower()
+
+
+def parse_officials(data: dict[str, Any], source: str,
+                    ministers: list[tuple[str, Tenure, str]] | None = None) -> Officials:
+    """Validate and build :class:`Officials` from parsed TOML and ministers' tenures; errors name the file and key.
+
+    A minister's tenures join the [[people]] entry with the same name or alias (which gives first names,
+    aliases and a surname); a minister without one becomes a person of their own.
+    """
 
     def fail(msg: str) -> TaggingConfigError:
         return TaggingConfigError(f"{source}: {msg}")
@@ -149,8 +198,8 @@ def parse_officials(data: dict[str, Any], source: str) -> Officials:
             aliases = _str_list(raw.get("aliases", []), f"{where}.aliases ({name})")
             tenures = []
             raw_tenures = raw.get("tenure", [])
-            if not isinstance(raw_tenures, list) or not raw_tenures:
-                raise TaggingConfigError(f"{where}.tenure ({name}) must be a non-empty list")
+            if not isinstance(raw_tenures, list):
+                raise TaggingConfigError(f"{where}.tenure ({name}) must be a list")
             for j, t in enumerate(raw_tenures):
                 twhere = f"{where}.tenure[{j}] ({name})"
                 if not isinstance(t, dict) or t.get("role") not in roles:
@@ -161,6 +210,8 @@ def parse_officials(data: dict[str, Any], source: str) -> Officials:
                     raise TaggingConfigError(f"{twhere}: end is before start")
                 tenures.append(Tenure(t["role"], start, end))
             people.append(Person(name, str(surname), first, aliases, tuple(tenures)))
+        # An entry that only names a minister the ministers file does not list holds no office: nobody to resolve.
+        people = [p for p in _with_ministers(people, ministers or [], roles) if p.tenures]
         foreign = frozenset(q.lower() for q in _str_list(data.get("foreign_qualifiers", []), "foreign_qualifiers"))
         not_current = frozenset(q.lower() for q in _str_list(data.get("not_current", []), "not_current"))
         places = frozenset(q.lower() for q in _str_list(data.get("foreign_places", []), "foreign_places"))
@@ -169,3 +220,36 @@ def parse_officials(data: dict[str, Any], source: str) -> Officials:
     except TaggingConfigError as exc:
         raise fail(str(exc)) from None
     return Officials(roles, bodies, tuple(people), foreign, not_current, places)
+
+
+def _with_ministers(people: list[Person], ministers: list[tuple[str, Tenure, str]],
+                    roles: dict[str, Role]) -> list[Person]:
+    by_name: dict[str, int] = {}
+    for i, person in enumerate(people):
+        for form in (person.name, *person.aliases):
+            by_name.setdefault(_name_key(form), i)
+    extra: dict[int, list[Tenure]] = {}
+    for name, tenure, where in ministers:
+        if tenure.role not in roles:
+            raise TaggingConfigError(f"{where}: role {tenure.role!r} is not a [roles] key")
+        if tenure.end is not None and tenure.end < tenure.start:
+            raise TaggingConfigError(f"{where}: end is before start")
+        i = by_name.get(_name_key(name))
+        if i is None:
+            people.append(_new_person(name))
+            i = by_name[_name_key(name)] = len(people) - 1
+        extra.setdefault(i, []).append(tenure)
+    return [Person(p.name, p.surname, p.first, p.aliases, p.tenures + tuple(extra.get(i, ())))
+            for i, p in enumerate(people)]
+
+
+def _new_person(name: str) -> Person:
+    """A minister known only from the ministers file: "Dan Jarvis"; a peer "Baroness Taylor of Bolton" is
+    "Baroness Taylor" in text, "the Earl of Minto" "Minto"."""
+    words = name.split()
+    if words[0] in HONORIFICS and " of " in name:
+        base = [w for w in name.split(" of ")[0].split() if w not in HONORIFICS]
+        surname = base[-1] if base else name.rsplit(" of ", 1)[1].split()[0]
+        return Person(name, surname, (words[0],), (f"{words[0]} {surname}",), ())
+    plain = [w for w in words if w not in HONORIFICS] or words
+    return Person(name, plain[-1], (words[0],) if words[0] in HONORIFICS else tuple(plain[:1]), (), ())

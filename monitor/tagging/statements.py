@@ -105,6 +105,7 @@ _OBJECT = re.compile(
     r"meeting|delegates|supporters|activists|students|troops|soldiers|committee|house|House|press\s+conference|"
     r"news\s+conference|interviewer|viewers|listeners|readers)|him|her|them|us)(?![\w’'])\s*(?:,\s*)?(?:that\s+)?"
 )
+_APPOSITION = re.compile(r"\s*,\s*(?:the\s+|britain['’]s\s+|the\s+uk['’]s\s+)?", re.IGNORECASE)
 _HONOR_BEFORE = re.compile(r"(?<![\w])(?:" + "|".join(HONORIFICS) + r")\.?\s+\Z")
 _STATEMENT_TRIM = " \t\n,;:-–—\"“”‘’'"
 
@@ -236,7 +237,7 @@ class StatementExtractor:
         found: list[Mention] = []
         taken: list[tuple[int, int]] = []
         for start, end, person in scan.full:
-            found.append(Mention(start, end, self._person_speaker(person, when), "person"))
+            found.append(Mention(start, end, self._person_speaker(person, when, text, scan, start, end), "person"))
             taken.append((start, end))
         for start, end, idx in scan.surname:
             if _overlaps(taken, start, end):
@@ -247,7 +248,7 @@ class StatementExtractor:
             honor = _HONOR_BEFORE.search(text, max(0, start - 16), start)
             start = honor.start() if honor else start
             person = next((p for p in candidates if self.officials.role_at(p, when)), candidates[0])
-            found.append(Mention(start, end, self._person_speaker(person, when), "person"))
+            found.append(Mention(start, end, self._person_speaker(person, when, text, scan, start, end), "person"))
             taken.append((start, end))
         for a_start, end, kind, entry in scan.alias:
             if _overlaps(taken, a_start, end):
@@ -273,7 +274,9 @@ class StatementExtractor:
                     speaker = OTHER
                 else:
                     holder = self._resolve_role(entry, when, introduced)
-                    uk_marked = lead is not None and re.search(r"(?i)\b(?:uk|britain|british)", lead.group())
+                    # "the UK's prime minister", "the British prime minister", "the UK prime minister"
+                    said = (lead.group() if lead else "") + text[a_start:end]
+                    uk_marked = re.search(r"(?i)\b(?:uk|britain|british)", said) is not None
                     if entry.needs_uk_context and not uk_marked and holder not in introduced:
                         speaker = OTHER
                     else:
@@ -304,7 +307,17 @@ class StatementExtractor:
         m = re.match(r"\s+(?:in|of)\s+([A-Z][\w’'\-]+)", text[end : end + 40])
         return m is not None and m.group(1).lower() in self.officials.foreign_places
 
-    def _person_speaker(self, person: Person, when: dt.date | None) -> Speaker:
+    def _person_speaker(self, person: Person, when: dt.date | None, text: str, scan: Scan, start: int,
+                        end: int) -> Speaker:
+        """The office a person speaks in: the one the text gives them ("Foreign Secretary Liz Truss", "Liz Truss,
+        the foreign secretary,") if they ever held it, else the one they held on the article's date."""
+        for a_start, a_end, kind, entry in scan.alias:
+            if kind != "role" or not isinstance(entry, Role) or not self.officials.held(person, entry.key):
+                continue
+            before = 0 <= start - a_end <= 1
+            after = a_start >= end and _APPOSITION.fullmatch(text, end, a_start) is not None
+            if before or after:
+                return Speaker(person, entry, None)
         role = self.officials.role_at(person, when)
         return Speaker(person, role, None) if role else OTHER
 
