@@ -496,3 +496,13 @@ def test_mi6_chief_is_a_uk_government_voice_on_the_war(tagger: Tagger) -> None:
     assert UKDS in result.tags
     assert {(s.speaker, s.role) for s in result.statements} == \
         {("Sir Richard Moore", "Chief of the Secret Intelligence Service (MI6)")}
+
+
+def test_an_office_in_apposition_describes_the_person_named(tagger: Tagger) -> None:
+    # "a defence minister" after James Heappey's name is his description, not a second speaker (it used to be
+    # resolved to the Defence Secretary of the day), and two comma clauses may stand before the verb.
+    text = ("James Heappey, a defence minister, writing in the Sun, said: \u201cWe are aware of Russian military "
+            "advance-force operations in Ukraine.\u201d")
+    found = _candidates(tagger, "Warning", text, datetime(2022, 1, 25))
+    assert found == [("James Heappey", "We are aware of Russian military advance-force operations in Ukraine")]
+    assert speakers(tagger.tag("Warning", text, datetime(2022, 1, 25))) == {("James Heappey", "Armed Forces Minister")}

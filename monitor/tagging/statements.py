@@ -79,7 +79,7 @@ _PRONOUN_SUBJECT = re.compile(
 )
 # What may stand between a speaker and the speech verb: an appositive, auxiliaries, time phrases.
 _GAP_RE = re.compile(
-    r"(?:\s*,[^,;:“”\"]{1,100},)?"
+    r"(?:\s*,(?:[^,;:“”\"]{1,100},){1,2})?"
     r"(?:\s+(?:has|have|had|also|then|later|again|previously|repeatedly|recently|earlier|yesterday|today|"
     r"tonight|would|will|was|is|has\s+been|had\s+been|once|now|last\s+\w+|this\s+\w+|on\s+\w+|"
     r"in\s+london|in\s+a\s+statement|\w+\s+(?:days?|weeks?|months?|years?)\s+ago|at\s+the\s+weekend|in\s+an?\s+\w+|in\s+(?:his|her|its|their|the)\s+[\w\s\-]{1,30}?|"
@@ -106,6 +106,8 @@ _OBJECT = re.compile(
     r"news\s+conference|interviewer|viewers|listeners|readers)|him|her|them|us)(?![\w’'])\s*(?:,\s*)?(?:that\s+)?"
 )
 _APPOSITION = re.compile(r"\s*,\s*(?:the\s+|britain['’]s\s+|the\s+uk['’]s\s+)?", re.IGNORECASE)
+_APPOSITION_ANY = re.compile(r"\s*[,(]\s*(?:the\s+|a\s+|an\s+|one\s+|britain['’]s\s+|the\s+uk['’]s\s+)?",
+                             re.IGNORECASE)
 _HONOR_BEFORE = re.compile(r"(?<![\w])(?:" + "|".join(HONORIFICS) + r")\.?\s+\Z")
 _STATEMENT_TRIM = " \t\n,;:-–—\"“”‘’'"
 
@@ -253,6 +255,8 @@ class StatementExtractor:
         for a_start, end, kind, entry in scan.alias:
             if _overlaps(taken, a_start, end):
                 continue
+            if kind == "role" and _describes(text, taken, a_start, end):
+                continue  # "James Heappey, a defence minister, said": the office describes the person named
             lead = _DETERMINER.search(text, max(0, a_start - 30), a_start)
             start = lead.start() if lead else a_start
             family = self._ambiguous_family(text, a_start, end, entry)
@@ -546,6 +550,13 @@ class StatementExtractor:
                     if span:
                         return [RawStatement(mn.speaker, span[0], span[1], (s0, s1), (mn.start, mn.end))]
         return []
+
+
+def _describes(text: str, people: list[tuple[int, int]], start: int, end: int) -> bool:
+    """True when an office stands in apposition after a person's name: "James Heappey, a defence minister,"
+    (an office in front, "Defence Secretary Ben Wallace", joins the name as one subject instead)."""
+    return any(start >= p1 and _APPOSITION_ANY.fullmatch(text, p1, start) is not None
+               and text[end : end + 1] in (",", ")", "", ".") for _p0, p1 in people)
 
 
 def _extend_subject(mentions: list[Mention], starts: list[int], m0: int) -> int:
