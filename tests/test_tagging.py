@@ -506,3 +506,12 @@ def test_an_office_in_apposition_describes_the_person_named(tagger: Tagger) -> N
     found = _candidates(tagger, "Warning", text, datetime(2022, 1, 25))
     assert found == [("James Heappey", "We are aware of Russian military advance-force operations in Ukraine")]
     assert speakers(tagger.tag("Warning", text, datetime(2022, 1, 25))) == {("James Heappey", "Armed Forces Minister")}
+
+
+def test_corrections_column_with_one_war_sentence_is_not_war_coverage(tagger: Tagger) -> None:
+    text = ("Corrections and clarifications. An article on school meals gave the wrong date for the council vote; "
+            "it was 12 March. A caption misnamed a footballer. A report said Russian troops had entered Kharkiv "
+            "on Monday; they entered on Sunday. A recipe listed 200g of sugar instead of 20g.")
+    result = tagger.tag("Corrections and clarifications", text, datetime(2022, 3, 1))
+    assert WAR not in result.tags
+    assert any(e.kind == "exclusion" and "corrections column" in e.text for e in result.decision(WAR).evidence)
