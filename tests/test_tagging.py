@@ -515,3 +515,14 @@ def test_corrections_column_with_one_war_sentence_is_not_war_coverage(tagger: Ta
     result = tagger.tag("Corrections and clarifications", text, datetime(2022, 3, 1))
     assert WAR not in result.tags
     assert any(e.kind == "exclusion" and "corrections column" in e.text for e in result.decision(WAR).evidence)
+
+
+def test_a_bare_description_refers_back_to_the_person_named_before(tagger: Tagger) -> None:
+    when = datetime(2022, 3, 1)
+    named = "Ben Wallace visited Estonia on Monday. The minister said Russian troops were exhausted."
+    assert _candidates(tagger, "Visit", named, when) == [("Ben Wallace", "Russian troops were exhausted")]
+    # The last person named is someone else: the description is theirs, not the official's.
+    other = ("Ben Wallace met Emmanuel Macron. President Macron spoke first. The politician said Russian troops were "
+             "exhausted.")
+    assert _candidates(tagger, "Visit", other, when) == []
+    assert _candidates(tagger, "Visit", "The minister said Russian troops were exhausted.", when) == []

@@ -74,8 +74,11 @@ _LABEL_BEFORE = re.compile(
 _JOINT_BEFORE = re.compile(r"([A-Z][\w’'\-]*)\s+(?:and|&)\s+\Z")
 _PERSON_BEFORE = re.compile(r"(?:M[rs]s?|Dr|President|Chancellor|Senator)\b\.?\s+([A-Z][\w’'\-]+)")
 _ACCORDING = re.compile(r"[Aa]ccording to\s+")
+# A subject standing for someone named before: a pronoun, or a bare description of an office-holder ("Ben
+# Wallace visited Estonia. The minister said ...").
 _PRONOUN_SUBJECT = re.compile(
-    r"(?<![\w’'])([Hh]e|[Ss]he|[Ii]t|[Tt]hey)(?:\s+(?:has|had|also|then|later|again|would|will))*\s+$"
+    r"(?<![\w’'])([Hh]e|[Ss]he|[Ii]t|[Tt]hey|[Tt]he\s+(?:minister|secretary|politician))"
+    r"(?:\s+(?:has|had|also|then|later|again|would|will))*\s+$"
 )
 # What may stand between a speaker and the speech verb: an appositive, auxiliaries, time phrases.
 _GAP_RE = re.compile(
@@ -501,7 +504,7 @@ class StatementExtractor:
         pm = _PRONOUN_SUBJECT.search(before)
         if pm:
             p0 = s0 + pm.start(1)
-            kind = "person" if pm.group(1).lower() in ("he", "she") else "body"
+            kind = "body" if pm.group(1).lower() in ("it", "they") else "person"
             speaker = _antecedent(events, p0, kind)
             return speaker or OTHER, p0, s0 + pm.end(1), False
         # Inverted: '..., said Mr Wallace.' / '..., says the Ministry of Defence'
