@@ -34,25 +34,53 @@ LAST_MODIFIED = format_datetime(datetime(2024, 3, 1, 6, 0, tzinfo=UTC), usegmt=T
 
 
 class Doc:
-    __slots__ = ("etag", "gz", "kind", "last_modified", "not_modified", "plain")
+    """One resource with its response heads and bodies prepared (identity and gzip) and its 304."""
+
+    __slots__ = ("body", "common", "etag", "gz", "kind", "last_modified", "not_modified", "plain")
 
     def __init__(self, kind: str, body: bytes, content_type: str, compress: bool, last_modified: str):
         self.kind = kind
+        self.body = body
         self.etag = '"' + hashlib.blake2b(body, digest_size=8).hexdigest() + '"'
         self.last_modified = last_modified
-        common = f"Content-Type: {content_type}\r\nETag: {self.etag}\r\nLast-Modified: {last_modified}\r\n"
-        self.plain = self._response(200, common, body)
-        self.gz = self._response(200, common + "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n",
-                                 gzip.compress(body, 6)) if compress else None
+        self.common = (f"Content-Type: {content_type}\r\nETag: {self.etag}\r\nLast-Modified: {last_modified}\r\n"
+                       "Accept-Ranges: bytes\r\n")
+        self.plain = (self._head(200, self.common, len(body)), body)
+        gz = gzip.compress(body, 6) if compress else b""
+        self.gz = (self._head(200, self.common + "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n", len(gz)),
+                   gz) if compress else None
         self.not_modified = (
             f"HTTP/1.1 304 Not Modified\r\nETag: {self.etag}\r\nLast-Modified: {last_modified}\r\n"
             "Content-Length: 0\r\n\r\n"
         ).encode()
 
     @staticmethod
-    def _response(status: int, headers: str, body: bytes) -> bytes:
-        reason = {200: "OK", 404: "Not Found"}[status]
-        return f"HTTP/1.1 {status} {reason}\r\n{headers}Content-Length: {len(body)}\r\n\r\n".encode() + body
+    def _head(status: int, headers: str, length: int, extra: str = "") -> bytes:
+        reason = {200: "OK", 206: "Partial Content", 404: "Not Found", 416: "Range Not Satisfiable"}[status]
+        return f"HTTP/1.1 {status} {reason}\r\n{headers}{extra}Content-Length: {length}\r\n\r\n".encode()
+
+    @classmethod
+    def _response(cls, status: int, headers: str, body: bytes) -> bytes:
+        return cls._head(status, headers, len(body)) + body
+
+    def ranged(self, spec: str) -> tuple[bytes, bytes]:
+        """A single "bytes=a-b" range of the identity body (206), or 416 when it cannot be satisfied."""
+        size = len(self.body)
+        unit, _, rng = spec.partition("=")
+        first, _, last = rng.partition("-")
+        try:
+            if unit.strip() != "bytes" or "," in rng:
+                raise ValueError
+            if first:
+                start, end = int(first), min(int(last) if last else size - 1, size - 1)
+            else:
+                start, end = max(size - int(last), 0), size - 1
+        except ValueError:
+            return self.plain  # not a range this server serves: the whole body, as RFC 9110 allows
+        if start > end or start >= size:
+            return self._head(416, "", 0, f"Content-Range: bytes */{size}\r\n"), b""
+        part = self.body[start : end + 1]
+        return self._head(206, self.common, len(part), f"Content-Range: bytes {start}-{end}/{size}\r\n"), part
 
 
 NOT_FOUND = Doc._response(404, "Content-Type: text/plain\r\n", b"not found")
@@ -113,7 +141,7 @@ class NewsWorldServer:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 lines = head.decode("latin-1").split("\r\n")
-                _method, target, _version = lines[0].split(" ", 2)
+                method, target, _version = lines[0].split(" ", 2)
                 headers = {}
                 for line in lines[1:]:
                     if line:
@@ -133,9 +161,15 @@ class NewsWorldServer:
                             self.counts[f"{doc.kind}_304"] += 1
                             writer.write(doc.not_modified)
                         else:
-                            self.counts[f"{doc.kind}_200"] += 1
+                            # HEAD gets the head alone (a body would desynchronise a kept-alive connection);
+                            # a Range request gets its bytes of the identity body.
+                            self.counts[f"{doc.kind}_{'head' if method == 'HEAD' else '200'}"] += 1
                             gz = doc.gz is not None and "gzip" in headers.get("accept-encoding", "")
-                            writer.write(doc.gz if gz else doc.plain)
+                            if "range" in headers:
+                                head_bytes, body = doc.ranged(headers["range"])
+                            else:
+                                head_bytes, body = doc.gz if gz and doc.gz else doc.plain
+                            writer.write(head_bytes if method == "HEAD" else head_bytes + body)
                 await writer.drain()
                 if headers.get("connection", "").lower() == "close":
                     break
@@ -168,7 +202,7 @@ async def serve(args: argparse.Namespace) -> None:
     world = World(args.seed, args.feeds, args.hosts, args.entries, args.pages, port=port)
     server = NewsWorldServer(world)
     servers = [await asyncio.start_server(server.handle, sock=s) for s in socks]
-    size = sum(len(d.plain) for d in server.docs.values())
+    size = sum(len(d.body) for d in server.docs.values())
     print(f"READY {port} docs={len(server.docs)} bytes={size} render_s={time.perf_counter() - started:.1f}",
           flush=True)
     await asyncio.gather(*(s.serve_forever() for s in servers))
