@@ -526,3 +526,17 @@ def test_a_bare_description_refers_back_to_the_person_named_before(tagger: Tagge
              "exhausted.")
     assert _candidates(tagger, "Visit", other, when) == []
     assert _candidates(tagger, "Visit", "The minister said Russian troops were exhausted.", when) == []
+
+
+def test_other_matters_are_measured_for_the_model(tagger: Tagger) -> None:
+    # The MoD speaks on defence by definition for the rule, but the model also sees that the words attributed
+    # are about a court case and housing, and can weigh that against it.
+    text = "The Ministry of Defence said it would appeal against the tribunal's ruling on the housing compensation."
+    analysis = tagger.analyse("Ruling", text, datetime(2023, 5, 1))
+    (candidate,) = next(t for t in analysis.tags if t.rule.name == UKDS).candidates
+    assert candidate.features["matter.implied"] == 1.0
+    assert candidate.features["other.statement"] >= 3.0
+    on_defence = tagger.analyse("Jets", "The Ministry of Defence said the jets would deploy to Poland.",
+                                datetime(2023, 5, 1))
+    (candidate,) = next(t for t in on_defence.tags if t.rule.name == UKDS).candidates
+    assert candidate.features["other.statement"] == 0.0 and candidate.features["matter.statement"] >= 2.0

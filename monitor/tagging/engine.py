@@ -73,7 +73,7 @@ class Analysis:
 # much the article is about each keyword tag's topic.
 STATEMENT_FEATURES = (
     "rule.qualifies", "voice.defence", "voice.government", "speaker.body", "matter.implied", "matter.statement",
-    "statement.title",
+    "other.statement", "statement.title",
 )
 
 
@@ -290,21 +290,24 @@ class Tagger:
         assert rule.statement is not None
         speaker = raw.speaker
         entry = speaker.body or speaker.role
+        said = lowered[raw.start : raw.end]
         return {
             "rule.qualifies": 1.0 if ok else 0.0,
             "voice.defence": 1.0 if speaker.voice == "defence" else 0.0,
             "voice.government": 1.0 if speaker.voice == "government" else 0.0,
             "speaker.body": 1.0 if speaker.body is not None else 0.0,
             "matter.implied": 1.0 if entry is not None and entry.key in rule.statement.matter_implied_for else 0.0,
-            "matter.statement": min(self._matter(rule, lowered[raw.start : raw.end])[0], 3.0),
+            "matter.statement": min(self._matter(rule, said)[0], 3.0),
+            "other.statement": min(self._matter(rule, said, rule.statement.other_group)[0], 3.0)
+            if rule.statement.other_group else 0.0,
             "statement.title": 1.0 if field == "title" else 0.0,
         }
 
     @staticmethod
-    def _matter(rule: TagRule, window: str) -> tuple[float, list[str]]:
-        """Total weight and terms of the statement rule's matter group found in ``window`` (lower-cased)."""
+    def _matter(rule: TagRule, window: str, group_name: str = "") -> tuple[float, list[str]]:
+        """Total weight and terms of the statement rule's matter group (or another) found in ``window``."""
         assert rule.statement is not None
-        group = rule.groups[rule.statement.matter_group]
+        group = rule.groups[group_name or rule.statement.matter_group]
         terms = {idx for _s, _e, g, idx in rule.matches(tokenize(window), window) if g == group.name}
         return sum(group.weights[i] for i in terms), sorted(group.terms[i] for i in terms)
 

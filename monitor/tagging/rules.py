@@ -36,6 +36,7 @@ class StatementRule:
     matter_group: str
     matter_min: float
     matter_implied_for: frozenset[str] = frozenset()  # officials.toml role/body keys always on a matter
+    other_group: str = ""  # terms of matters that are not the tag's (courts, housing, health): a model feature
 
 
 @dataclass(frozen=True)
@@ -165,8 +166,11 @@ def parse_tag(name: str, table: Any, source: str) -> TagRule:
             if not isinstance(implied, list) or not all(isinstance(k, str) and k for k in implied):
                 raise TaggingConfigError(f"{where}.statement.matter_implied_for must be a list of officials.toml "
                                          "role or body keys")
+            other = st.get("other_group", "")
+            if other and other not in groups:
+                raise TaggingConfigError(f"{where}.statement.other_group {other!r} is not in {where}.groups")
             statement = StatementRule(frozenset(voices), matter, _num(st, "matter_min", 1.0, f"{where}.statement"),
-                                      frozenset(implied))
+                                      frozenset(implied), other)
         else:
             raw = table.get("topical_when", [list(groups)])
             if not isinstance(raw, list) or not raw or not all(isinstance(c, list) and c for c in raw):
