@@ -8,23 +8,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from monitor.alerts.config import AlertSettings, SmtpSettings, Subscription
 from monitor.errors import ConfigError
+from monitor.section import Section
 
 ENV_PREFIX = "MONITOR_"
 # Environment variables with the prefix that are not settings keys.
 RESERVED_ENV = {"MONITOR_CONFIG"}
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-from monitor.alerts.config import AlertSettings, SmtpSettings, Subscription  # noqa: E402 (they extend _Section)
-
-
-class PollSettings(_Section):
+class PollSettings(Section):
     interval: float = Field(900, gt=0)
     tick: float = Field(30, gt=0)
     backoff_max: float = Field(21600, gt=0)
@@ -33,7 +28,7 @@ class PollSettings(_Section):
     history_keep: int = Field(50, ge=1)
 
 
-class HttpSettings(_Section):
+class HttpSettings(Section):
     user_agent: str = "monitor/0.1 (news monitoring)"
     connect_timeout: float = Field(10.0, gt=0)
     read_timeout: float = Field(20.0, gt=0)
@@ -44,7 +39,7 @@ class HttpSettings(_Section):
     max_connections: int = Field(100, ge=1)
 
 
-class ExtractionSettings(_Section):
+class ExtractionSettings(Section):
     workers: int = Field(0, ge=0)
     min_text_chars: int = Field(200, ge=0)
 
@@ -52,24 +47,24 @@ class ExtractionSettings(_Section):
         return self.workers or os.cpu_count() or 1
 
 
-class TaggingSettings(_Section):
+class TaggingSettings(Section):
     tags_file: str = "tags.toml"
     officials_file: str = "officials.toml"
 
 
-class StoriesSettings(_Section):
+class StoriesSettings(Section):
     threshold: float = Field(0.6, gt=0, le=1)
     min_jaccard: float = Field(0.2, ge=0, le=1)
     min_words: int = Field(50, ge=1)
 
 
-class MetricsSettings(_Section):
+class MetricsSettings(Section):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(9464, ge=0, le=65535)
 
 
-class Settings(_Section):
+class Settings(Section):
     database_url: str = "sqlite:///data/monitor.db"
     log_format: Literal["plain", "json"] = "plain"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -81,7 +76,7 @@ class Settings(_Section):
     extraction: ExtractionSettings = ExtractionSettings()
     smtp: SmtpSettings = SmtpSettings()
     alerts: AlertSettings = AlertSettings()
-    subscriptions: list[Subscription] = []
+    subscriptions: list[Subscription] = Field(default_factory=list)
     tagging: TaggingSettings = TaggingSettings()
     stories: StoriesSettings = StoriesSettings()
     metrics: MetricsSettings = MetricsSettings()
@@ -114,7 +109,7 @@ def _env_keys() -> dict[str, tuple[str, ...]]:
         if name == "config_dir":
             continue
         annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, _Section):
+        if isinstance(annotation, type) and issubclass(annotation, Section):
             for sub in annotation.model_fields:
                 keys[f"{ENV_PREFIX}{name}_{sub}".upper()] = (name, sub)
         else:

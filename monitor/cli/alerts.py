@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
 import click
 from sqlmodel import col, select
@@ -12,13 +11,9 @@ from monitor.alerts.mailer import Mailer, SendError
 from monitor.alerts.outbox import message_id
 from monitor.alerts.render import headers
 from monitor.alerts.sender import run_alerts
+from monitor.cli.base import Context, pass_ctx
 from monitor.errors import MonitorError
 from monitor.models import Alert, utcnow
-
-if TYPE_CHECKING:
-    from monitor.cli import Context
-
-pass_ctx = click.pass_obj  # the root group's monitor.cli.Context
 
 
 @click.group()

@@ -1,0 +1,30 @@
+"""``monitor seed`` and ``monitor export``: the corpus folder format in and out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from monitor.cli.base import Context, pass_ctx
+from monitor.processor import Options
+from monitor.seeds import export_corpus, import_corpus, packaged_seed_dir
+
+
+@click.command()
+@click.argument("folder", required=False, type=click.Path(path_type=Path))
+@pass_ctx
+def seed(ctx: Context, folder: Path | None) -> None:
+    """Import a folder of NNN_<id>.txt files (default: the packaged seed corpus), keeping their ids."""
+    options = Options.from_settings(ctx.settings)
+    imported, present = import_corpus(ctx.app.store, folder or packaged_seed_dir(), options)
+    click.echo(f"imported {imported} articles, {present} already present")
+
+
+@click.command("export")
+@click.argument("folder", type=click.Path(path_type=Path))
+@pass_ctx
+def export(ctx: Context, folder: Path) -> None:
+    """Write every article as NNN_<id>.txt (storage order) plus index.jsonl."""
+    count = export_corpus(ctx.app.store, folder)
+    click.echo(f"exported {count} articles to {folder}")

@@ -1,0 +1,55 @@
+"""``monitor eval``: evaluations over real data."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from monitor.cli.base import Context, pass_ctx
+from monitor.processor import Options, tagger
+
+
+@click.group("eval")
+def evaluate() -> None:
+    """Evaluation scripts over real data (feeds, relevance, extraction, stories)."""
+
+
+@evaluate.command("relevance")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_ctx
+def eval_relevance(ctx: Context, path: Path) -> None:
+    """Precision/recall/F1 of the tags and speakers over a labelled JSON Lines file."""
+    from monitor.evaluation.relevance import run as run_eval
+
+    options = Options.from_settings(ctx.settings)
+    sys.exit(run_eval(path, tagger(options.tags_file, options.officials_file), sys.stdout))
+
+
+@evaluate.command("extraction")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def eval_extraction(path: Path) -> None:
+    """Extraction P/R/F1 and time per page versus plain trafilatura (article-extraction benchmark layout)."""
+    from monitor.evaluation.extraction import run as run_eval
+
+    sys.exit(run_eval(path, sys.stdout))
+
+
+@evaluate.command("stories")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@pass_ctx
+def eval_stories(ctx: Context, path: Path) -> None:
+    """Precision/recall of "same story" over all pairs of pages and their human-written bodies."""
+    from monitor.evaluation.stories import run as run_eval
+
+    sys.exit(run_eval(path, sys.stdout, Options.from_settings(ctx.settings).neardup))
+
+
+@evaluate.command("feeds")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def eval_feeds(path: Path) -> None:
+    """Parse every feed document under PATH: crashes and entries versus plain feedparser."""
+    from monitor.evaluation.feeds import run as run_eval
+
+    sys.exit(run_eval(path, sys.stdout))

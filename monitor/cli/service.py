@@ -1,0 +1,77 @@
+"""``monitor run``, ``poll --once``, ``health``, ``stats``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+import click
+
+from monitor.app import open_pipeline
+from monitor.cli.base import Context, pass_ctx
+from monitor.daemon import run_daemon
+from monitor.errors import MonitorError
+from monitor.health import health_problems
+
+
+@click.command()
+@pass_ctx
+def run(ctx: Context) -> None:
+    """Run the daemon: poll due feeds on every tick until SIGTERM/SIGINT."""
+    asyncio.run(run_daemon(ctx.app))
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Poll every due feed once, then exit (required; `monitor run` loops).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_ctx
+def poll(ctx: Context, once: bool, as_json: bool) -> None:
+    """Poll every due feed once (new feeds are due at once) and print a summary.
+
+    Exits 0 even when some feeds failed (their errors are in the summary)."""
+    if not once:
+        raise MonitorError("`monitor poll` needs --once (one cycle, then exit); `monitor run` polls continuously")
+    app = ctx.app
+
+    async def cycle() -> dict[str, Any]:
+        async with open_pipeline(app) as pipeline:
+            return (await pipeline.run_cycle()).as_dict()
+
+    summary = asyncio.run(cycle())
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(summary["outcomes"].items())) or "none"
+    click.echo(f"polled {summary['feeds']} feeds in {summary['seconds']:.1f}s ({outcomes})")
+    click.echo(
+        f"articles: {summary['articles_new']} new, {summary['articles_duplicate']} duplicates, "
+        f"{summary['entries_seen']} entries seen before, {summary['entries_empty']} without text"
+    )
+    for error in summary["errors"]:
+        click.echo(f"error: {error['feed']}: {error['error']}")
+
+
+@click.command()
+@pass_ctx
+def health(ctx: Context) -> None:
+    """Exit 0 when the daemon ticked recently and the database answers; non-zero with a reason otherwise."""
+    age, problems = health_problems(ctx.settings, ctx.app.store)
+    if problems:
+        click.echo("unhealthy: " + "; ".join(problems), err=True)
+        sys.exit(1)
+    click.echo(f"ok: heartbeat {age:.0f}s ago, database answers")
+
+
+@click.command()
+@pass_ctx
+def stats(ctx: Context) -> None:
+    """Feeds, articles, errors and the last poll."""
+    s = ctx.app.store.stats()
+    sources = ", ".join(f"{k} {v}" for k, v in sorted(s.articles_by_source.items()))
+    click.echo(f"feeds: {s.feeds} ({s.feeds_enabled} enabled, {s.feeds_failing} failing)")
+    click.echo(f"articles: {s.articles} ({sources or 'none'})")
+    click.echo(f"last poll: {s.last_poll.isoformat() if s.last_poll else 'never'}")
+    for url, count, error in s.errors:
+        click.echo(f"error: {url}: {count} consecutive: {error}")
