@@ -128,6 +128,13 @@ class Statement(SQLModel, table=True):
     start: int
     end: int
 
+    def label(self) -> str:
+        """The speaker as shown to people: "Ben Wallace (Defence Secretary)", or a body such as "Ministry of
+        Defence" (bodies are speakers: their name is the role)."""
+        if self.speaker and self.role:
+            return f"{self.speaker} ({self.role})"
+        return self.speaker or self.role or "unknown speaker"
+
 
 class StoryBand(SQLModel, table=True):
     """Locality-sensitive-hashing band keys of an article's text, to find near-copies in constant time."""

@@ -78,6 +78,7 @@ def add_feed(store: Store, url: str) -> int:
 def save(
     store: Store, title: str, text: str, tags: tuple[str, ...] = (WAR, UK), feed_id: int | None = None,
     source: str = "page", published: datetime | None = None, url: str | None = None,
+    speaker: tuple[str | None, str] = ("Ben Wallace", "Defence Secretary"),
 ) -> Article:
     """Store an article as the pipeline does (tags with evidence, a statement, a MinHash signature)."""
     sig = signature(text, NearDupConfig())
@@ -89,7 +90,7 @@ def save(
     rows = [ArticleTag(article_id=article.id, tag=t, score=3.5 - i, evidence=[
         {"kind": "term", "text": f"'Kyiv' <evidence for {t}>", "field": "title", "weight": 1.5},
     ]) for i, t in enumerate(tags)]
-    statements = [Statement(article_id=article.id, speaker="Ben Wallace", role="Defence Secretary", text=QUOTE, start=0,
+    statements = [Statement(article_id=article.id, speaker=speaker[0], role=speaker[1], text=QUOTE, start=0,
                             end=10)] if UK in tags else []
     sighting = Sighting(feed_id, article.url or "", article.url, None)
     store.save_article(article, sighting, rows, statements)
@@ -164,6 +165,18 @@ def test_immediate_alert_is_a_multipart_mail_with_evidence_and_statements(
     assert (sent.status, sent.attempts, sent.last_error) == ("sent", 1, None) and sent.sent_at
     assert not deliver_pending(store, settings)
     assert len(mail.messages) == 1
+
+
+def test_a_body_is_named_as_the_speaker_not_unattributed(alerting: tuple[Settings, Store], mail: SmtpServer) -> None:
+    settings, store = alerting
+    save(store, "MoD on Kyiv", story_text(2), speaker=(None, "Ministry of Defence"))
+
+    deliver_pending(store, settings)
+
+    [msg] = mail.messages
+    for body in parts(msg):
+        assert "Ministry of Defence" in body and "unattributed" not in body
+    assert f'- Ministry of Defence: "{QUOTE}"' in parts(msg)[0]
 
 
 def test_filters_tags_keywords_feeds_and_never_seeds(config_file: Path, mail: SmtpServer, store: Store) -> None:

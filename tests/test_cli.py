@@ -135,3 +135,17 @@ def test_errors_are_one_clear_line(config_file: Path, args: list[str], env: dict
 def test_health_without_daemon_is_unhealthy(config_file: Path) -> None:
     result = monitor("health", check=False)
     assert result.returncode == 1 and "no heartbeat" in result.stderr
+
+
+def test_statements_shown_once_with_their_speaker(config_file: Path) -> None:
+    for article_id in SEED_IDS:
+        shown = monitor("articles", "show", article_id).stdout
+        assert "by None" not in shown and "statement by" not in shown
+        [item] = [json.loads(x) for x in monitor("articles", "list", "--json").stdout.splitlines() if article_id in x]
+        for detail in item["tag_details"].values():
+            assert not [e for e in detail["evidence"] if "speaker" in e]  # no plain copy beside the scored one
+            quoted = [e["text"] for e in detail["evidence"] if e["kind"] == "statement"]
+            assert len(quoted) == len(set(quoted))
+        for st in item["statements"]:
+            label = f"{st['speaker']} ({st['role']})" if st["speaker"] and st["role"] else st["speaker"] or st["role"]
+            assert shown.count(f"{label}: {st['text']}") == 1

@@ -1,3 +1,4 @@
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import sqlalchemy as sa
@@ -106,3 +107,29 @@ def test_add_sightings_in_one_transaction_skips_recorded_places(store: Store) ->
     assert store.add_sightings(pairs) == 1
     assert store.add_sightings(pairs) == 0 and store.add_sightings([]) == 0
     assert {s.feed_id for s in store.sightings([stored])[stored]} == {a.id, b.id}
+
+
+def test_migration_0004_drops_the_statement_copies_from_tag_evidence(db_url: str) -> None:
+    engine = create_db_engine(db_url)
+    migrate(engine, "0003")
+    scored = {"kind": "statement", "text": "Ministry of Defence: defence voice: quote", "field": "text", "start": 0,
+              "end": 5, "weight": 1.5}
+    copy = {"kind": "statement", "speaker": None, "role": "Ministry of Defence", "text": "quote", "start": 0, "end": 5,
+            "field": "text"}
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO article (id, content_hash, text, source, authors, tags, fetched_at) "
+                "VALUES ('00000000000000bb', '00000000000000bb', 'quote', 'seed', '[]', '[]', :t)"
+            ),
+            {"t": datetime(2020, 1, 1)},
+        )
+        conn.execute(
+            sa.text("INSERT INTO article_tag (article_id, tag, score, evidence) "
+                    "VALUES ('00000000000000bb', 't', 1, :e)"),
+            {"e": json.dumps([scored, copy])},
+        )
+    migrate(engine)
+    [row] = Store(engine).tag_details(["00000000000000bb"])["00000000000000bb"]
+    assert row.evidence == [scored]
+    engine.dispose()

@@ -14,6 +14,12 @@ from monitor.models import Statement as StatementRow
 from monitor.processor import Options, analyse, analysis_rows, tagger
 from monitor.storage import Store
 
+EVIDENCE_SHOWN = 6
+
+
+def _short(text: str, limit: int = 140) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 def statement_json(st: StatementRow) -> dict[str, Any]:
     return {
@@ -99,17 +105,15 @@ def articles_show(ctx: Context, article_id: str) -> None:
     click.echo(f"authors: {', '.join(article.authors) or '-'}")
     click.echo("tags:" + ("" if article.tags else " -"))
     for t in store.tag_details([article.id])[article.id]:
-        terms = ", ".join(
-            f"statement by {e.get('speaker') or e.get('role')}" if e.get("kind") == "statement" else str(e.get("text"))
-            for e in t.evidence
-        )
-        terms = terms if len(terms) <= 160 else terms[:157] + "..."
-        click.echo(f"  {t.tag} (score {t.score:.2f}): {terms}")
+        click.echo(f"  {t.tag} (score {t.score:.2f})")
+        for e in t.evidence[:EVIDENCE_SHOWN]:
+            click.echo(f"    {e.get('kind')}: {_short(str(e.get('text')))}")
+        if len(t.evidence) > EVIDENCE_SHOWN:
+            click.echo(f"    … {len(t.evidence) - EVIDENCE_SHOWN} more (`monitor tags explain {article.id}`)")
     found = store.statements([article.id])
     click.echo("statements:" + ("" if found else " -"))
     for st, _a in found:
-        who = ", ".join(x for x in (st.speaker, st.role) if x) or "unknown"
-        click.echo(f"  {who}: {st.text}")
+        click.echo(f"  {st.label()}: {st.text}")
     click.echo("seen at:")
     for s in store.sightings([article.id])[article.id]:
         click.echo(f"  {s.url} (feed {feed_urls.get(s.feed_id, '-')}, {s.seen_at:%Y-%m-%d %H:%M})")
@@ -183,8 +187,7 @@ def statements_list(ctx: Context, speaker: str | None, since: str | None, as_jso
             item = {"article_id": article.id, "title": article.title, **statement_json(st)}
             click.echo(json.dumps(item, ensure_ascii=False))
         else:
-            who = ", ".join(x for x in (st.speaker, st.role) if x) or "unknown"
-            click.echo(f"{article.id}  {who}: {st.text}")
+            click.echo(f"{article.id}  {st.label()}: {st.text}")
 
 
 @click.group()
