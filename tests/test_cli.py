@@ -149,3 +149,13 @@ def test_statements_shown_once_with_their_speaker(config_file: Path) -> None:
         for st in item["statements"]:
             label = f"{st['speaker']} ({st['role']})" if st["speaker"] and st["role"] else st["speaker"] or st["role"]
             assert shown.count(f"{label}: {st['text']}") == 1
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"MONITOR_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}, {"MONITOR_POLL_TICKS": "3"}],
+)
+def test_health_is_1_when_the_database_or_config_cannot_be_opened(config_file: Path, env: dict[str, str]) -> None:
+    result = monitor("health", check=False, env=env)
+    assert result.returncode == 1 and result.stderr.startswith("unhealthy: "), result.stderr
+    assert "Traceback" not in result.stderr

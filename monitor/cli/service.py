@@ -56,8 +56,13 @@ def poll(ctx: Context, once: bool, as_json: bool) -> None:
 @click.command()
 @pass_ctx
 def health(ctx: Context) -> None:
-    """Exit 0 when the daemon ticked recently and the database answers; non-zero with a reason otherwise."""
-    age, problems = health_problems(ctx.settings, ctx.app.store)
+    """Exit 0 when the daemon ticked recently and the database answers; 1 with the reason otherwise (never 2,
+    which Docker's HEALTHCHECK reserves: a config or database that cannot be opened is unhealthy too)."""
+    try:
+        age, problems = health_problems(ctx.settings, ctx.app.store)
+    except MonitorError as exc:
+        click.echo(f"unhealthy: {exc}", err=True)
+        sys.exit(1)
     if problems:
         click.echo("unhealthy: " + "; ".join(problems), err=True)
         sys.exit(1)
