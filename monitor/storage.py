@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
 from monitor.config import PollSettings
+from monitor.dedup import canonical_url
 from monitor.errors import DatabaseError
 from monitor.models import (
     Article,
@@ -146,20 +147,31 @@ class Store:
 
     # --- feeds ---------------------------------------------------------------------------------------
 
+    @staticmethod
+    def _feed_query(url: str) -> Any:
+        """The feed with this URL: compared in canonical form (``HTTP://host/./feed.xml#x`` and
+        ``http://host/feed.xml?utm_source=y`` are ``http://host/feed.xml``), or as given for a feed stored
+        before URLs were normalised."""
+        return select(Feed).where(col(Feed.url).in_({url.strip(), canonical_url(url)})).order_by(col(Feed.id))
+
     def add_feed(self, url: str, title: str | None = None) -> tuple[Feed, bool]:
-        """Add a feed (due at once); returns it and whether it was new."""
+        """Add a feed (due at once) under its canonical URL; returns it and whether it was new."""
         with self.session() as s:
-            existing = s.exec(select(Feed).where(Feed.url == url)).first()
+            existing = s.exec(self._feed_query(url)).first()
             if existing:
                 return existing, False
-            feed = Feed(url=url, title=title)
+            feed = Feed(url=canonical_url(url), title=title)
             s.add(feed)
             s.commit()
             return feed, True
 
+    def feed(self, url: str) -> Feed | None:
+        with self.session() as s:
+            return s.exec(self._feed_query(url)).first()
+
     def remove_feed(self, url: str) -> bool:
         with self.session() as s:
-            feed = s.exec(select(Feed).where(Feed.url == url)).first()
+            feed = s.exec(self._feed_query(url)).first()
             if feed is None:
                 return False
             s.exec(sa.delete(FetchLog).where(col(FetchLog.feed_id) == feed.id))  # type: ignore[call-overload]
@@ -253,10 +265,11 @@ class Store:
                 feed.body_hash = record.body_hash
             feed.title = record.title or feed.title
             feed.site_url = record.site_url or feed.site_url
-            if record.moved_to and record.moved_to != feed.url:
-                taken = s.exec(select(Feed.id).where(Feed.url == record.moved_to)).first()
+            moved_to = canonical_url(record.moved_to) if record.moved_to else None
+            if moved_to and moved_to != feed.url:
+                taken = s.exec(select(Feed.id).where(Feed.url == moved_to)).first()
                 if taken is None:
-                    feed.url = record.moved_to
+                    feed.url = moved_to
         else:
             feed.error_count += 1
             feed.last_error = record.error
@@ -487,7 +500,7 @@ class Store:
             if feed_url:
                 seen_in = (
                     select(ArticleSource.article_id).join(Feed, col(Feed.id) == col(ArticleSource.feed_id))
-                    .where(Feed.url == feed_url)
+                    .where(col(Feed.url).in_({feed_url.strip(), canonical_url(feed_url)}))
                 )
                 query = query.where(col(Article.id).in_(seen_in))
             order = col(Article.fetched_at).desc() if newest_first else col(Article.fetched_at)

@@ -133,3 +133,18 @@ def test_migration_0004_drops_the_statement_copies_from_tag_evidence(db_url: str
     [row] = Store(engine).tag_details(["00000000000000bb"])["00000000000000bb"]
     assert row.evidence == [scored]
     engine.dispose()
+
+
+def test_feed_urls_are_compared_in_canonical_form(store: Store) -> None:
+    feed, created = store.add_feed("http://127.0.0.2:8000/feed.xml")
+    assert created and feed.url == "http://127.0.0.2:8000/feed.xml"
+    for variant in ("HTTP://127.0.0.2:8000/feed.xml#frag", "http://127.0.0.2:8000/./feed.xml",
+                    "http://127.0.0.2:8000/a/../feed.xml", "http://127.0.0.2:8000/feed.xml?utm_source=x"):
+        same, created = store.add_feed(variant)
+        assert (same.id, created) == (feed.id, False), variant
+        found = store.feed(variant)
+        assert found is not None and found.id == feed.id
+    assert store.feed_count() == 1
+    other, created = store.add_feed("http://127.0.0.2:8000/FEED.xml?b=2&a=1")
+    assert created and other.url == "http://127.0.0.2:8000/FEED.xml?a=1&b=2"  # the path's case and the query count
+    assert store.remove_feed("http://127.0.0.2:8000/./feed.xml#x") and store.feed_count() == 1

@@ -32,8 +32,8 @@ def feeds_add(ctx: Context, urls: tuple[str, ...]) -> None:
     """Add feeds by URL (polled at the next tick)."""
     checked = [_check_url(url) for url in urls]
     for url in checked:
-        _feed, created = ctx.app.store.add_feed(url)
-        click.echo(f"{'added' if created else 'already present'}: {url}")
+        feed, created = ctx.app.store.add_feed(url)
+        click.echo(f"{'added' if created else 'already present'}: {feed.url}")
 
 
 @feeds.command("remove")
@@ -69,7 +69,7 @@ def feeds_list(ctx: Context, as_json: bool) -> None:
 def feeds_show(ctx: Context, url: str) -> None:
     """One feed's state and recent fetch history."""
     store = ctx.app.store
-    feed = next((f for f in store.feeds() if f.url == url), None)
+    feed = store.feed(url)
     if feed is None or feed.id is None:
         raise MonitorError(f"no such feed: {url}")
     for key, value in feed.model_dump(mode="json").items():
