@@ -36,7 +36,7 @@ def open_app(settings: Settings) -> App:
     store = Store(engine, options.neardup)
     store.article_hooks.append(make_alert_hook(settings))
     if settings.import_seeds and store.get_state(SEEDS_IMPORTED) is None:
-        imported, _present = import_corpus(store, packaged_seed_dir(), options)
+        imported = import_corpus(store, packaged_seed_dir(), options).imported
         store.set_state(SEEDS_IMPORTED, str(imported))
         log.info("seed corpus imported", extra={"articles": imported})
     return App(settings, store)

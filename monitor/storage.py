@@ -596,6 +596,10 @@ class Store:
             rows = s.exec(query.order_by(latest.desc())).all()
         return [(sid, n, when) for sid, n, when in rows]
 
+    def article_count(self) -> int:
+        with self.session() as s:
+            return s.exec(select(sa.func.count()).select_from(Article)).one()
+
     def article_ids(self) -> set[str]:
         with self.session() as s:
             return set(s.exec(select(Article.id)))

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -105,12 +108,63 @@ def test_seed_export_round_trip(config_file: Path, server: NewsServer, tmp_path:
     assert [i["file"] for i in index] == files
 
     fresh = {"MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}", "MONITOR_IMPORT_SEEDS": "false"}
-    assert "imported 6 articles, 0 already present" in monitor("seed", str(out), env=fresh).stdout
+    first = monitor("seed", str(out), env=fresh).stdout
+    assert "imported 6 articles, 0 already present" in first and "added 1 feeds" in first
     assert "imported 0 articles, 6 already present" in monitor("seed", str(out), env=fresh).stdout
     again = tmp_path / "again"
     monitor("export", str(again), env=fresh)
     for name in files:
         assert (again / name).read_bytes() == (out / name).read_bytes()
+
+    # the metadata round-trips: title, URLs, dates, feed, source, and so the tags and statements
+    def listed(env: dict[str, str] | None = None) -> dict[str, dict[str, object]]:
+        rows = monitor("articles", "list", "--json", "--limit", "100", env=env).stdout.splitlines()
+        return {a["id"]: a for a in map(json.loads, rows)}
+
+    before, after = listed(), listed(fresh)
+    assert before.keys() == after.keys()
+    for article_id, a in before.items():
+        for key in ("title", "url", "urls", "canonical_url", "published", "feed", "source", "fetched_at", "tags",
+                    "statements"):
+            assert after[article_id][key] == a[key], (article_id, key)
+    assert {a["source"] for a in after.values()} == {"seed", "page"}
+
+
+def test_export_replaces_an_earlier_export_and_refuses_other_folders(config_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    monitor("export", str(out))
+    stale = out / "003_00000000000000ff.txt"
+    stale.write_text("an article deleted since the last export")
+    assert "exported 3 articles" in monitor("export", str(out)).stdout
+    assert not stale.exists() and len(list(out.glob("*.txt"))) == 3
+
+    (out / "notes.md").write_text("mine")
+    (out / "1_short.txt").write_text("misnamed")
+    seeded = monitor("seed", str(out)).stdout
+    assert "skipped 2 files not named NNN_<16 hex digits>.txt: 1_short.txt, notes.md" in seeded
+    refused = monitor("export", str(out), check=False)
+    assert refused.returncode == 2 and "not an earlier export (1_short.txt, notes.md)" in refused.stderr
+    assert (out / "notes.md").read_text() == "mine"
+
+    for target in (out / "notes.md", out / "notes.md" / "below"):
+        failed = monitor("export", str(target), check=False)
+        assert failed.returncode == 2 and failed.stderr.startswith("monitor: error: "), failed.stderr
+        assert "Traceback" not in failed.stderr
+
+
+@pytest.mark.parametrize(("kind", "truth", "message"), [
+    ("extraction", None, "ground-truth.json not found"),
+    ("stories", "{not json", "not valid JSON"),
+    ("extraction", '{"a": {"url": "http://x/"}}', "entry 'a' needs string \"articleBody\" and \"url\""),
+    ("stories", '{"a": {"url": "http://x/", "articleBody": "b"}}', "entry 'a' has no page"),
+    ("extraction", "{}", "needs a non-empty object"),
+])
+def test_eval_input_errors_are_one_line(tmp_path: Path, kind: str, truth: str | None, message: str) -> None:
+    if truth is not None:
+        (tmp_path / "ground-truth.json").write_text(truth)
+    result = monitor("eval", kind, str(tmp_path), check=False)
+    assert result.returncode == 2 and result.stderr.startswith("monitor: error: "), result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -159,3 +213,29 @@ def test_health_is_1_when_the_database_or_config_cannot_be_opened(config_file: P
     result = monitor("health", check=False, env=env)
     assert result.returncode == 1 and result.stderr.startswith("unhealthy: "), result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_poll_once_stops_cleanly_on_sigterm(config_file: Path, server: NewsServer) -> None:
+    release = threading.Event()
+    server.route("/hangs.xml", lambda r: (release.wait(120), Reply(200, b"<rss/>"))[1])
+    monitor("feeds", "add", server.url("/hangs.xml"))
+    timeouts = {"MONITOR_HTTP_READ_TIMEOUT": "300", "MONITOR_HTTP_TOTAL_TIMEOUT": "300"}  # only the signal ends it
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "poll", "--once"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env={**os.environ, **timeouts},
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not server.hits("/hangs.xml") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.hits("/hangs.xml"), "the poll never reached the feed"
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=90)
+    finally:
+        release.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "poll stopped by a signal" in err
+    assert "Traceback" not in err and "leaked" not in err

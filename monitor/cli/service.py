@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 from typing import Any
 
@@ -36,10 +37,20 @@ def poll(ctx: Context, once: bool, as_json: bool) -> None:
     app = ctx.app
 
     async def cycle() -> dict[str, Any]:
+        # SIGTERM/SIGINT cancel the cycle as they stop the daemon: the pipeline and its workers close cleanly,
+        # stored articles stay stored, feeds not finished are polled again next time.
+        task, loop = asyncio.current_task(), asyncio.get_running_loop()
+        assert task is not None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
         async with open_pipeline(app) as pipeline:
             return (await pipeline.run_cycle()).as_dict()
 
-    summary = asyncio.run(cycle())
+    try:
+        summary = asyncio.run(cycle())
+    except asyncio.CancelledError:
+        click.echo("poll stopped by a signal before the cycle ended; what was stored stays stored", err=True)
+        return
     if as_json:
         click.echo(json.dumps(summary))
         return
