@@ -48,9 +48,9 @@ def import_default_feeds(app: App) -> int:
     store = app.store
     if path is None or store.get_state(DEFAULT_FEEDS_IMPORTED) is not None or store.feed_count():
         return 0
-    feeds = read_opml(path)
+    feeds = read_opml(path).feeds
     for feed in feeds:
-        store.add_feed(feed.url, feed.title)
+        store.add_feed(feed.url, feed.title, feed.site_url, feed.folder)
     store.set_state(DEFAULT_FEEDS_IMPORTED, str(path))
     log.info("default feeds imported", extra={"feeds": len(feeds), "file": str(path)})
     return len(feeds)

@@ -50,6 +50,7 @@ class Feed(SQLModel, table=True):
     url: str = Field(unique=True)
     title: str | None = None
     site_url: str | None = None
+    folder: str | None = None  # the OPML folder (outline) it was imported from
     enabled: bool = True
     disabled_reason: str | None = None
     etag: str | None = None

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
-from monitor.cli.base import Context, parse_since, pass_ctx
+from monitor.cli.base import (
+    Context,
+    echo_json,
+    iso,
+    json_option,
+    limit_option,
+    limited,
+    nothing,
+    parse_since,
+    pass_ctx,
+    plural,
+    query_limit,
+    shown,
+)
+from monitor.cli.feeds import find_feed
 from monitor.errors import MonitorError
 from monitor.models import Article
 from monitor.models import Statement as StatementRow
 from monitor.processor import Options, analyse, analysis_rows, tagger
+from monitor.progress import progress
 from monitor.storage import Store
 
 EVIDENCE_SHOWN = 6
@@ -44,13 +58,13 @@ def articles_json(store: Store, rows: list[Article]) -> list[dict[str, Any]]:
             "urls": urls,
             "canonical_url": a.canonical_url,
             "title": a.title,
-            "published": a.published.isoformat() if a.published else None,
+            "published": iso(a.published),
             "feed": feed_urls.get(a.feed_id),
             "source": a.source,
             "site_name": a.site_name,
             "language": a.language,
             "authors": a.authors,
-            "fetched_at": a.fetched_at.isoformat(),
+            "fetched_at": iso(a.fetched_at),
             "story_id": a.story_id or a.id,
             "duplicate_of": a.duplicate_of,
             "tags": a.tags,
@@ -67,21 +81,31 @@ def articles() -> None:
 
 
 @articles.command("list")
-@click.option("--since", help="Only articles published (or fetched) since this date.")
+@click.option("--since", help="Only articles published (or fetched) since then: 2026-05-01, 2d, 12h, yesterday …")
 @click.option("--feed", "feed_url", help="Only articles seen in this feed.")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
+@limit_option()
 @click.option("--tag", help="Only articles with this tag.")
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one article a line.")
+@json_option("JSON Lines, one article a line")
 @pass_ctx
 def articles_list(
-    ctx: Context, since: str | None, feed_url: str | None, limit: int | None, tag: str | None, as_json: bool
+    ctx: Context, since: str | None, feed_url: str | None, limit: int, tag: str | None, as_json: bool
 ) -> None:
     """List articles, newest first."""
     store = ctx.app.store
-    rows = store.articles(since=parse_since(since), feed_url=feed_url, limit=limit, tag=tag)
+    if feed_url:
+        feed_url = find_feed(store, feed_url).url
+    if tag:
+        options = Options.from_settings(ctx.settings)
+        known = {rule.name for rule in tagger(options.tags_file, options.officials_file).rules} | store.tag_names()
+        if tag not in known:
+            raise MonitorError(f"unknown tag {tag!r} (known: {', '.join(sorted(known))})")
+    rows = limited(store.articles(since=parse_since(since), feed_url=feed_url, limit=query_limit(limit), tag=tag),
+                   limit)
+    if not rows:
+        nothing("no articles match")
     if as_json:
-        for item in articles_json(store, rows):
-            click.echo(json.dumps(item, ensure_ascii=False))
+        for item in articles_json(store, list(rows)):
+            echo_json(item)
         return
     for a in rows:
         when = a.published.strftime("%Y-%m-%d") if a.published else "-"
@@ -89,18 +113,28 @@ def articles_list(
         click.echo(f"{a.id}  {when:<10}  {a.source:<4}  {a.title or '(untitled)'}{tags}")
 
 
-@articles.command("show")
-@click.argument("article_id")
-@pass_ctx
-def articles_show(ctx: Context, article_id: str) -> None:
-    """Show one article with every place it was seen."""
-    store = ctx.app.store
+def find_article(store: Store, article_id: str) -> Article:
     article = store.article(article_id)
     if article is None:
         raise MonitorError(f"no article with id {article_id}")
+    return article
+
+
+@articles.command("show")
+@click.argument("article_id")
+@json_option("JSON, as one line of `articles list --json`")
+@pass_ctx
+def articles_show(ctx: Context, article_id: str, as_json: bool) -> None:
+    """Show one article with every place it was seen."""
+    store = ctx.app.store
+    article = find_article(store, article_id)
+    if as_json:
+        echo_json(articles_json(store, [article])[0])
+        return
     feed_urls = {f.id: f.url for f in store.feeds()}
     click.echo(f"id: {article.id}\ntitle: {article.title or '(untitled)'}")
-    for key in ("published", "source", "extraction_method", "site_name", "language", "canonical_url"):
+    click.echo(f"published: {shown(article.published, '-')}\nfetched: {shown(article.fetched_at)}")
+    for key in ("source", "extraction_method", "site_name", "language", "canonical_url"):
         click.echo(f"{key}: {getattr(article, key) or '-'}")
     click.echo(f"authors: {', '.join(article.authors) or '-'}")
     click.echo("tags:" + ("" if article.tags else " -"))
@@ -116,7 +150,7 @@ def articles_show(ctx: Context, article_id: str) -> None:
         click.echo(f"  {st.label()}: {st.text}")
     click.echo("seen at:")
     for s in store.sightings([article.id])[article.id]:
-        click.echo(f"  {s.url} (feed {feed_urls.get(s.feed_id, '-')}, {s.seen_at:%Y-%m-%d %H:%M})")
+        click.echo(f"  {s.url} (feed {feed_urls.get(s.feed_id, '-')}, {shown(s.seen_at)})")
     story = article.story_id or article.id
     copies = [a for a in store.story_members([story])[story] if a.id != article.id]
     click.echo(f"story: {story}" + ("" if copies else " (no other copies)"))
@@ -136,14 +170,17 @@ def tags() -> None:
 
 @tags.command("explain")
 @click.argument("article_id")
+@json_option("JSON: every decision with its score, threshold, evidence and statements")
 @pass_ctx
-def tags_explain(ctx: Context, article_id: str) -> None:
+def tags_explain(ctx: Context, article_id: str, as_json: bool) -> None:
     """Print why each tag was or was not given to an article (with the current rules)."""
-    article = ctx.app.store.article(article_id)
-    if article is None:
-        raise MonitorError(f"no article with id {article_id}")
+    article = find_article(ctx.app.store, article_id)
     options = Options.from_settings(ctx.settings)
     result = tagger(options.tags_file, options.officials_file).tag(article.title, article.text, article.published)
+    if as_json:
+        echo_json({"id": article.id, "title": article.title, "stored_tags": article.tags, "tags": result.tags,
+                   "decisions": [d.as_dict() for d in result.decisions]})
+        return
     click.echo(f"{article.id}  {article.title or '(untitled)'}")
     for decision in result.decisions:
         click.echo(decision.explain())
@@ -152,14 +189,14 @@ def tags_explain(ctx: Context, article_id: str) -> None:
 
 
 @click.command()
-@click.option("--since", help="Only articles published (or fetched) since this date.")
+@click.option("--since", help="Only articles published (or fetched) since then: 2026-05-01, 2d, yesterday …")
 @pass_ctx
 def retag(ctx: Context, since: str | None) -> None:
     """Tag stored articles again with the current rules (after editing config/tags.toml or officials.toml)."""
     store, options = ctx.app.store, Options.from_settings(ctx.settings)
     after = parse_since(since)
     changed = total = 0
-    for article in store.iter_articles_in_storage_order():
+    for article in progress(store.iter_articles_in_storage_order(), "articles", store.article_count()):
         if after and (article.published or article.fetched_at) < after:
             continue
         analysis = analyse(article.title, article.text, article.published, options)
@@ -167,7 +204,7 @@ def retag(ctx: Context, since: str | None) -> None:
         changed += sorted(names) != sorted(article.tags)
         store.replace_analysis(article.id, names, *analysis_rows(article, analysis))
         total += 1
-    click.echo(f"retagged {total} articles, {changed} with different tags")
+    click.echo(f"retagged {plural(total, 'article')}, {changed} with different tags")
 
 
 @click.group()
@@ -177,15 +214,19 @@ def statements() -> None:
 
 @statements.command("list")
 @click.option("--speaker", help="Speaker name or role contains this (case-insensitive).")
-@click.option("--since", help="Only from articles published (or fetched) since this date.")
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one statement a line.")
+@click.option("--since", help="Only from articles published (or fetched) since then: 2026-05-01, 2d, yesterday …")
+@limit_option()
+@json_option("JSON Lines, one statement a line")
 @pass_ctx
-def statements_list(ctx: Context, speaker: str | None, since: str | None, as_json: bool) -> None:
+def statements_list(ctx: Context, speaker: str | None, since: str | None, limit: int, as_json: bool) -> None:
     """List statements, newest article first."""
-    for st, article in ctx.app.store.statements(speaker=speaker, since=parse_since(since)):
+    rows = limited(ctx.app.store.statements(speaker=speaker, since=parse_since(since), limit=query_limit(limit)),
+                   limit)
+    if not rows:
+        nothing("no statements match")
+    for st, article in rows:
         if as_json:
-            item = {"article_id": article.id, "title": article.title, **statement_json(st)}
-            click.echo(json.dumps(item, ensure_ascii=False))
+            echo_json({"article_id": article.id, "title": article.title, **statement_json(st)})
         else:
             click.echo(f"{article.id}  {st.label()}: {st.text}")
 
@@ -196,25 +237,27 @@ def stories() -> None:
 
 
 @stories.command("list")
-@click.option("--since", help="Only stories with an article fetched since this date.")
+@click.option("--since", help="Only stories with an article fetched since then: 2026-05-01, 2d, yesterday …")
 @click.option("--min-size", type=click.IntRange(min=1), default=1, show_default=True, help="At least this many copies.")
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one story a line.")
+@limit_option()
+@json_option("JSON Lines, one story a line")
 @pass_ctx
-def stories_list(ctx: Context, since: str | None, min_size: int, as_json: bool) -> None:
+def stories_list(ctx: Context, since: str | None, min_size: int, limit: int, as_json: bool) -> None:
     """List stories, most recently active first."""
     store = ctx.app.store
-    rows = store.stories(parse_since(since), min_size)
+    rows = limited(store.stories(parse_since(since), min_size, query_limit(limit)), limit)
+    if not rows:
+        nothing("no stories match")
     members = store.story_members([sid for sid, _n, _t in rows])
     for sid, size, latest in rows:
         arts = members[sid]
+        title = arts[0].title if arts else None
         if as_json:
-            item = {
-                "story_id": sid, "size": size, "latest": latest.isoformat(),
-                "title": arts[0].title if arts else None,
+            echo_json({
+                "story_id": sid, "size": size, "latest": iso(latest), "title": title,
                 "articles": [
                     {"id": a.id, "title": a.title, "url": a.url, "duplicate_of": a.duplicate_of} for a in arts
                 ],
-            }
-            click.echo(json.dumps(item, ensure_ascii=False))
+            })
         else:
-            click.echo(f"{sid}  {size} copies  {latest:%Y-%m-%d %H:%M}  {arts[0].title if arts else ''}")
+            click.echo(f"{sid}  {plural(size, 'article')}  {shown(latest)}  {title or '(untitled)'}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import sys
 from typing import Any
@@ -11,8 +10,9 @@ from typing import Any
 import click
 
 from monitor.app import open_pipeline
-from monitor.cli.base import Context, pass_ctx
+from monitor.cli.base import Context, echo_json, iso, json_option, pass_ctx, plural, shown
 from monitor.daemon import run_daemon
+from monitor.db import describe
 from monitor.errors import MonitorError
 from monitor.health import health_problems
 
@@ -51,17 +51,31 @@ def poll(ctx: Context, once: bool, as_json: bool) -> None:
     except asyncio.CancelledError:
         click.echo("poll stopped by a signal before the cycle ended; what was stored stays stored", err=True)
         return
+    store = app.store
+    next_due = store.next_due()
+    pending = store.alert_count(["pending"]) if app.settings.subscriptions else 0
     if as_json:
-        click.echo(json.dumps(summary))
+        echo_json(summary | {"next_due": iso(next_due), "alerts_pending": pending})
+        return
+    if not summary["feeds"]:
+        if not store.feed_count():
+            click.echo("no feeds yet: add one with `monitor feeds add URL` or `monitor feeds import FILE.opml`")
+        elif next_due is None:
+            click.echo("nothing to poll: every feed is disabled (`monitor feeds list` says why)")
+        else:
+            click.echo(f"nothing due: the next feed is due at {shown(next_due)}")
         return
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(summary["outcomes"].items())) or "none"
-    click.echo(f"polled {summary['feeds']} feeds in {summary['seconds']:.1f}s ({outcomes})")
+    click.echo(f"polled {plural(summary['feeds'], 'feed')} in {summary['seconds']:.1f}s ({outcomes})")
     click.echo(
-        f"articles: {summary['articles_new']} new, {summary['articles_duplicate']} duplicates, "
-        f"{summary['entries_seen']} entries seen before, {summary['entries_empty']} without text"
+        f"articles: {summary['articles_new']} new, {plural(summary['articles_duplicate'], 'duplicate')}, "
+        f"{plural(summary['entries_seen'], 'entry', 'entries')} seen before, {summary['entries_empty']} without text"
     )
     for error in summary["errors"]:
         click.echo(f"error: {error['feed']}: {error['error']}")
+    if pending:
+        click.echo(f"alerts: {pending} pending, not sent by `poll --once`: `monitor alerts send` sends them "
+                   "(the daemon does on its own)")
 
 
 @click.command()
@@ -81,13 +95,24 @@ def health(ctx: Context) -> None:
 
 
 @click.command()
+@json_option("JSON")
 @pass_ctx
-def stats(ctx: Context) -> None:
-    """Feeds, articles, errors and the last poll."""
+def stats(ctx: Context, as_json: bool) -> None:
+    """The config file and database in use, feeds, articles, errors and the last poll."""
+    settings = ctx.settings
     s = ctx.app.store.stats()
+    where = {"config": str(settings.config_file or "(built-in defaults)"), "database": describe(settings.database_url)}
+    if as_json:
+        echo_json(where | {
+            "feeds": s.feeds, "feeds_enabled": s.feeds_enabled, "feeds_failing": s.feeds_failing,
+            "articles": s.articles, "articles_by_source": s.articles_by_source, "last_poll": iso(s.last_poll),
+            "errors": [{"feed": url, "consecutive": count, "error": error} for url, count, error in s.errors],
+        })
+        return
     sources = ", ".join(f"{k} {v}" for k, v in sorted(s.articles_by_source.items()))
+    click.echo(f"config: {where['config']}\ndatabase: {where['database']}")
     click.echo(f"feeds: {s.feeds} ({s.feeds_enabled} enabled, {s.feeds_failing} failing)")
     click.echo(f"articles: {s.articles} ({sources or 'none'})")
-    click.echo(f"last poll: {s.last_poll.isoformat() if s.last_poll else 'never'}")
+    click.echo(f"last poll: {shown(s.last_poll)}")
     for url, count, error in s.errors:
         click.echo(f"error: {url}: {count} consecutive: {error}")
