@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
 import re
+import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 from pathlib import Path
@@ -386,3 +391,35 @@ def test_feeds_remove_takes_several_urls(config_file: Path) -> None:
     out = monitor("feeds", "remove", urls[0], urls[2] + "#x").stdout
     assert out.splitlines() == [f"removed: {urls[0]}", f"removed: {urls[2]}"]
     assert [json.loads(x)["url"] for x in monitor("feeds", "list", "--json").stdout.splitlines()] == [urls[1]]
+
+
+def test_long_commands_show_progress_on_a_terminal_and_a_count_in_the_log(config_file: Path) -> None:
+    logged = monitor("retag")
+    assert "monitor.progress: progress what=articles done=3 total=3" in logged.stderr
+    assert "%|" not in logged.stderr  # no bar in a log
+
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal has a size
+    seen = b""
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "monitor", "retag"], stdout=subprocess.PIPE,
+                                stderr=terminal, text=True)
+        os.close(terminal)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # read while it runs: a closed terminal's unread output is lost
+            ready, _, _ = select.select([controller], [], [], 0.5)
+            if ready:
+                try:
+                    seen += os.read(controller, 65536)
+                except OSError:  # the command ended and closed the terminal
+                    break
+            elif proc.poll() is not None:
+                break
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        os.close(controller)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0 and "retagged 3 articles" in out
+    assert b"0/3 [" in seen and b" articles/s]" in seen and b"%|" in seen  # tqdm's bar, cleared at the end
