@@ -21,19 +21,20 @@ RUN python3 -m pip install --no-cache-dir --upgrade "pip>=24.2"
 WORKDIR /src
 
 # ---------------------------------------------------------------- deps: runtime dependencies in a venv
-# Only pyproject.toml is copied here, so this (slow) layer is rebuilt only when the dependencies change.
-# The venv has no pip of its own: the builder's pip installs into it (--python).
+# Only pyproject.toml and constraints.txt are copied here, so this (slow) layer is rebuilt only when the
+# dependencies change. constraints.txt pins every one of them (the versions the tests passed with): two builds
+# of one commit get the same packages. The venv has no pip of its own: the builder's pip installs into it.
 FROM builder AS deps
-COPY pyproject.toml ./
+COPY pyproject.toml constraints.txt ./
 RUN python3 -m venv --without-pip /opt/venv \
  && python3 -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' \
       > /tmp/requirements.txt \
- && python3 -m pip --python /opt/venv/bin/python install --no-cache-dir -r /tmp/requirements.txt \
+ && python3 -m pip --python /opt/venv/bin/python install --no-cache-dir -r /tmp/requirements.txt -c constraints.txt \
  && rm /tmp/requirements.txt
 
 # ---------------------------------------------------------------- wheel: the project itself
 FROM builder AS wheel
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY monitor ./monitor
 COPY config ./config
 RUN python3 -m pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .

@@ -5,7 +5,8 @@
 #   .ci/docker-check.sh            prepare + lint + build  (default)
 #   .ci/docker-check.sh prepare    packages, podman config, cached Python base image
 #   .ci/docker-check.sh lint       hadolint on the Dockerfile
-#   .ci/docker-check.sh compose    validate docker-compose.yml, print it normalized as JSON on stdout
+#   .ci/docker-check.sh compose [FILE…]  validate docker-compose.yml (with FILEs laid over it), print it
+#                                  normalized as JSON on stdout
 #   .ci/docker-check.sh build      prepare + lint + build
 #   .ci/docker-check.sh clean      remove everything this script made under $DOCKER_CHECK_CACHE
 # Afterwards `set -a; . $DOCKER_CHECK_CACHE/env; set +a` gives the podman settings, then e.g.
@@ -290,9 +291,13 @@ lint() {
 compose() {
   # `docker compose` (v2) when there is one; else Debian's docker-compose 1.29, which validates against
   # the compose schema of its day: it predates the top-level `name:` key, so that line is left out for it.
-  local out
+  # Arguments: more compose files laid over docker-compose.yml (e.g. docker-compose.prod.yml). The "mail"
+  # profile is enabled, so that Mailpit is validated too.
+  local out extra=() f
+  for f in "$@"; do extra+=(-f "$f"); done
   if docker compose version >/dev/null 2>&1; then
-    out=$(cd "$ROOT" && docker compose -f docker-compose.yml config --format json) || die "docker compose config failed"
+    out=$(cd "$ROOT" && docker compose -f docker-compose.yml "${extra[@]}" --profile mail config --format json) ||
+      die "docker compose config failed"
     printf '%s\n' "$out"
     return 0
   fi
@@ -306,7 +311,8 @@ compose() {
     stepdone
   fi
   out=$(cd "$ROOT" && grep -v '^name:' docker-compose.yml |
-        docker-compose --project-directory . -p monitor -f - config) || die "docker-compose config failed"
+        docker-compose --project-directory . -p monitor --profile mail -f - "${extra[@]}" config) ||
+    die "docker-compose config failed"
   # docker-compose 1.x is Debian's python3 program: its python3-yaml is there
   printf '%s\n' "$out" | /usr/bin/python3 -c 'import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))'
 }
@@ -348,7 +354,7 @@ EOF
 case "$CMD" in
   prepare) prepare_packages; prepare_config; prepare_base; write_env ;;
   lint) lint ;;
-  compose) compose ;;
+  compose) shift; compose "$@" ;;
   build) prepare_packages; prepare_config; prepare_base; write_env; lint; build ;;
   *) die "unknown command: $CMD (prepare | lint | compose | build | clean)" ;;
 esac

@@ -36,7 +36,7 @@ def open_app(settings: Settings) -> App:
     store = Store(engine, options.neardup)
     store.article_hooks.append(make_alert_hook(settings))
     if settings.import_seeds and store.get_state(SEEDS_IMPORTED) is None:
-        imported, _present = import_corpus(store, packaged_seed_dir(), options)
+        imported = import_corpus(store, packaged_seed_dir(), options).imported
         store.set_state(SEEDS_IMPORTED, str(imported))
         log.info("seed corpus imported", extra={"articles": imported})
     return App(settings, store)
@@ -48,9 +48,9 @@ def import_default_feeds(app: App) -> int:
     store = app.store
     if path is None or store.get_state(DEFAULT_FEEDS_IMPORTED) is not None or store.feed_count():
         return 0
-    feeds = read_opml(path)
+    feeds = read_opml(path).feeds
     for feed in feeds:
-        store.add_feed(feed.url, feed.title)
+        store.add_feed(feed.url, feed.title, feed.site_url, feed.folder)
     store.set_state(DEFAULT_FEEDS_IMPORTED, str(path))
     log.info("default feeds imported", extra={"feeds": len(feeds), "file": str(path)})
     return len(feeds)

@@ -8,23 +8,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
+from monitor.alerts.config import AlertSettings, SmtpSettings, Subscription
 from monitor.errors import ConfigError
+from monitor.section import Section
 
 ENV_PREFIX = "MONITOR_"
 # Environment variables with the prefix that are not settings keys.
 RESERVED_ENV = {"MONITOR_CONFIG"}
+# Settings fields set by the loader, not by the file or the environment.
+INTERNAL = {"config_file", "config_dir"}
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-from monitor.alerts.config import AlertSettings, SmtpSettings, Subscription  # noqa: E402 (they extend _Section)
-
-
-class PollSettings(_Section):
+class PollSettings(Section):
     interval: float = Field(900, gt=0)
     tick: float = Field(30, gt=0)
     backoff_max: float = Field(21600, gt=0)
@@ -33,7 +30,7 @@ class PollSettings(_Section):
     history_keep: int = Field(50, ge=1)
 
 
-class HttpSettings(_Section):
+class HttpSettings(Section):
     user_agent: str = "monitor/0.1 (news monitoring)"
     connect_timeout: float = Field(10.0, gt=0)
     read_timeout: float = Field(20.0, gt=0)
@@ -44,7 +41,7 @@ class HttpSettings(_Section):
     max_connections: int = Field(100, ge=1)
 
 
-class ExtractionSettings(_Section):
+class ExtractionSettings(Section):
     workers: int = Field(0, ge=0)
     min_text_chars: int = Field(200, ge=0)
 
@@ -52,26 +49,28 @@ class ExtractionSettings(_Section):
         return self.workers or os.cpu_count() or 1
 
 
-class TaggingSettings(_Section):
+class TaggingSettings(Section):
     tags_file: str = "tags.toml"
     officials_file: str = "officials.toml"
     model_file: str = "model.json"
 
 
-class StoriesSettings(_Section):
+class StoriesSettings(Section):
     threshold: float = Field(0.6, gt=0, le=1)
     min_jaccard: float = Field(0.2, ge=0, le=1)
     min_words: int = Field(50, ge=1)
 
 
-class MetricsSettings(_Section):
+class MetricsSettings(Section):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(9464, ge=0, le=65535)
 
 
-class Settings(_Section):
+class Settings(Section):
     database_url: str = "sqlite:///data/monitor.db"
+    # A file holding the database URL (a Docker secret): keeps the password out of the environment.
+    database_url_file: str = ""
     log_format: Literal["plain", "json"] = "plain"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     default_feeds: str = ""
@@ -82,19 +81,38 @@ class Settings(_Section):
     extraction: ExtractionSettings = ExtractionSettings()
     smtp: SmtpSettings = SmtpSettings()
     alerts: AlertSettings = AlertSettings()
-    subscriptions: list[Subscription] = []
+    subscriptions: list[Subscription] = Field(default_factory=list)
     tagging: TaggingSettings = TaggingSettings()
     stories: StoriesSettings = StoriesSettings()
     metrics: MetricsSettings = MetricsSettings()
-    # Directory of the config file; relative paths in it are resolved against this.
+    # The config file read (None: defaults only) and its directory; relative paths in it resolve against this.
+    config_file: Path | None = None
     config_dir: Path = Path(".")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_from_file(cls, data: Any) -> Any:
+        """``database_url_file`` replaces ``database_url`` with the file's content."""
+        if not isinstance(data, dict) or not data.get("database_url_file"):
+            return data
+        path = resolve_path(Path(data.get("config_dir", ".")), data["database_url_file"])
+        try:
+            url = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or exc
+            raise ValueError(f"database_url_file: cannot read {path}: {reason}") from None
+        if not url:
+            raise ValueError(f"database_url_file: {path} is empty")
+        return {**data, "database_url": url}
 
     def resolve(self, path: str) -> Path | None:
         """Resolve a path setting relative to the config file's directory ("" means unset)."""
-        if not path:
-            return None
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else self.config_dir / p
+        return resolve_path(self.config_dir, path) if path else None
+
+
+def resolve_path(config_dir: Path, path: str) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else config_dir / p
 
 
 def default_config_path() -> Path:
@@ -112,10 +130,10 @@ def _env_keys() -> dict[str, tuple[str, ...]]:
     """Map every MONITOR_* variable name to its key path in the settings."""
     keys: dict[str, tuple[str, ...]] = {}
     for name, field in Settings.model_fields.items():
-        if name == "config_dir":
+        if name in INTERNAL:
             continue
         annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, _Section):
+        if isinstance(annotation, type) and issubclass(annotation, Section):
             for sub in annotation.model_fields:
                 keys[f"{ENV_PREFIX}{name}_{sub}".upper()] = (name, sub)
         else:
@@ -148,10 +166,15 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             target = target.setdefault(part, {})
         target[key[-1]] = value
 
+    for key in INTERNAL & data.keys():
+        raise ConfigError(f"unknown config key {key!r} in {path}")
+    data["config_file"] = path.resolve()
     data["config_dir"] = path.resolve().parent
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
+        if not where:  # a check of the settings as a whole
+            raise ConfigError(f"invalid config in {path} or environment: {first['msg']}") from None
         raise ConfigError(f"invalid config key {where!r} in {path} or environment: {first['msg']}") from None

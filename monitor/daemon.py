@@ -12,6 +12,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.alerts.sender import schedule_alert_jobs
 from monitor.app import App, import_default_feeds, open_pipeline
+from monitor.db import describe
 from monitor.health import health_problems, write_heartbeat
 from monitor.metrics import LAST_TICK
 from monitor.ops import serve_ops
@@ -53,7 +54,10 @@ async def run_daemon(app: App) -> None:
                 settings.metrics.host, settings.metrics.port,
                 lambda: "; ".join(health_problems(settings, app.store)[1]) or None,
             )
-        log.info("daemon started", extra={"tick_seconds": settings.poll.tick, "feeds": app.store.feed_count()})
+        log.info("daemon started", extra={
+            "config": str(settings.config_file or "(defaults)"), "database": describe(settings.database_url),
+            "tick_seconds": settings.poll.tick, "feeds": app.store.feed_count(),
+        })
         await stop.wait()
         log.info("stopping")
         scheduler.shutdown(wait=False)

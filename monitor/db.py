@@ -31,6 +31,19 @@ def redact(url: str) -> str:
         return url
 
 
+def describe(url: str) -> str:
+    """The database as logs and ``monitor stats`` show it: password masked, a relative SQLite path made absolute
+    (it is relative to the working directory, so a command run elsewhere opens another file)."""
+    url = normalise_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        parsed = parsed.set(database=str(Path(parsed.database).expanduser().resolve()))
+    return parsed.render_as_string(hide_password=True)
+
+
 def create_db_engine(url: str) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and foreign keys, its directory is created."""
     url = normalise_url(url)

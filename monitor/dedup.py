@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import courlan
 
@@ -24,11 +24,13 @@ def content_hash(text: str) -> str:
 
 def canonical_url(url: str) -> str:
     """Clean a URL for comparison: tracking parameters (utm_*, fbclid, gclid …) and fragment removed,
-    scheme and host lower-cased, default port dropped, query parameters sorted."""
+    scheme and host lower-cased, default port dropped, dot segments (``/./``, ``/../``) resolved, query
+    parameters sorted. Article and feed URLs alike."""
     url = url.strip()
     try:
         cleaned = courlan.normalize_url(url)
     except (ValueError, AttributeError):
         cleaned = url
     parts = urlsplit(cleaned)
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))
+    path = urlsplit(urljoin("http://x/", parts.path)).path if "." in parts.path else parts.path
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path or "/", parts.query, ""))

@@ -50,6 +50,7 @@ class Feed(SQLModel, table=True):
     url: str = Field(unique=True)
     title: str | None = None
     site_url: str | None = None
+    folder: str | None = None  # the OPML folder (outline) it was imported from
     enabled: bool = True
     disabled_reason: str | None = None
     etag: str | None = None
@@ -127,6 +128,13 @@ class Statement(SQLModel, table=True):
     field: str = "text"
     start: int
     end: int
+
+    def label(self) -> str:
+        """The speaker as shown to people: "Ben Wallace (Defence Secretary)", or a body such as "Ministry of
+        Defence" (bodies are speakers: their name is the role)."""
+        if self.speaker and self.role:
+            return f"{self.speaker} ({self.role})"
+        return self.speaker or self.role or "unknown speaker"
 
 
 class StoryBand(SQLModel, table=True):

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC
 from functools import partial
 from typing import Any, Generic, TypeVar
 
@@ -129,9 +130,9 @@ class Pipeline:
     async def _db(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._db_thread, partial(fn, *args))
 
-    async def _write_polls(self, records: list[PollRecord]) -> list[bool | Exception]:
-        """Store polls' outcomes (False for a feed removed meanwhile); sightings waiting to be recorded first:
-        a feed's state is stored only after every place it saw was."""
+    async def _write_polls(self, records: list[PollRecord]) -> list[Feed | Exception | None]:
+        """Store polls' outcomes (the feed's new state; None for a feed removed meanwhile); sightings waiting to be
+        recorded first: a feed's state is stored only after every place it saw was."""
         sightings, self._sightings_to_record = self._sightings_to_record, []
         try:
             await self._db(self.store.add_sightings, sightings)
@@ -139,8 +140,8 @@ class Pipeline:
             log.exception("sightings not stored; their feeds will be polled again")
             return [exc] * len(records)
         write = partial(self.store.record_polls, settings=self.settings.poll)
-        feeds = await self._db(together_or_each, write, records)
-        return [f if isinstance(f, Exception) else f is not None for f in feeds]
+        feeds: list[Feed | Exception | None] = await self._db(together_or_each, write, records)
+        return feeds
 
     async def _write_articles(self, items: list[NewArticle]) -> list[SaveResult | Exception]:
         return await self._db(together_or_each, self.store.save_articles, items)
@@ -200,9 +201,10 @@ class Pipeline:
                     record.outcome, record.error = "error", f"internal: {type(exc).__name__}: {exc}"
         record.duration_ms = int((time.perf_counter() - clock) * 1000)
         record.new_articles = entries["new"]
-        if not await self._record_poll(record):
+        stored = await self._record_poll(record)
+        if stored is None:
             log.info("feed removed while polling", extra={"feed_id": feed.id, "feed_url": feed.url})
-        self._log_poll(feed, record, entries)
+        self._log_poll(feed, record, entries, stored)
         return record, entries
 
     async def _ingest_document(
@@ -324,7 +326,8 @@ class Pipeline:
         )
 
     @staticmethod
-    def _log_poll(feed: Feed, record: PollRecord, entries: Counter[str]) -> None:
+    def _log_poll(feed: Feed, record: PollRecord, entries: Counter[str], stored: Feed | None) -> None:
+        """Metrics and a log line; a failure says when the feed is tried again (after the back-off)."""
         metrics.FEED_POLLS.labels(record.outcome).inc()
         metrics.POLL_SECONDS.observe(record.duration_ms / 1000)
         for result, n in entries.items():
@@ -335,7 +338,12 @@ class Pipeline:
             "feed_id": feed.id, "feed_url": feed.url, "outcome": record.outcome, "status": record.status_code,
             "ms": record.duration_ms, "new": entries["new"], "duplicates": entries["duplicate"],
         }
-        if record.error:
-            log.warning("feed poll failed: %s", record.error, extra=extra)
+        if record.error and stored is not None and not stored.enabled:
+            log.warning("feed poll failed: %s; feed disabled: %s", record.error, stored.disabled_reason, extra=extra)
+        elif record.error:
+            retry = stored.next_poll_at if stored is not None else None
+            when = f"{retry.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if retry else "unknown"
+            extra["next_attempt"] = retry.astimezone(UTC).isoformat(timespec="seconds") if retry else None
+            log.warning("feed poll failed: %s; next attempt at %s", record.error, when, extra=extra)
         else:
             log.info("feed polled", extra=extra)

@@ -83,12 +83,8 @@ def analysis_rows(article: Article, analysis: Analysis) -> tuple[list[ArticleTag
 
 def analyse(title: str | None, text: str, published: datetime | None, options: Options) -> Analysis:
     result = tagger(options).tag(title, text, published)
-    given = [
-        TagScore(d.tag, d.score, [e.as_dict() for e in d.evidence] + [
-            {"kind": "statement", **st.as_dict()} for st in d.statements
-        ])
-        for d in result.decisions if d.given
-    ]
+    # The statements behind a tag are in its evidence already (kind "statement") and stored as rows of their own.
+    given = [TagScore(d.tag, d.score, [e.as_dict() for e in d.evidence]) for d in result.decisions if d.given]
     sig = signature(text, options.neardup)
     return Analysis(given, result.statements, sig.to_bytes() if sig else None)
 

@@ -13,8 +13,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
 from monitor.config import PollSettings
+from monitor.dedup import canonical_url
 from monitor.errors import DatabaseError
 from monitor.models import (
+    Alert,
     Article,
     ArticleSource,
     ArticleTag,
@@ -146,20 +148,33 @@ class Store:
 
     # --- feeds ---------------------------------------------------------------------------------------
 
-    def add_feed(self, url: str, title: str | None = None) -> tuple[Feed, bool]:
-        """Add a feed (due at once); returns it and whether it was new."""
+    @staticmethod
+    def _feed_query(url: str) -> Any:
+        """The feed with this URL: compared in canonical form (``HTTP://host/./feed.xml#x`` and
+        ``http://host/feed.xml?utm_source=y`` are ``http://host/feed.xml``), or as given for a feed stored
+        before URLs were normalised."""
+        return select(Feed).where(col(Feed.url).in_({url.strip(), canonical_url(url)})).order_by(col(Feed.id))
+
+    def add_feed(
+        self, url: str, title: str | None = None, site_url: str | None = None, folder: str | None = None
+    ) -> tuple[Feed, bool]:
+        """Add a feed (due at once) under its canonical URL; returns it and whether it was new."""
         with self.session() as s:
-            existing = s.exec(select(Feed).where(Feed.url == url)).first()
+            existing = s.exec(self._feed_query(url)).first()
             if existing:
                 return existing, False
-            feed = Feed(url=url, title=title)
+            feed = Feed(url=canonical_url(url), title=title, site_url=site_url, folder=folder)
             s.add(feed)
             s.commit()
             return feed, True
 
+    def feed(self, url: str) -> Feed | None:
+        with self.session() as s:
+            return s.exec(self._feed_query(url)).first()
+
     def remove_feed(self, url: str) -> bool:
         with self.session() as s:
-            feed = s.exec(select(Feed).where(Feed.url == url)).first()
+            feed = s.exec(self._feed_query(url)).first()
             if feed is None:
                 return False
             s.exec(sa.delete(FetchLog).where(col(FetchLog.feed_id) == feed.id))  # type: ignore[call-overload]
@@ -183,6 +198,11 @@ class Store:
                 .order_by(col(Feed.next_poll_at))
             )
             return list(s.exec(query))
+
+    def next_due(self) -> datetime | None:
+        """When the next enabled feed is due (None: no enabled feed)."""
+        with self.session() as s:
+            return s.exec(select(sa.func.min(Feed.next_poll_at)).where(col(Feed.enabled).is_(True))).one()
 
     def fetch_history(self, feed_id: int, limit: int = 20) -> list[FetchLog]:
         with self.session() as s:
@@ -253,10 +273,11 @@ class Store:
                 feed.body_hash = record.body_hash
             feed.title = record.title or feed.title
             feed.site_url = record.site_url or feed.site_url
-            if record.moved_to and record.moved_to != feed.url:
-                taken = s.exec(select(Feed.id).where(Feed.url == record.moved_to)).first()
+            moved_to = canonical_url(record.moved_to) if record.moved_to else None
+            if moved_to and moved_to != feed.url:
+                taken = s.exec(select(Feed.id).where(Feed.url == moved_to)).first()
                 if taken is None:
-                    feed.url = record.moved_to
+                    feed.url = moved_to
         else:
             feed.error_count += 1
             feed.last_error = record.error
@@ -487,7 +508,7 @@ class Store:
             if feed_url:
                 seen_in = (
                     select(ArticleSource.article_id).join(Feed, col(Feed.id) == col(ArticleSource.feed_id))
-                    .where(Feed.url == feed_url)
+                    .where(col(Feed.url).in_({feed_url.strip(), canonical_url(feed_url)}))
                 )
                 query = query.where(col(Article.id).in_(seen_in))
             order = col(Article.fetched_at).desc() if newest_first else col(Article.fetched_at)
@@ -527,6 +548,7 @@ class Store:
         article_ids: Sequence[str] | None = None,
         speaker: str | None = None,
         since: datetime | None = None,
+        limit: int | None = None,
     ) -> list[tuple[Statement, Article]]:
         """Statements with their articles, newest article first."""
         with self.session() as s:
@@ -541,7 +563,7 @@ class Store:
             if since:
                 query = query.where(sa.func.coalesce(col(Article.published), col(Article.fetched_at)) >= since)
             query = query.order_by(col(Article.fetched_at).desc(), col(Statement.article_id), col(Statement.start))
-            return [(st, a) for st, a in s.exec(query)]
+            return [(st, a) for st, a in s.exec(query.limit(limit) if limit else query)]
 
     def replace_analysis(
         self, article_id: str, names: list[str], tags: Sequence[ArticleTag], statements: Sequence[Statement]
@@ -571,7 +593,9 @@ class Store:
                 result[row.story_id or row.id].append(row)
         return result
 
-    def stories(self, since: datetime | None = None, min_size: int = 1) -> list[tuple[str, int, datetime]]:
+    def stories(
+        self, since: datetime | None = None, min_size: int = 1, limit: int | None = None
+    ) -> list[tuple[str, int, datetime]]:
         """Stories as (story id, number of articles, latest fetch), most recently active first."""
         with self.session() as s:
             size = sa.func.count().label("size")
@@ -580,8 +604,44 @@ class Store:
             query = query.having(size >= min_size)
             if since:
                 query = query.having(latest >= since)
-            rows = s.exec(query.order_by(latest.desc())).all()
+            query = query.order_by(latest.desc(), col(Article.story_id))
+            rows = s.exec(query.limit(limit) if limit else query).all()
         return [(sid, n, when) for sid, n, when in rows]
+
+    # --- alerts (the outbox; delivery is monitor.alerts.sender's) ------------------------------------------
+
+    def alerts(self, statuses: Sequence[str] | None = None, limit: int | None = None) -> list[Alert]:
+        """Alerts, newest first, optionally only those with one of ``statuses``."""
+        with self.session() as s:
+            query = select(Alert).order_by(col(Alert.id).desc())
+            if statuses:
+                query = query.where(col(Alert.status).in_(statuses))
+            return list(s.exec(query.limit(limit) if limit else query))
+
+    def retry_alert(self, alert_id: int) -> Alert | None:
+        """Make a pending or failed alert due now with a fresh count of attempts; returns the alert as it is
+        afterwards (a sent or sending one unchanged), None when there is no such alert."""
+        with self.session() as s:
+            alert = s.get(Alert, alert_id)
+            if alert is None or alert.status in ("sent", "sending"):
+                return alert
+            alert.status, alert.attempts, alert.next_attempt_at = "pending", 0, utcnow()
+            s.add(alert)
+            s.commit()
+            return alert
+
+    def alert_count(self, statuses: Sequence[str]) -> int:
+        with self.session() as s:
+            return s.exec(select(sa.func.count()).select_from(Alert).where(col(Alert.status).in_(statuses))).one()
+
+    def article_count(self) -> int:
+        with self.session() as s:
+            return s.exec(select(sa.func.count()).select_from(Article)).one()
+
+    def tag_names(self) -> set[str]:
+        """Every tag given to some stored article."""
+        with self.session() as s:
+            return set(s.exec(select(ArticleTag.tag).distinct()))
 
     def article_ids(self) -> set[str]:
         with self.session() as s:

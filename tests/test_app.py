@@ -23,9 +23,9 @@ def test_seeds_are_imported_once_with_their_ids_and_both_tags(settings: Settings
 
 
 def test_default_feeds_imported_on_first_start_only(settings: Settings) -> None:
-    assert len(read_opml(DEFAULT_OPML)) >= 15
+    assert len(read_opml(DEFAULT_OPML).feeds) >= 15
     app = open_app(settings.model_copy(update={"default_feeds": str(DEFAULT_OPML)}))
-    assert import_default_feeds(app) == len(read_opml(DEFAULT_OPML))
+    assert import_default_feeds(app) == len(read_opml(DEFAULT_OPML).feeds)
     assert all(f.url.startswith("https://") for f in app.store.feeds())
     for feed in app.store.feeds():  # the user removes them all: they do not come back
         app.store.remove_feed(feed.url)

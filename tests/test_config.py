@@ -2,8 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import _Section, load_settings
+from monitor.config import load_settings
 from monitor.errors import ConfigError
+from monitor.section import Section
 
 
 def test_environment_overrides_file(config_file: Path) -> None:
@@ -23,7 +24,7 @@ def test_shipped_config_is_valid_and_documented() -> None:
     settings = load_settings(path, {})
     assert settings.database_url.startswith("sqlite:///")
     lines = path.read_text().splitlines()
-    sections = [name for name, value in settings if isinstance(value, _Section)]
+    sections = [name for name, value in settings if isinstance(value, Section)]
     assert {"poll", "http", "extraction", "tagging", "stories", "metrics", "smtp", "alerts"} <= set(sections)
     for section in sections:
         start = lines.index(f"[{section}]")

@@ -1,5 +1,6 @@
 import asyncio
-import itertools
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -8,7 +9,7 @@ import pytest
 
 from monitor.config import HttpSettings
 from monitor.fetcher import Fetcher, FetchError, FetchResult, _PoolPerHost, parse_retry_after
-from tests.newsworld import NewsServer, Reply
+from tests.newsworld import NewsServer, Reply, Request
 
 T = TypeVar("T")
 FAST = HttpSettings(connect_timeout=1, read_timeout=1, total_timeout=2, max_body_bytes=50_000, per_host_min_gap=0)
@@ -118,21 +119,52 @@ def test_redirects(server: NewsServer, code: int, permanent: bool) -> None:
 
 
 def test_per_host_gap_and_concurrency(server: NewsServer, server2: NewsServer) -> None:
-    for s in (server, server2):
-        s.route("/p", lambda r: Reply(200, b"ok", delay=0.05))
-    settings = HttpSettings(per_host_concurrency=1, per_host_min_gap=0.2, total_timeout=5)
+    gap = 0.2
+    in_flight: dict[str, int] = {server.host: 0, server2.host: 0}
+    most: dict[str, int] = dict(in_flight)
+    host2_seen = threading.Event()
+    waited_for_host2: list[bool] = []
+    lock = threading.Lock()
 
-    async def many(fetcher: Fetcher) -> None:
+    def handler(host: str) -> Callable[[Request], Reply]:
+        def reply(_request: Request) -> Reply:
+            with lock:
+                in_flight[host] += 1
+                most[host] = max(most[host], in_flight[host])
+            if host == server2.host:
+                host2_seen.set()
+            elif not waited_for_host2:  # host 1's first request is answered only once host 2 has one too
+                waited_for_host2.append(host2_seen.wait(60))
+            time.sleep(0.05)
+            with lock:
+                in_flight[host] -= 1
+            return Reply(200, b"ok")
+
+        return reply
+
+    for s in (server, server2):
+        s.route("/p", handler(s.host))
+    settings = HttpSettings(per_host_concurrency=1, per_host_min_gap=gap, read_timeout=90, total_timeout=90)
+
+    async def many(fetcher: Fetcher) -> list[tuple[str, float]]:
+        start = time.monotonic()
+
+        async def one(url: str) -> tuple[str, float]:
+            await fetcher.fetch(url)
+            return url, time.monotonic() - start
+
         urls = [server.url("/p")] * 4 + [server2.url("/p")] * 4
-        await asyncio.gather(*(fetcher.fetch(u) for u in urls))
+        return await asyncio.gather(*(one(u) for u in urls))
 
-    run(settings, many)
+    done = run(settings, many)
     for s in (server, server2):
-        starts = sorted(r.at for r in s.requests)
-        gaps = [b - a for a, b in itertools.pairwise(starts)]
-        assert min(gaps) >= 0.15, gaps  # without the gap they would be ~0.05 apart
-    # two hosts are polled side by side, not one after the other
-    assert abs(server.requests[0].at - server2.requests[0].at) < 0.15
+        # The k-th request to a host cannot start before k gaps have passed, so it cannot end before either; a
+        # loaded machine only makes it later. Without the gap the four would end ~0.05 s apart.
+        ends = sorted(t for url, t in done if url.startswith(s.url("/")))
+        assert all(end >= k * gap for k, end in enumerate(ends)), ends
+        assert most[s.host] == 1  # one request in flight at a time
+    # two hosts are polled side by side, not one after the other: host 1's first request waited for host 2's
+    assert waited_for_host2 == [True]
 
 
 def test_parse_retry_after() -> None:

@@ -50,7 +50,7 @@ def test_daemon_serves_health_and_metrics_and_logs_json(
     monkeypatch.setenv("MONITOR_METRICS_PORT", str(port))
     monkeypatch.setenv("MONITOR_LOG_FORMAT", "json")
     monkeypatch.setenv("MONITOR_LOG_LEVEL", "INFO")
-    subprocess.run([sys.executable, "-m", "monitor", "feeds", "add", server.url("/feed.xml"),
+    subprocess.run([sys.executable, "-m", "monitor", "feeds", "add", "--no-check", server.url("/feed.xml"),
                     server.url("/broken.xml")], check=True, capture_output=True)
     proc = subprocess.Popen([sys.executable, "-m", "monitor", "run"], stderr=subprocess.PIPE, text=True)
     db = config_file.parent / "monitor.db"
@@ -77,6 +77,8 @@ def test_daemon_serves_health_and_metrics_and_logs_json(
             proc.kill()
     assert proc.returncode == 0
     records = [json.loads(line) for line in err.splitlines()]  # every line is one JSON object
+    [started] = [r for r in records if r["message"] == "daemon started"]
+    assert started["config"] == str(config_file) and started["database"] == f"sqlite:///{db}"
     polled = [r for r in records if r["message"] == "feed polled"]
     assert polled and all("feed_id" in r and "feed_url" in r for r in polled)
     assert any(r["level"] == "WARNING" and "feed_url" in r for r in records)

@@ -1,4 +1,5 @@
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -304,3 +305,16 @@ def test_together_or_each_falls_back_to_one_write_per_item() -> None:
     assert results[0] == "A" and isinstance(results[1], RuntimeError) and results[2] == "C"
     assert calls == [["a", "bad", "c"], ["a"], ["bad"], ["c"]]
     assert together_or_each(write, ["x", "y"]) == ["X", "Y"]
+
+
+def test_a_failed_poll_logs_when_it_is_tried_again(
+    app: App, server: NewsServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.route("/broken.xml", lambda r: Reply(503))
+    app.store.add_feed(server.url("/broken.xml"))
+    with caplog.at_level(logging.WARNING, logger="monitor.pipeline"):
+        run_cycle(app)
+    broken = feed_row(app.store, server.url("/broken.xml"))
+    [line] = [r for r in caplog.records if r.getMessage().startswith("feed poll failed")]
+    assert f"next attempt at {broken.next_poll_at:%Y-%m-%d %H:%M:%S} UTC" in line.getMessage()
+    assert line.next_attempt == broken.next_poll_at.isoformat(timespec="seconds")  # type: ignore[attr-defined]

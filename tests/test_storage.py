@@ -1,3 +1,4 @@
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import sqlalchemy as sa
@@ -106,3 +107,44 @@ def test_add_sightings_in_one_transaction_skips_recorded_places(store: Store) ->
     assert store.add_sightings(pairs) == 1
     assert store.add_sightings(pairs) == 0 and store.add_sightings([]) == 0
     assert {s.feed_id for s in store.sightings([stored])[stored]} == {a.id, b.id}
+
+
+def test_migration_0004_drops_the_statement_copies_from_tag_evidence(db_url: str) -> None:
+    engine = create_db_engine(db_url)
+    migrate(engine, "0003")
+    scored = {"kind": "statement", "text": "Ministry of Defence: defence voice: quote", "field": "text", "start": 0,
+              "end": 5, "weight": 1.5}
+    copy = {"kind": "statement", "speaker": None, "role": "Ministry of Defence", "text": "quote", "start": 0, "end": 5,
+            "field": "text"}
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO article (id, content_hash, text, source, authors, tags, fetched_at) "
+                "VALUES ('00000000000000bb', '00000000000000bb', 'quote', 'seed', '[]', '[]', :t)"
+            ),
+            {"t": datetime(2020, 1, 1)},
+        )
+        conn.execute(
+            sa.text("INSERT INTO article_tag (article_id, tag, score, evidence) "
+                    "VALUES ('00000000000000bb', 't', 1, :e)"),
+            {"e": json.dumps([scored, copy])},
+        )
+    migrate(engine)
+    [row] = Store(engine).tag_details(["00000000000000bb"])["00000000000000bb"]
+    assert row.evidence == [scored]
+    engine.dispose()
+
+
+def test_feed_urls_are_compared_in_canonical_form(store: Store) -> None:
+    feed, created = store.add_feed("http://127.0.0.2:8000/feed.xml")
+    assert created and feed.url == "http://127.0.0.2:8000/feed.xml"
+    for variant in ("HTTP://127.0.0.2:8000/feed.xml#frag", "http://127.0.0.2:8000/./feed.xml",
+                    "http://127.0.0.2:8000/a/../feed.xml", "http://127.0.0.2:8000/feed.xml?utm_source=x"):
+        same, created = store.add_feed(variant)
+        assert (same.id, created) == (feed.id, False), variant
+        found = store.feed(variant)
+        assert found is not None and found.id == feed.id
+    assert store.feed_count() == 1
+    other, created = store.add_feed("http://127.0.0.2:8000/FEED.xml?b=2&a=1")
+    assert created and other.url == "http://127.0.0.2:8000/FEED.xml?a=1&b=2"  # the path's case and the query count
+    assert store.remove_feed("http://127.0.0.2:8000/./feed.xml#x") and store.feed_count() == 1

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from monitor.config import _Section
+from monitor.section import Section
 
 
-class SmtpSettings(_Section):
+class SmtpSettings(Section):
     host: str = "localhost"
     port: int = Field(587, ge=1, le=65535)
     security: Literal["starttls", "tls", "none"] = "starttls"
@@ -26,7 +26,7 @@ class SmtpSettings(_Section):
     timeout: float = Field(30.0, gt=0)
 
 
-class Subscription(_Section):
+class Subscription(Section):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
     recipients: list[str] = Field(min_length=1)
     tags: list[str] = Field(default_factory=list)
@@ -64,7 +64,7 @@ class Subscription(_Section):
             raise ValueError(f"subscription {self.name!r}: invalid schedule {self.schedule!r}: {exc}") from None
 
 
-class AlertSettings(_Section):
+class AlertSettings(Section):
     # Seconds between two runs of the sender (pending alerts, due digests).
     send_interval: float = Field(10.0, gt=0)
     max_attempts: int = Field(12, ge=1)

@@ -8,7 +8,6 @@ precision/recall/F1 per page, then the mean over pages.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import statistics
@@ -22,7 +21,9 @@ from typing import TextIO
 
 import trafilatura
 
+from monitor.evaluation.benchmark import load_pages
 from monitor.extraction import extract_article
+from monitor.progress import progress
 
 _TOKEN_RE = re.compile(r"\w+")
 
@@ -78,29 +79,26 @@ def _timed(func: Callable[[str, str], tuple[str, str]], html: str, url: str) -> 
 
 def run(path: Path, out: TextIO) -> int:
     """Score both extractors on every page under ``path`` and print the comparison; 0 on success."""
-    truth: dict[str, dict[str, str]] = json.loads((path / "ground-truth.json").read_text(encoding="utf-8"))
-    if not truth:
-        print(f"no pages in {path}", file=out)
-        return 1
+    truth = load_pages(path)
     logging.getLogger("trafilatura").setLevel(logging.CRITICAL)  # its per-page warnings drown the report
-    pages = {key: (path / "html" / f"{key}.html").read_text(encoding="utf-8") for key in truth}
-    first = next(iter(truth))
+    pages = {page.key: page.html() for page in truth}
+    first = truth[0]
     for func in (_ours, _plain):  # warm-up: lazy imports and caches must not count against either
-        func(pages[first], truth[first]["url"])
+        func(pages[first.key], first.url)
     tallies = {"ours": Tally(), "plain": Tally()}
     methods: Counter[str] = Counter()
-    worst: list[tuple[float, float, str]] = []
-    for index, (key, item) in enumerate(truth.items()):
+    worst: list[tuple[float, float, str, str]] = []
+    for index, page in enumerate(progress(truth, "pages", len(truth))):
         order = [("ours", _ours), ("plain", _plain)]
         if index % 2:  # alternate the order so background load and caches hit both alike
             order.reverse()
         for name, func in order:
-            text, method, seconds = _timed(func, pages[key], item["url"])
-            tallies[name].scores.append(score(item["articleBody"], text))
+            text, method, seconds = _timed(func, pages[page.key], page.url)
+            tallies[name].scores.append(score(page.body, text))
             tallies[name].seconds.append(seconds)
             if name == "ours":
                 methods[method] += 1
-        worst.append((tallies["ours"].scores[-1][2], tallies["plain"].scores[-1][2], key))
+        worst.append((tallies["ours"].scores[-1][2], tallies["plain"].scores[-1][2], page.key, page.url))
     print(f"{len(truth)} pages from {path}", file=out)
     print(f"{'extractor':<22}{'precision':>10}{'recall':>10}{'F1':>10}{'CPU ms/page':>12}{'median':>8}", file=out)
     for name, label in (("ours", "monitor.extraction"), ("plain", "trafilatura.extract")):
@@ -118,8 +116,8 @@ def run(path: Path, out: TextIO) -> int:
     )
     print("methods: " + ", ".join(f"{m} {n}" for m, n in methods.most_common()), file=out)
     print("lowest F1 (ours, plain, page):", file=out)
-    for ours_f1, plain_f1, key in sorted(worst)[:10]:
-        print(f"  {ours_f1:.3f} {plain_f1:.3f} {key[:16]} {truth[key]['url']}", file=out)
+    for ours_f1, plain_f1, key, url in sorted(worst)[:10]:
+        print(f"  {ours_f1:.3f} {plain_f1:.3f} {key[:16]} {url}", file=out)
     return 0
 
 

@@ -16,7 +16,6 @@ text (boilerplate), given a new intro, or edited throughout.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import random
 import statistics
@@ -29,6 +28,7 @@ from typing import TextIO
 
 import trafilatura
 
+from monitor.evaluation.benchmark import load_pages
 from monitor.neardup import (
     NearDupConfig,
     Signature,
@@ -39,6 +39,7 @@ from monitor.neardup import (
     similarity,
     words,
 )
+from monitor.progress import progress
 
 TARGET_PRECISION = 0.99
 TARGET_RECALL = 0.95
@@ -138,18 +139,13 @@ def _report_variants(bodies: list[str], config: NearDupConfig, out: TextIO) -> N
 def run(path: Path, out: TextIO, config: NearDupConfig | None = None) -> int:
     """Evaluate story grouping on every page under ``path``; 0 when the precision/recall targets are met."""
     config = config or NearDupConfig()
-    truth: dict[str, dict[str, str]] = json.loads((path / "ground-truth.json").read_text(encoding="utf-8"))
-    if not truth:
-        print(f"no pages in {path}", file=out)
-        return 1
+    pages = load_pages(path)
     logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
     name, extract = _extractor()
-    keys = list(truth)
-    bodies = [truth[key]["articleBody"] for key in keys]
-    extracted = [
-        extract((path / "html" / f"{key}.html").read_text(encoding="utf-8"), truth[key]["url"])
-        for key in keys
-    ]
+    keys = [p.key for p in pages]
+    urls = {p.key: p.url for p in pages}
+    bodies = [p.body for p in pages]
+    extracted = [extract(p.html(), p.url) for p in progress(pages, "pages", len(pages))]
     texts = bodies + extracted
     page = keys + keys
     sigs, millis = _signatures(texts, config)
@@ -172,7 +168,7 @@ def run(path: Path, out: TextIO, config: NearDupConfig | None = None) -> int:
             signed = a is not None and b is not None
             detail = f"J={similarity(a, b):.3f} C={containment(a, b):.3f}" if signed else "no signature"
             kind = "missed" if same else "false match"
-            errors.append(f"  {kind}: {detail} {page[i][:12]}/{page[j][:12]} {truth[page[i]]['url'][:70]}")
+            errors.append(f"  {kind}: {detail} {page[i][:12]}/{page[j][:12]} {urls[page[i]][:70]}")
 
     pairs = len(texts) * (len(texts) - 1) // 2
     precision = tp / (tp + fp) if tp + fp else 0.0

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
 import click
-from sqlmodel import col, select
 
 from monitor.alerts.mailer import Mailer, SendError
 from monitor.alerts.outbox import message_id
 from monitor.alerts.render import headers
 from monitor.alerts.sender import run_alerts
+from monitor.cli.base import (
+    Context,
+    echo_json,
+    iso,
+    json_option,
+    limit_option,
+    limited,
+    nothing,
+    pass_ctx,
+    plural,
+    query_limit,
+    shown,
+)
 from monitor.errors import MonitorError
-from monitor.models import Alert, utcnow
-
-if TYPE_CHECKING:
-    from monitor.cli import Context
-
-pass_ctx = click.pass_obj  # the root group's monitor.cli.Context
+from monitor.models import utcnow
 
 
 @click.group()
@@ -27,23 +33,36 @@ def alerts() -> None:
 
 
 @alerts.command("list")
-@click.option("--pending", "only", flag_value="pending", help="Only alerts not sent yet (pending or sending).")
-@click.option("--failed", "only", flag_value="failed", help="Only alerts that failed for good.")
+@click.option("--pending", is_flag=True, help="Only alerts not sent yet (pending or sending).")
+@click.option("--failed", is_flag=True, help="Only alerts that failed for good.")
+@limit_option()
+@json_option("JSON Lines, one alert a line")
 @pass_ctx
-def alerts_list(ctx: Context, only: str | None) -> None:
+def alerts_list(ctx: Context, pending: bool, failed: bool, limit: int, as_json: bool) -> None:
     """List alerts, newest first."""
-    statuses = {"pending": ["pending", "sending"], "failed": ["failed"]}.get(only or "")
-    with ctx.app.store.session() as s:
-        query = select(Alert).order_by(col(Alert.id).desc())
-        if statuses:
-            query = query.where(col(Alert.status).in_(statuses))
-        rows = list(s.exec(query))
+    if pending and failed:
+        raise click.UsageError("--pending and --failed exclude each other")
+    statuses = ["pending", "sending"] if pending else ["failed"] if failed else None
+    rows = limited(ctx.app.store.alerts(statuses, query_limit(limit)), limit)
+    if not rows:
+        if not ctx.settings.subscriptions:
+            nothing(f"no alerts: no subscriptions are configured ([[subscriptions]] in {ctx.settings.config_file})")
+        else:
+            nothing("no alerts" + (" match" if statuses else " yet"))
     for a in rows:
+        if as_json:
+            echo_json({
+                "id": a.id, "status": a.status, "kind": a.kind, "subscription": a.subscription,
+                "article_ids": a.article_ids, "recipients": a.recipients, "attempts": a.attempts,
+                "next_attempt_at": iso(a.next_attempt_at), "sent_at": iso(a.sent_at), "message_id": a.message_id,
+                "last_error": a.last_error,
+            })
+            continue
         when = a.sent_at if a.status == "sent" else a.next_attempt_at
         label = "sent" if a.status == "sent" else "next attempt"
         line = (
-            f"{a.id}\t{a.status}\t{a.kind}\t{a.subscription}\t{len(a.article_ids)} article(s)\t"
-            f"attempts {a.attempts}\t{label} {when:%Y-%m-%d %H:%M:%S}\t{a.message_id}"
+            f"{a.id}\t{a.status}\t{a.kind}\t{a.subscription}\t{plural(len(a.article_ids), 'article')}\t"
+            f"attempts {a.attempts}\t{label} {shown(when)}\t{a.message_id}"
         )
         click.echo(line + (f"\terror: {a.last_error}" if a.last_error else ""))
 
@@ -53,15 +72,11 @@ def alerts_list(ctx: Context, only: str | None) -> None:
 @pass_ctx
 def alerts_retry(ctx: Context, alert_id: int) -> None:
     """Make a failed (or waiting) alert due again, with a fresh count of attempts."""
-    with ctx.app.store.session() as s:
-        alert = s.get(Alert, alert_id)
-        if alert is None:
-            raise MonitorError(f"no alert with id {alert_id}")
-        if alert.status in ("sent", "sending"):
-            raise MonitorError(f"alert {alert_id} is {alert.status}; only pending or failed alerts can be retried")
-        alert.status, alert.attempts, alert.next_attempt_at = "pending", 0, utcnow()
-        s.add(alert)
-        s.commit()
+    alert = ctx.app.store.retry_alert(alert_id)
+    if alert is None:
+        raise MonitorError(f"no alert with id {alert_id}")
+    if alert.status != "pending":
+        raise MonitorError(f"alert {alert_id} is {alert.status}; only pending or failed alerts can be retried")
     click.echo(f"alert {alert_id} is pending; `monitor alerts send` or the daemon will send it")
 
 

@@ -1,0 +1,263 @@
+"""``monitor articles``, ``tags``, ``statements``, ``stories`` and ``retag``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from monitor.cli.base import (
+    Context,
+    echo_json,
+    iso,
+    json_option,
+    limit_option,
+    limited,
+    nothing,
+    parse_since,
+    pass_ctx,
+    plural,
+    query_limit,
+    shown,
+)
+from monitor.cli.feeds import find_feed
+from monitor.errors import MonitorError
+from monitor.models import Article
+from monitor.models import Statement as StatementRow
+from monitor.processor import Options, analyse, analysis_rows, tagger
+from monitor.progress import progress
+from monitor.storage import Store
+
+EVIDENCE_SHOWN = 6
+
+
+def _short(text: str, limit: int = 140) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def statement_json(st: StatementRow) -> dict[str, Any]:
+    return {
+        "speaker": st.speaker, "role": st.role, "text": st.text, "field": st.field, "start": st.start, "end": st.end
+    }
+
+
+def articles_json(store: Store, rows: list[Article]) -> list[dict[str, Any]]:
+    """The JSON form of articles: metadata, every URL seen, tags with evidence, statements, story."""
+    ids = [a.id for a in rows]
+    seen, details = store.sightings(ids), store.tag_details(ids)
+    statements: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+    for st, _article in store.statements(ids):
+        statements[st.article_id].append(statement_json(st))
+    feed_urls = {f.id: f.url for f in store.feeds()}
+    result = []
+    for a in rows:
+        urls = list(dict.fromkeys(s.url for s in seen[a.id]))
+        result.append({
+            "id": a.id,
+            "url": a.url or (urls[0] if urls else None),
+            "urls": urls,
+            "canonical_url": a.canonical_url,
+            "title": a.title,
+            "published": iso(a.published),
+            "feed": feed_urls.get(a.feed_id),
+            "source": a.source,
+            "site_name": a.site_name,
+            "language": a.language,
+            "authors": a.authors,
+            "fetched_at": iso(a.fetched_at),
+            "story_id": a.story_id or a.id,
+            "duplicate_of": a.duplicate_of,
+            "tags": a.tags,
+            "tag_details": {t.tag: {"score": t.score, "evidence": t.evidence} for t in details[a.id]},
+            "statements": statements[a.id],
+            "text": a.text,
+        })
+    return result
+
+
+@click.group()
+def articles() -> None:
+    """Browse stored articles."""
+
+
+@articles.command("list")
+@click.option("--since", help="Only articles published (or fetched) since then: 2026-05-01, 2d, 12h, yesterday …")
+@click.option("--feed", "feed_url", help="Only articles seen in this feed.")
+@limit_option()
+@click.option("--tag", help="Only articles with this tag.")
+@json_option("JSON Lines, one article a line")
+@pass_ctx
+def articles_list(
+    ctx: Context, since: str | None, feed_url: str | None, limit: int, tag: str | None, as_json: bool
+) -> None:
+    """List articles, newest first."""
+    store = ctx.app.store
+    if feed_url:
+        feed_url = find_feed(store, feed_url).url
+    if tag:
+        options = Options.from_settings(ctx.settings)
+        known = {rule.name for rule in tagger(options).rules} | store.tag_names()
+        if tag not in known:
+            raise MonitorError(f"unknown tag {tag!r} (known: {', '.join(sorted(known))})")
+    rows = limited(store.articles(since=parse_since(since), feed_url=feed_url, limit=query_limit(limit), tag=tag),
+                   limit)
+    if not rows:
+        nothing("no articles match")
+    if as_json:
+        for item in articles_json(store, list(rows)):
+            echo_json(item)
+        return
+    for a in rows:
+        when = a.published.strftime("%Y-%m-%d") if a.published else "-"
+        tags = f"  [{', '.join(a.tags)}]" if a.tags else ""
+        click.echo(f"{a.id}  {when:<10}  {a.source:<4}  {a.title or '(untitled)'}{tags}")
+
+
+def find_article(store: Store, article_id: str) -> Article:
+    article = store.article(article_id)
+    if article is None:
+        raise MonitorError(f"no article with id {article_id}")
+    return article
+
+
+@articles.command("show")
+@click.argument("article_id")
+@json_option("JSON, as one line of `articles list --json`")
+@pass_ctx
+def articles_show(ctx: Context, article_id: str, as_json: bool) -> None:
+    """Show one article with every place it was seen."""
+    store = ctx.app.store
+    article = find_article(store, article_id)
+    if as_json:
+        echo_json(articles_json(store, [article])[0])
+        return
+    feed_urls = {f.id: f.url for f in store.feeds()}
+    click.echo(f"id: {article.id}\ntitle: {article.title or '(untitled)'}")
+    click.echo(f"published: {shown(article.published, '-')}\nfetched: {shown(article.fetched_at)}")
+    for key in ("source", "extraction_method", "site_name", "language", "canonical_url"):
+        click.echo(f"{key}: {getattr(article, key) or '-'}")
+    click.echo(f"authors: {', '.join(article.authors) or '-'}")
+    click.echo("tags:" + ("" if article.tags else " -"))
+    for t in store.tag_details([article.id])[article.id]:
+        click.echo(f"  {t.tag} (score {t.score:.2f})")
+        for e in t.evidence[:EVIDENCE_SHOWN]:
+            click.echo(f"    {e.get('kind')}: {_short(str(e.get('text')))}")
+        if len(t.evidence) > EVIDENCE_SHOWN:
+            click.echo(f"    … {len(t.evidence) - EVIDENCE_SHOWN} more (`monitor tags explain {article.id}`)")
+    found = store.statements([article.id])
+    click.echo("statements:" + ("" if found else " -"))
+    for st, _a in found:
+        click.echo(f"  {st.label()}: {st.text}")
+    click.echo("seen at:")
+    for s in store.sightings([article.id])[article.id]:
+        click.echo(f"  {s.url} (feed {feed_urls.get(s.feed_id, '-')}, {shown(s.seen_at)})")
+    story = article.story_id or article.id
+    copies = [a for a in store.story_members([story])[story] if a.id != article.id]
+    click.echo(f"story: {story}" + ("" if copies else " (no other copies)"))
+    for other in copies:
+        role = "copy of this" if other.duplicate_of == article.id else "same story"
+        click.echo(f"  {other.id}  {other.site_name or other.url or other.source}  {other.title or ''}  ({role})")
+    click.echo("\n" + article.text)
+
+
+# --- tags, statements, stories ------------------------------------------------------------------------
+
+
+@click.group()
+def tags() -> None:
+    """Why articles were tagged."""
+
+
+@tags.command("explain")
+@click.argument("article_id")
+@json_option("JSON: every decision with its score, threshold, evidence and statements")
+@pass_ctx
+def tags_explain(ctx: Context, article_id: str, as_json: bool) -> None:
+    """Print why each tag was or was not given to an article (with the current rules)."""
+    article = find_article(ctx.app.store, article_id)
+    options = Options.from_settings(ctx.settings)
+    result = tagger(options).tag(article.title, article.text, article.published)
+    if as_json:
+        echo_json({"id": article.id, "title": article.title, "stored_tags": article.tags, "tags": result.tags,
+                   "decisions": [d.as_dict() for d in result.decisions]})
+        return
+    click.echo(f"{article.id}  {article.title or '(untitled)'}")
+    for decision in result.decisions:
+        click.echo(decision.explain())
+    if sorted(result.tags) != sorted(article.tags):
+        click.echo(f"stored tags differ: {', '.join(article.tags) or '-'} (run `monitor retag` after a rules change)")
+
+
+@click.command()
+@click.option("--since", help="Only articles published (or fetched) since then: 2026-05-01, 2d, yesterday …")
+@pass_ctx
+def retag(ctx: Context, since: str | None) -> None:
+    """Tag stored articles again with the current rules (after editing config/tags.toml or officials.toml)."""
+    store, options = ctx.app.store, Options.from_settings(ctx.settings)
+    after = parse_since(since)
+    changed = total = 0
+    for article in progress(store.iter_articles_in_storage_order(), "articles", store.article_count()):
+        if after and (article.published or article.fetched_at) < after:
+            continue
+        analysis = analyse(article.title, article.text, article.published, options)
+        names = [t.tag for t in analysis.tags]
+        changed += sorted(names) != sorted(article.tags)
+        store.replace_analysis(article.id, names, *analysis_rows(article, analysis))
+        total += 1
+    click.echo(f"retagged {plural(total, 'article')}, {changed} with different tags")
+
+
+@click.group()
+def statements() -> None:
+    """Statements by UK defence voices."""
+
+
+@statements.command("list")
+@click.option("--speaker", help="Speaker name or role contains this (case-insensitive).")
+@click.option("--since", help="Only from articles published (or fetched) since then: 2026-05-01, 2d, yesterday …")
+@limit_option()
+@json_option("JSON Lines, one statement a line")
+@pass_ctx
+def statements_list(ctx: Context, speaker: str | None, since: str | None, limit: int, as_json: bool) -> None:
+    """List statements, newest article first."""
+    rows = limited(ctx.app.store.statements(speaker=speaker, since=parse_since(since), limit=query_limit(limit)),
+                   limit)
+    if not rows:
+        nothing("no statements match")
+    for st, article in rows:
+        if as_json:
+            echo_json({"article_id": article.id, "title": article.title, **statement_json(st)})
+        else:
+            click.echo(f"{article.id}  {st.label()}: {st.text}")
+
+
+@click.group()
+def stories() -> None:
+    """Near-duplicate copies of one story, grouped."""
+
+
+@stories.command("list")
+@click.option("--since", help="Only stories with an article fetched since then: 2026-05-01, 2d, yesterday …")
+@click.option("--min-size", type=click.IntRange(min=1), default=1, show_default=True, help="At least this many copies.")
+@limit_option()
+@json_option("JSON Lines, one story a line")
+@pass_ctx
+def stories_list(ctx: Context, since: str | None, min_size: int, limit: int, as_json: bool) -> None:
+    """List stories, most recently active first."""
+    store = ctx.app.store
+    rows = limited(store.stories(parse_since(since), min_size, query_limit(limit)), limit)
+    if not rows:
+        nothing("no stories match")
+    members = store.story_members([sid for sid, _n, _t in rows])
+    for sid, size, latest in rows:
+        arts = members[sid]
+        title = arts[0].title if arts else None
+        if as_json:
+            echo_json({
+                "story_id": sid, "size": size, "latest": iso(latest), "title": title,
+                "articles": [
+                    {"id": a.id, "title": a.title, "url": a.url, "duplicate_of": a.duplicate_of} for a in arts
+                ],
+            })
+        else:
+            click.echo(f"{sid}  {plural(size, 'article')}  {shown(latest)}  {title or '(untitled)'}")

@@ -1,0 +1,115 @@
+"""What every command shares: the lazily opened settings and database, and the conventions of the output —
+one timestamp format, JSON Lines, ``--since`` and ``--limit``, plurals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from monitor.app import App, open_app
+from monitor.config import Settings, load_settings
+from monitor.errors import MonitorError
+from monitor.logs import setup_logging
+
+DEFAULT_LIMIT = 50
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Context:
+    """Loads settings and opens the database only when a command needs them. ``config`` may be set until
+    then (``--config`` before or after the subcommand)."""
+
+    def __init__(self, config: Path | None):
+        self.config = config
+        self._settings: Settings | None = None
+        self._app: App | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config)
+            setup_logging(self._settings.log_format, self._settings.log_level)
+        return self._settings
+
+    @property
+    def app(self) -> App:
+        if self._app is None:
+            self._app = open_app(self.settings)
+        return self._app
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def parse_since(value: str | None) -> datetime | None:
+    """An ISO 8601 date or time, or a relative one ("2d", "12h", "1w", "yesterday", "3 days ago"); UTC unless
+    the value names a zone."""
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        import dateparser  # only here: it takes a noticeable moment to import
+
+        parsed = dateparser.parse(value, settings={
+            "TIMEZONE": "UTC", "RETURN_AS_TIMEZONE_AWARE": True, "PREFER_DATES_FROM": "past",
+        })
+        if parsed is None:
+            raise MonitorError(
+                f"not a date: {value!r} (use 2026-05-01, an ISO 8601 time, or a relative one: 2d, 12h, yesterday)"
+            ) from None
+        when = parsed
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def iso(when: datetime | None) -> str | None:
+    """The one timestamp format of JSON output: ISO 8601 in UTC, to the second, with "Z"."""
+    if when is None:
+        return None
+    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def shown(when: datetime | None, empty: str = "never") -> str:
+    """The one timestamp format of text output: "2026-05-01 14:03 UTC"."""
+    return f"{when.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if when else empty
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else many or one + 's'}"
+
+
+def echo_json(item: dict[str, Any]) -> None:
+    click.echo(json.dumps(item, ensure_ascii=False))
+
+
+def json_option(what: str = "JSON") -> Callable[[F], F]:
+    return click.option("--json", "as_json", is_flag=True, help=f"Print {what}.")
+
+
+def limit_option(default: int = DEFAULT_LIMIT) -> Callable[[F], F]:
+    return click.option("--limit", type=click.IntRange(min=0), default=default, show_default=True,
+                        help="At most this many, newest first (0: all).")
+
+
+def limited(rows: Sequence[T], limit: int) -> Sequence[T]:
+    """The first ``limit`` rows of a query asked for ``limit + 1``; says on stderr when more were left out."""
+    if limit and len(rows) > limit:
+        click.echo(f"(first {limit} shown; --limit N for more, --limit 0 for all)", err=True)
+        return rows[:limit]
+    return rows
+
+
+def query_limit(limit: int) -> int | None:
+    """What to ask the store for: one more than shown, to know whether some were left out."""
+    return limit + 1 if limit else None
+
+
+def nothing(message: str) -> None:
+    """Say that a listing is empty (on stderr: JSON output stays empty)."""
+    click.echo(message, err=True)

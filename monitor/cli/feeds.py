@@ -1,0 +1,174 @@
+"""``monitor feeds``: add (checked), remove, list, show, OPML import and export."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+
+from monitor.cli.base import Context, echo_json, iso, json_option, nothing, pass_ctx, plural, shown
+from monitor.discovery import CheckedFeed, FeedCheckError, check_feeds
+from monitor.errors import MonitorError
+from monitor.models import Feed
+from monitor.opml import OpmlFeed, read_opml, write_opml
+from monitor.storage import Store
+
+
+@click.group()
+def feeds() -> None:
+    """Manage the polled feeds."""
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise MonitorError(f"not an http(s) URL: {url!r}")
+    return url.strip()
+
+
+def find_feed(store: Store, url: str) -> Feed:
+    """The stored feed with this URL, or an error naming it."""
+    feed = store.feed(url)
+    if feed is None or feed.id is None:
+        raise MonitorError(f"no such feed: {url} (`monitor feeds list` shows the feeds)")
+    return feed
+
+
+def _state(feed: Feed) -> str:
+    if not feed.enabled:
+        return f"disabled: {feed.disabled_reason}"
+    return f"{plural(feed.error_count, 'error')}: {feed.last_error}" if feed.error_count else "ok"
+
+
+def feed_json(feed: Feed) -> dict[str, Any]:
+    """What a user needs of a feed, in this order (no internal fields such as the body hash)."""
+    return {
+        "url": feed.url, "title": feed.title, "site_url": feed.site_url, "folder": feed.folder,
+        "enabled": feed.enabled, "disabled_reason": feed.disabled_reason, "error_count": feed.error_count,
+        "last_error": feed.last_error, "last_polled_at": iso(feed.last_polled_at),
+        "last_success_at": iso(feed.last_success_at), "next_poll_at": iso(feed.next_poll_at),
+        "created_at": iso(feed.created_at),
+    }
+
+
+def _added(checked: CheckedFeed, feed: Feed, created: bool) -> str:
+    what = f"{feed.url} ({checked.title or 'untitled'}, {plural(checked.entries, 'entry', 'entries')})"
+    found = f", the feed of {checked.discovered_from}" if checked.discovered_from else ""
+    return f"{'added' if created else 'already present'}: {what}{found}"
+
+
+@feeds.command("add")
+@click.argument("urls", nargs=-1, required=True)
+@click.option("--no-check", is_flag=True, help="Add without fetching the URLs first.")
+@pass_ctx
+def feeds_add(ctx: Context, urls: tuple[str, ...], no_check: bool) -> None:
+    """Add feeds by URL (polled at the next tick).
+
+    Each new URL is fetched first: it must be a feed, or a page that names its feed with <link rel="alternate">
+    (that feed is added). When one fails nothing is added."""
+    store = ctx.app.store
+    new = []
+    for url in map(_check_url, urls):
+        present = store.feed(url)
+        if present is not None:
+            click.echo(f"already present: {present.url}")
+        else:
+            new.append(url)
+    if no_check:
+        for url in new:
+            click.echo(f"added without a check: {store.add_feed(url)[0].url}")
+        return
+    results = asyncio.run(check_feeds(ctx.settings.http, new)) if new else []
+    failed = [str(r) for r in results if isinstance(r, FeedCheckError)]
+    if failed:
+        raise MonitorError("; ".join(failed) + " — nothing added (--no-check adds without fetching)")
+    for checked in results:
+        if isinstance(checked, CheckedFeed):
+            feed, created = store.add_feed(checked.url, checked.title, checked.site_url)
+            click.echo(_added(checked, feed, created))
+
+
+@feeds.command("remove")
+@click.argument("urls", nargs=-1, required=True)
+@pass_ctx
+def feeds_remove(ctx: Context, urls: tuple[str, ...]) -> None:
+    """Remove feeds (their articles stay). An unknown URL is an error; nothing is removed then."""
+    store = ctx.app.store
+    found = [find_feed(store, url) for url in urls]
+    for feed in found:
+        store.remove_feed(feed.url)
+        click.echo(f"removed: {feed.url}")
+
+
+@feeds.command("list")
+@json_option("JSON Lines, one feed a line")
+@pass_ctx
+def feeds_list(ctx: Context, as_json: bool) -> None:
+    """List feeds with their state."""
+    rows = ctx.app.store.feeds()
+    if not rows:
+        nothing("no feeds yet: add one with `monitor feeds add URL` or `monitor feeds import FILE.opml`")
+    for feed in rows:
+        if as_json:
+            echo_json(feed_json(feed))
+        else:
+            click.echo(f"{feed.url}\t{feed.title or '-'}\tpolled {shown(feed.last_polled_at)}\t{_state(feed)}")
+
+
+@feeds.command("show")
+@click.argument("url")
+@json_option("JSON: the feed and its fetch history")
+@pass_ctx
+def feeds_show(ctx: Context, url: str, as_json: bool) -> None:
+    """One feed's state and recent fetch history."""
+    store = ctx.app.store
+    feed = find_feed(store, url)
+    assert feed.id is not None
+    history = store.fetch_history(feed.id)
+    if as_json:
+        echo_json(feed_json(feed) | {"history": [
+            {"started_at": iso(row.started_at), "outcome": row.outcome, "status": row.status_code,
+             "duration_ms": row.duration_ms, "bytes": row.bytes, "entries": row.entries,
+             "new_articles": row.new_articles, "error": row.error}
+            for row in history
+        ]})
+        return
+    click.echo(f"url: {feed.url}\ntitle: {feed.title or '-'}\nsite: {feed.site_url or '-'}")
+    if feed.folder:
+        click.echo(f"folder: {feed.folder}")
+    click.echo(f"state: {_state(feed)}")
+    click.echo(f"last polled: {shown(feed.last_polled_at)}\nlast success: {shown(feed.last_success_at)}")
+    click.echo(f"next poll: {shown(feed.next_poll_at)}\nadded: {shown(feed.created_at)}")
+    click.echo("history:" + ("" if history else " -"))
+    for row in history:
+        click.echo(
+            f"  {shown(row.started_at)} {row.outcome} status={row.status_code} {row.duration_ms}ms "
+            f"{row.bytes}B entries={row.entries} new={row.new_articles}" + (f" error={row.error}" if row.error else "")
+        )
+
+
+@feeds.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@pass_ctx
+def feeds_import(ctx: Context, file: Path) -> None:
+    """Import feeds from an OPML file (folders and htmlUrl kept)."""
+    opml = read_opml(file)
+    added = sum(ctx.app.store.add_feed(f.url, f.title, f.site_url, f.folder)[1] for f in opml.feeds)
+    present = len(opml.feeds) - added
+    notes = [f"{present} already present"] if present else []
+    if opml.skipped:
+        notes.append(f"{plural(opml.skipped, 'outline')} without an xmlUrl (not a feed) skipped")
+    if not opml.feeds:
+        raise MonitorError(f"no feeds in {file}: no outline has an xmlUrl" + (f" ({notes[-1]})" if notes else ""))
+    click.echo(f"imported {plural(added, 'new feed')} from {file}" + (f" ({'; '.join(notes)})" if notes else ""))
+
+
+@feeds.command("export")
+@pass_ctx
+def feeds_export(ctx: Context) -> None:
+    """Print the feed list as OPML (folders and htmlUrl kept)."""
+    feeds_ = [OpmlFeed(f.url, f.title, f.site_url, f.folder) for f in ctx.app.store.feeds()]
+    click.echo(write_opml(feeds_), nl=False)
