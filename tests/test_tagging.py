@@ -540,3 +540,22 @@ def test_other_matters_are_measured_for_the_model(tagger: Tagger) -> None:
                                 datetime(2023, 5, 1))
     (candidate,) = next(t for t in on_defence.tags if t.rule.name == UKDS).candidates
     assert candidate.features["other.statement"] == 0.0 and candidate.features["matter.statement"] >= 2.0
+
+
+@pytest.mark.parametrize("text", [
+    "The chief of the defence staff, Gen Angus Campbell, said Australian troops would train Ukrainians.",
+    "Chief of the Defence Staff General Angus Campbell said the troops would train Ukrainian soldiers.",
+    "Defence Secretary Lloyd Austin said the US would send more tanks to Ukraine.",
+    "Foreign Secretary Vinay Kwatra said India would not join sanctions on Russia.",
+    "The defence minister, Richard Marles, said Australia would send armoured vehicles to Ukraine.",
+    "Canada's chief of the defence staff said troops would go to Latvia.",
+    "The Defense Secretary said the US would send more tanks to Ukraine.",
+])
+def test_another_countrys_office_with_a_uk_like_title_is_not_a_uk_voice(tagger: Tagger, text: str) -> None:
+    assert _candidates(tagger, "Ukraine", text, datetime(2023, 3, 1)) == []
+
+
+def test_a_named_uk_holder_behind_rank_and_honorifics_is_still_ours(tagger: Tagger) -> None:
+    text = "The chief of the defence staff, Admiral Sir Tony Radakin, said British troops would train Ukrainians."
+    assert _candidates(tagger, "Ukraine", text, datetime(2023, 3, 1)) == \
+        [("Sir Tony Radakin", "British troops would train Ukrainians")]

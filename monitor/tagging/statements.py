@@ -91,7 +91,7 @@ _GAP_RE = re.compile(
 )
 _STRAIGHT_QUOTE = re.compile(r'"')
 _CURLY_QUOTE = re.compile(r"“[^“”]{1,3000}?(?:”|(?=\n\s*\n)|$)")
-_NAME_AFTER = re.compile(r"\s*,?\s+((?:[A-Z][\w’'\-]+)(?:\s+[A-Z][\w’'\-]+){1,2})")
+_NAME_AFTER = re.compile(r"\s*,?\s+((?:[A-Z][\w’'\-]+\.?)(?:\s+[A-Z][\w’'\-]+\.?){1,4})")
 _WORD_BEFORE = re.compile(r"([\w’'\.\-]+)\s*$")
 _CAP_NAME = re.compile(r"[A-Z][a-zà-ÿ’'\-]+")
 _UK_WORDS = frozenset({"uk", "uk's", "uk’s", "britain", "britain's", "britain’s", "british", "the", "a", "an",
@@ -277,7 +277,7 @@ class StatementExtractor:
                 speaker = Speaker(None, None, entry)
             else:
                 after = _NAME_AFTER.match(text, end)
-                if after and _norm(after.group(1)) not in self._full_names and _looks_like_name(after.group(1)):
+                if after and self._someone_else(after.group(1)):
                     speaker = OTHER
                 else:
                     holder = self._resolve_role(entry, when, introduced)
@@ -308,6 +308,14 @@ class StatementExtractor:
         if re.search(r"(?i)\b(?:uk|britain|british)\b", marked):
             return True
         return re.match(r"\s+in\s+(?:London|Whitehall)\b", text[end : end + 20]) is not None
+
+    def _someone_else(self, words: str) -> bool:
+        """True for the name of someone not among the officials right after an office ("the chief of the defence
+        staff, Gen Angus Campbell,": Australia's); honorifics and ranks in front are passed over."""
+        names = [w for w in words.split() if w.rstrip(".") not in HONORIFICS]
+        if len(names) < 2 or _norm(" ".join(names[:2])) in self._full_names:
+            return False
+        return not any(w in self._surname_set for w in names) and _looks_like_name(" ".join(names))
 
     def _qualified_after(self, text: str, end: int) -> bool:
         """True for "the defence ministry in Kyiv" (a foreign place right after the mention)."""
