@@ -168,6 +168,7 @@ def test_train_then_cross_validated_eval_from_the_cli(tmp_path: Path, monkeypatc
     assert "NOTE: the model was trained on labels.jsonl: these figures flatter" in scored
     folded = monitor("eval", "relevance", str(labels), "--folds", "3").stdout
     assert "3-fold cross-validation over 48 items" in folded and "NOTE" not in folded
+    assert "calibration (all items):" in folded and "Brier score" in folded
     line = next(ln for ln in folded.splitlines() if ln.startswith("ukraine-war"))
     assert "±" in line
 

@@ -107,6 +107,8 @@ def run(paths: Sequence[Path], tagger: Tagger, out: TextIO, *, folds: int | None
                   "other folds each time, figures are of the held-out folds\n")
     for scope in SCOPES:
         _print_scope(scope, reports[scope], out, folds is not None)
+    if folds is not None or tagger.model is not None:
+        _print_calibration(examples, results, out)
     size = sum(len(it.text) + len(it.title) for it in items) / max(len(items), 1)
     out.write(f"\nthroughput: {len(items) / elapsed:,.0f} articles/s wall, {len(items) / max(cpu, 1e-9):,.0f} per "
               f"CPU-second, over {len(items)} items (mean {size:,.0f} characters)\n")
@@ -152,6 +154,20 @@ def _print_scope(scope: str, reports: list[Report], out: TextIO, folded: bool) -
             figures = [x.prf() for x in per_fold]
             line += "   " + "   ".join(_mean_sd([fig[i] for fig in figures]) for i in range(3))
         out.write(line + "\n")
+
+
+def _print_calibration(examples: list[Example], results: list[TaggingResult], out: TextIO) -> None:
+    """Whether the probabilities mean what they say: mean probability against the share labelled, Brier score."""
+    out.write("\ncalibration (all items):\n")
+    for tag in results[0].tags_configured():
+        pairs = [(r.decision(tag).score, float(ex.item.labels[tag])) for ex, r in zip(examples, results, strict=True)
+                 if tag in ex.item.labels]
+        if not pairs:
+            continue
+        mean_p = statistics.fmean(p for p, _ in pairs)
+        rate = statistics.fmean(y for _, y in pairs)
+        brier = statistics.fmean((p - y) ** 2 for p, y in pairs)
+        out.write(f"{tag:<24}mean p {mean_p:.3f}, share labelled {rate:.3f}, Brier score {brier:.3f}\n")
 
 
 def _mean_sd(values: list[float]) -> str:

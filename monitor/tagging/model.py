@@ -108,6 +108,10 @@ class TaggingResult:
     def tags(self) -> list[str]:
         return [d.tag for d in self.decisions if d.given]
 
+    def tags_configured(self) -> list[str]:
+        """Every tag decided (given or not), in configuration order."""
+        return [d.tag for d in self.decisions]
+
     def decision(self, tag: str) -> TagDecision:
         """The decision for ``tag`` (KeyError if the tag is not configured)."""
         for d in self.decisions:
