@@ -1,5 +1,7 @@
 """Errors raised by the tagging engine."""
 
+from monitor.errors import ConfigError
 
-class TaggingConfigError(ValueError):
+
+class TaggingConfigError(ConfigError, ValueError):
     """A tagging config file is missing, malformed or inconsistent; the message names the file and key."""
