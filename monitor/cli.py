@@ -20,12 +20,12 @@ from monitor.daemon import run_daemon
 from monitor.errors import MonitorError
 from monitor.health import health_problems
 from monitor.logs import setup_logging
-from monitor.models import Article
-from monitor.models import Statement as StatementRow
 from monitor.opml import OpmlFeed, read_opml, write_opml
 from monitor.processor import Options, analyse, analysis_rows, tagger
+from monitor.readmodels import articles_json, statement_json
+from monitor.search import parse_query
 from monitor.seeds import export_corpus, import_corpus, packaged_seed_dir
-from monitor.storage import Store
+from monitor.storage_search import ArticleFilter, ArticleSearch, Order
 
 
 class Context:
@@ -249,46 +249,6 @@ def _parse_since(value: str | None) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def statement_json(st: StatementRow) -> dict[str, Any]:
-    return {
-        "speaker": st.speaker, "role": st.role, "text": st.text, "field": st.field, "start": st.start, "end": st.end
-    }
-
-
-def articles_json(store: Store, rows: list[Article]) -> list[dict[str, Any]]:
-    """The JSON form of articles: metadata, every URL seen, tags with evidence, statements, story."""
-    ids = [a.id for a in rows]
-    seen, details = store.sightings(ids), store.tag_details(ids)
-    statements: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
-    for st, _article in store.statements(ids):
-        statements[st.article_id].append(statement_json(st))
-    feed_urls = {f.id: f.url for f in store.feeds()}
-    result = []
-    for a in rows:
-        urls = list(dict.fromkeys(s.url for s in seen[a.id]))
-        result.append({
-            "id": a.id,
-            "url": a.url or (urls[0] if urls else None),
-            "urls": urls,
-            "canonical_url": a.canonical_url,
-            "title": a.title,
-            "published": a.published.isoformat() if a.published else None,
-            "feed": feed_urls.get(a.feed_id),
-            "source": a.source,
-            "site_name": a.site_name,
-            "language": a.language,
-            "authors": a.authors,
-            "fetched_at": a.fetched_at.isoformat(),
-            "story_id": a.story_id or a.id,
-            "duplicate_of": a.duplicate_of,
-            "tags": a.tags,
-            "tag_details": {t.tag: {"score": t.score, "evidence": t.evidence} for t in details[a.id]},
-            "statements": statements[a.id],
-            "text": a.text,
-        })
-    return result
-
-
 @cli.group()
 def articles() -> None:
     """Browse stored articles."""
@@ -299,14 +259,23 @@ def articles() -> None:
 @click.option("--feed", "feed_url", help="Only articles seen in this feed.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
 @click.option("--tag", help="Only articles with this tag.")
+@click.option("--query", "-q", help='Search: words, "phrases", OR, -exclusion, prefix*, title: speaker: tag: feed:.')
+@click.option(
+    "--order", type=click.Choice([o.value for o in Order]), default=Order.NEWEST.value, show_default=True,
+    help="Newest first, or best match first (with --query).",
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines, one article a line.")
 @pass_ctx
 def articles_list(
-    ctx: Context, since: str | None, feed_url: str | None, limit: int | None, tag: str | None, as_json: bool
+    ctx: Context, since: str | None, feed_url: str | None, limit: int | None, tag: str | None, query: str | None,
+    order: str, as_json: bool,
 ) -> None:
-    """List articles, newest first."""
+    """List articles, newest first (or by relevance to --query)."""
     store = ctx.app.store
-    rows = store.articles(since=_parse_since(since), feed_url=feed_url, limit=limit, tag=tag)
+    wanted = ArticleFilter(
+        query=parse_query(query) if query else None, tag=tag, feed_url=feed_url, since=_parse_since(since)
+    )
+    rows = ArticleSearch(store.engine).find(wanted, limit=limit, order=Order(order)).articles
     if as_json:
         for item in articles_json(store, rows):
             click.echo(json.dumps(item, ensure_ascii=False))

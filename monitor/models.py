@@ -196,3 +196,17 @@ class AlertStory(SQLModel, table=True):
     article_id: str = Field(foreign_key="article.id", index=True, ondelete="CASCADE", max_length=16)
     alert_id: int | None = Field(default=None, foreign_key="alert.id", index=True, ondelete="SET NULL")
     matched_at: datetime = _dt(nullable=False, default=utcnow)
+
+
+class Label(SQLModel, table=True):
+    """An analyst's relevance feedback on one tag of an article: the tag is wrong, or was missed."""
+
+    __tablename__ = "label"
+
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: str = Field(foreign_key="article.id", index=True, ondelete="CASCADE", max_length=16)
+    tag: str
+    # 1: the article should carry the tag ("missed tag"); 0: it should not ("wrong tag").
+    value: int
+    note: str | None = None
+    created_at: datetime = _dt(nullable=False, default=utcnow)
