@@ -22,7 +22,7 @@ from monitor.health import health_problems
 from monitor.logs import setup_logging
 from monitor.opml import OpmlFeed, read_opml, write_opml
 from monitor.processor import Options, analyse, analysis_rows, tagger
-from monitor.readmodels import articles_json, statement_json
+from monitor.readmodels import articles_json, statement_item_json
 from monitor.search import parse_query
 from monitor.seeds import export_corpus, import_corpus, packaged_seed_dir
 from monitor.storage_search import ArticleFilter, ArticleSearch, Order
@@ -383,8 +383,7 @@ def statements_list(ctx: Context, speaker: str | None, since: str | None, as_jso
     """List statements, newest article first."""
     for st, article in ctx.app.store.statements(speaker=speaker, since=_parse_since(since)):
         if as_json:
-            item = {"article_id": article.id, "title": article.title, **statement_json(st)}
-            click.echo(json.dumps(item, ensure_ascii=False))
+            click.echo(json.dumps(statement_item_json(st, article), ensure_ascii=False))
         else:
             who = ", ".join(x for x in (st.speaker, st.role) if x) or "unknown"
             click.echo(f"{article.id}  {who}: {st.text}")
@@ -418,6 +417,44 @@ def stories_list(ctx: Context, since: str | None, min_size: int, as_json: bool) 
             click.echo(json.dumps(item, ensure_ascii=False))
         else:
             click.echo(f"{sid}  {size} copies  {latest:%Y-%m-%d %H:%M}  {arts[0].title if arts else ''}")
+
+
+# --- web interface and labels -------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", help="Address to bind (default: web.host, 127.0.0.1). Beyond loopback needs web.token.")
+@click.option("--port", type=click.IntRange(0, 65535), help="TCP port (default: web.port, 8080).")
+@pass_ctx
+def web(ctx: Context, host: str | None, port: int | None) -> None:
+    """Serve the web interface and the JSON API (/api/v1/) until SIGINT/SIGTERM."""
+    from monitor.web.serve import serve
+
+    settings = ctx.settings
+    serve(settings, ctx.app.store, host or settings.web.host, settings.web.port if port is None else port)
+
+
+@cli.group()
+def labels() -> None:
+    """Analysts' relevance feedback recorded in the web interface."""
+
+
+@labels.command("export")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
+@pass_ctx
+def labels_export(ctx: Context, output: Path | None) -> None:
+    """Write the labels as labelled JSON Lines (the format of the shared evaluation set), one article a line."""
+    from monitor.readmodels import labelled_items
+    from monitor.storage_views import Views
+
+    store = ctx.app.store
+    lines = [json.dumps(item, ensure_ascii=False) for item in labelled_items(store, Views(store.engine).labels())]
+    text = "".join(line + "\n" for line in lines)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {len(lines)} labelled articles to {output}", err=True)
 
 
 # --- corpus -------------------------------------------------------------------------------------------

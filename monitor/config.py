@@ -69,6 +69,14 @@ class MetricsSettings(_Section):
     port: int = Field(9464, ge=0, le=65535)
 
 
+class WebSettings(_Section):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    token: str = ""
+    page_size: int = Field(50, ge=1, le=500)
+
+
 class Settings(_Section):
     database_url: str = "sqlite:///data/monitor.db"
     log_format: Literal["plain", "json"] = "plain"
@@ -85,6 +93,7 @@ class Settings(_Section):
     tagging: TaggingSettings = TaggingSettings()
     stories: StoriesSettings = StoriesSettings()
     metrics: MetricsSettings = MetricsSettings()
+    web: WebSettings = WebSettings()
     # Directory of the config file; relative paths in it are resolved against this.
     config_dir: Path = Path(".")
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.config import PollSettings
-from monitor.models import Article, Feed
+from monitor.models import Article, Feed, Label
 from monitor.models import Statement as StatementRow
 from monitor.neardup import Signature, similarity
 from monitor.search import Node, Term, positive_terms
@@ -24,6 +24,12 @@ def statement_json(st: StatementRow) -> dict[str, Any]:
     return {
         "speaker": st.speaker, "role": st.role, "text": st.text, "field": st.field, "start": st.start, "end": st.end
     }
+
+
+def statement_item_json(st: StatementRow, article: Article) -> dict[str, Any]:
+    """A statement with the article it was found in."""
+    when = article.published or article.fetched_at
+    return {"article_id": article.id, "title": article.title, "date": when.isoformat(), **statement_json(st)}
 
 
 def articles_json(store: Store, rows: list[Article]) -> list[dict[str, Any]]:
@@ -53,7 +59,9 @@ def articles_json(store: Store, rows: list[Article]) -> list[dict[str, Any]]:
             "story_id": a.story_id or a.id,
             "duplicate_of": a.duplicate_of,
             "tags": a.tags,
-            "tag_details": {t.tag: {"score": t.score, "evidence": t.evidence} for t in details[a.id]},
+            "tag_details": {
+                t.tag: {"score": t.score, "evidence": t.evidence} for t in sorted(details[a.id], key=lambda t: t.tag)
+            },
             "statements": statements[a.id],
             "text": a.text,
         })
@@ -222,3 +230,34 @@ def feed_json(feed: Feed, activity: FeedActivity | None, poll: PollSettings, now
         "last_article_at": iso(activity.last) if activity else None,
         "silent": silent,
     }
+
+
+# --- labels -----------------------------------------------------------------------------------------------
+
+LABEL_SOURCE_SET = "monitor-feedback"
+STATEMENT_TAG = "uk-defence-statement"
+
+
+def labelled_items(store: Store, labels: list[tuple[Label, Article]]) -> list[dict[str, Any]]:
+    """Analysts' labels as items of the shared evaluation format (one per article, the latest label of each tag
+    wins): ``labels`` holds only the tags an analyst judged; ``speakers`` are the statements the monitor found,
+    unless the analyst said the statement tag is wrong."""
+    judged: dict[str, dict[str, int]] = {}
+    articles: dict[str, Article] = {}
+    for label, article in labels:
+        judged.setdefault(article.id, {})[label.tag] = label.value
+        articles[article.id] = article
+    found = store.statements(list(articles))
+    items = []
+    for aid, tags in judged.items():
+        a = articles[aid]
+        speakers = [] if tags.get(STATEMENT_TAG) == 0 else list({
+            (st.speaker, st.role): {"name": st.speaker, "role": st.role} for st, _a in found if st.article_id == aid
+        }.values())
+        items.append({
+            "id": a.id, "source_set": LABEL_SOURCE_SET, "title": a.title, "text": a.text,
+            "published": (a.published or a.fetched_at).isoformat(), "url": a.url, "labels": tags,
+            "speakers": speakers, "confidence": "high",
+            "note": "analyst feedback in the monitor's web interface; speakers as the monitor found them",
+        })
+    return items

@@ -28,9 +28,9 @@ class FeedActivity:
 class Views:
     """Read queries for the interface, and the labels analysts record through it."""
 
-    def __init__(self, engine: Engine, search: ArticleSearch):
+    def __init__(self, engine: Engine):
         self.engine = engine
-        self.search = search
+        self.search = ArticleSearch(engine)
 
     def statements(
         self,
@@ -68,6 +68,11 @@ class Views:
         )
         with Session(self.engine) as s:
             return Counter(((published or fetched).date(), tag) for tag, published, fetched in s.exec(q))
+
+    def tag_names(self) -> list[str]:
+        """Every tag given to some article."""
+        with Session(self.engine) as s:
+            return list(s.exec(select(ArticleTag.tag).distinct().order_by(col(ArticleTag.tag))))
 
     def feed_activity(self) -> dict[int, FeedActivity]:
         """Per feed id: how many articles were seen in it, first and last."""

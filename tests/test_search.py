@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from monitor.db import create_db_engine, migrate
 from monitor.errors import InvalidParameter
-from monitor.models import Article, ArticleTag, Statement
 from monitor.search import And, Field, Not, Or, QueryError, Term, parse_query
-from monitor.storage import Sighting, Store
+from monitor.storage import Store
 from monitor.storage_search import ArticleFilter, ArticleSearch, Order
+from tests.corpus import T0, store_corpus
 
-T0 = datetime(2026, 3, 1, tzinfo=UTC)
-CORPUS = {
-    # key: (title, text, tags, (speaker, role) of a statement)
-    "a1": ("Missiles hit Kyiv overnight", "Russian missiles struck Kyiv. The Defence Secretary said Britain would "
-           "send more air defence to Ukraine.", ["ukraine-war", "uk-defence-statement"],
-           ("Ben Wallace", "Defence Secretary")),
-    "a2": ("Ukraine wins Eurovision", "Ukraine won the Eurovision song contest in Turin on Saturday night.",
-           [], None),
-    "a3": ("Budget day", "The chancellor's budget raised defence spending; pro-Russian lobbying was criticised.",
-           [], None),
-    "a4": ("Drone attacks on Odesa", "Drones attacked the port of Odesa. Ukraine's air force shot most down; "
-           "the Ministry of Defence said the attack failed.", ["ukraine-war"], (None, "Ministry of Defence")),
-    "a5": ("Defence review published", "The strategic defence review sets out plans for the army. Missile "
-           "stocks will be rebuilt.", ["uk-defence-statement"], ("John Healey", "Defence Secretary")),
-    "a6": ("Café culture in Lviv", "In Lviv the cafés stay open despite the war in Ukraine; naïve hopes fade.",
-           ["ukraine-war"], None),
-}
 QUERIES = [
     ("ukraine", {"a1", "a2", "a4", "a6"}),
     ("UKRAINE", {"a1", "a2", "a4", "a6"}),
@@ -69,23 +52,7 @@ QUERIES = [
 
 @pytest.fixture
 def corpus(store: Store) -> dict[str, str]:
-    """The corpus stored; article key → id."""
-    first, _ = store.add_feed("http://127.0.0.9/first.xml", "First feed")
-    second, _ = store.add_feed("http://127.0.0.9/second.xml", "Second feed")
-    ids = {}
-    for n, (key, (title, text, tags, who)) in enumerate(CORPUS.items()):
-        aid = f"{n + 1:016x}"
-        feed = first if n < 3 else second
-        store.save_article(
-            Article(id=aid, content_hash=aid, title=title, text=text, source="feed", tags=tags, feed_id=feed.id,
-                    fetched_at=T0 + timedelta(hours=n)),
-            Sighting(feed.id, f"http://127.0.0.9/{key}", None, key),
-            tags=[ArticleTag(article_id=aid, tag=t, score=1.0, evidence=[]) for t in tags],
-            statements=[Statement(article_id=aid, speaker=who[0], role=who[1], text="said", start=0, end=4)]
-            if who else [],
-        )
-        ids[key] = aid
-    return ids
+    return store_corpus(store)
 
 
 def found(store: Store, query: str, order: Order = Order.NEWEST) -> list[str]:
