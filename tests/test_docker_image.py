@@ -412,3 +412,19 @@ def test_compose_environment_is_accepted_by_settings(compose: dict[str, Any], tm
         assert settings.smtp.host == "mailpit" and settings.smtp.port == 1025
     if pending:
         pytest.xfail(f"no [smtp] settings yet for docker-compose.yml's {', '.join(pending)}")
+
+
+def test_compose_web_service_needs_its_token(compose: dict[str, Any]) -> None:
+    """The web service's settings are known ones; it listens beyond loopback, so it starts only with a token."""
+    from monitor.web.security import WebError, check_bind
+
+    web = compose["services"]["web"]
+    env = {k: str(v) for k, v in web["environment"].items()} | {
+        "MONITOR_CONFIG": str(ROOT / "config" / "monitor.toml")
+    }
+    settings = load_settings(environ=env)
+    assert settings.web.host == "0.0.0.0" and settings.web.port == 8080
+    assert any(str(p.get("host_ip", p) if isinstance(p, dict) else p).startswith("127.0.0.1") for p in web["ports"])
+    with pytest.raises(WebError):
+        check_bind(settings.web.host, settings.web.token)  # no MONITOR_WEB_TOKEN in the environment: refused
+    check_bind(settings.web.host, "a-token")
