@@ -66,6 +66,9 @@ class Feed(SQLModel, table=True):
 class Article(SQLModel, table=True):
     """A stored article: one per distinct text (id = content hash, or the seed file's id)."""
 
+    # Newest-first pages read (fetched_at, id) from this index alone (the search's covering index).
+    __table_args__ = (sa.Index("ix_article_fetched_at_id", "fetched_at", "id"),)
+
     id: str = Field(primary_key=True, max_length=16)
     content_hash: str = Field(index=True, unique=True, max_length=16)
     canonical_url: str | None = Field(default=None, index=True)

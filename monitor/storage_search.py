@@ -10,6 +10,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -91,7 +92,9 @@ class _Compiler:
         matching = sa.select(sa.literal_column("rowid")).select_from(sa.table("article_fts")).where(
             sa.literal_column("article_fts").op("MATCH")(sa.bindparam("fts", expression, unique=True))
         )
-        return sa.literal_column("article.rowid").in_(matching)
+        # "+": the matches filter articles, they do not drive the lookup — newest-first pages then walk the
+        # covering (fetched_at, id) index and stop after a page instead of reading every matching article row.
+        return sa.literal_column("+article.rowid").in_(matching)
 
     def pg_condition(self, term: Term) -> sa.ColumnElement[bool]:
         query = self.tsquery([term])
@@ -216,39 +219,68 @@ class ArticleSearch:
     def find(
         self, f: ArticleFilter, limit: int | None = None, cursor: str | None = None, order: Order = Order.NEWEST
     ) -> Page:
-        """One page of matching articles (all of them when ``limit`` is None) and the cursor of the next."""
-        query = select(Article).where(*self._conditions(f))
+        """One page of matching articles (all of them when ``limit`` is None) and the cursor of the next.
+
+        Two steps: the keys of the page (on SQLite without reading the wide article rows: FTS5 and a covering
+        index on (fetched_at, id) answer it), then those articles."""
+        sqlite = self.compiler.sqlite
+        key = sa.literal_column("article.rowid") if sqlite else articles.id
         ranked = self.compiler.rank(f.query) if order is Order.RELEVANCE and f.query is not None else None
-        offset = 0
+        order = order if ranked is not None else Order.NEWEST
+        data = _decode_cursor(cursor, order) if cursor else {}
+        offset = int(data.get("n", 0))
         if ranked is not None:
-            scores, by_score = ranked
-            if scores is not None:
-                query = query.outerjoin(scores, scores.c.key == sa.literal_column("article.rowid"))
-            query = query.order_by(by_score, articles.fetched_at.desc(), articles.id)
-            if cursor:
-                offset = int(_decode_cursor(cursor, order).get("n", 0))
-                query = query.offset(offset)
+            keys = self._ranked_keys(f, key, ranked).offset(offset)
         else:
-            order = Order.NEWEST if order is Order.RELEVANCE else order
-            query = query.order_by(articles.fetched_at.desc(), articles.id)
+            keys = sa.select(key.label("key"), articles.fetched_at, articles.id).where(*self._conditions(f))
+            keys = keys.order_by(articles.fetched_at.desc(), articles.id)
             if cursor:
-                data = _decode_cursor(cursor, order)
                 try:
                     after, after_id = datetime.fromisoformat(str(data["t"])), str(data["id"])
                 except (KeyError, ValueError):
                     raise InvalidParameter(BAD_CURSOR) from None
-                when = sa.bindparam("after", after, type_=Article.__table__.c.fetched_at.type)
-                query = query.where(sa.or_(
+                when = sa.bindparam("after", after, type_=articles.fetched_at.type)
+                keys = keys.where(sa.or_(
                     articles.fetched_at < when, sa.and_(articles.fetched_at == when, articles.id > after_id)
                 ))
         if limit is not None:
-            query = query.limit(limit + 1)
+            keys = keys.limit(limit + 1)
         with Session(self.engine) as s:
-            rows = list(s.exec(query))
-        if limit is None or len(rows) <= limit:
+            found = s.execute(keys).all()
+            more = limit is not None and len(found) > limit
+            found = found[:limit] if limit is not None else found
+            wanted = [row[0] for row in found]
+            loaded: dict[Any, Article] = {}
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i : i + 500]
+                loaded.update((k, a) for a, k in s.execute(select(Article, key).where(key.in_(chunk))).all())
+        rows = [loaded[k] for k in wanted if k in loaded]
+        if not more or not rows:
             return Page(rows, None)
-        rows = rows[:limit]
         if ranked is not None:
-            return Page(rows, _encode_cursor({"o": order.value, "n": offset + limit}))
+            return Page(rows, _encode_cursor({"o": order.value, "n": offset + len(found)}))
         last = rows[-1]
         return Page(rows, _encode_cursor({"o": order.value, "t": last.fetched_at.isoformat(), "id": last.id}))
+
+    def _ranked_keys(
+        self, f: ArticleFilter, key: sa.ColumnElement[Any], ranked: tuple[sa.Subquery | None, Any]
+    ) -> sa.Select[Any]:
+        """The keys of the matching articles, best match first."""
+        scores, by_score = ranked
+        if scores is None:  # PostgreSQL: a score over the article's own columns
+            return sa.select(key.label("key")).where(*self._conditions(f)).order_by(
+                by_score, articles.fetched_at.desc(), articles.id
+            )
+        expression = self.compiler.fts_expression(f.query) if f.query is not None else None
+        if expression is not None and f == ArticleFilter(query=f.query):  # text alone: FTS5 answers by itself
+            fts = sa.table("article_fts")
+            match = sa.literal_column("article_fts").op("MATCH")(sa.bindparam("fts", expression, unique=True))
+            return (
+                sa.select(sa.literal_column("rowid").label("key")).select_from(fts).where(match)
+                .order_by(sa.literal_column("bm25(article_fts, 2.0, 1.0)"), sa.literal_column("rowid").desc())
+            )
+        return (
+            sa.select(key.label("key")).select_from(Article.__table__)
+            .outerjoin(scores, scores.c.key == key).where(*self._conditions(f))
+            .order_by(by_score, key.desc())  # ties: the later stored first (rowid order, no wide-row reads)
+        )
