@@ -83,13 +83,9 @@ def articles_page(
     next_url = f"/articles?{urlencode({**given, 'cursor': page.next})}" if page.next else None
     return render(
         request, "articles.html", q=q, params=params, rows=_rows(w, page.articles, wanted.query), next_url=next_url,
-        tags=_tag_names(w), feeds=w.store.feeds(), sources=SOURCES,
+        tags=w.views.tag_names(), feeds=w.store.feeds(), sources=SOURCES,
         atom_query=urlencode({k: v for k, v in given.items() if k in ("q", "tag", "feed", "source")}),
     )
-
-
-def _tag_names(w: Web) -> list[str]:
-    return sorted(set(w.views.tag_names()))
 
 
 @router.get("/articles/{article_id}", response_class=HTMLResponse)
@@ -111,7 +107,7 @@ def article_page(
         request, "article.html", a=item, q=q, labelled=labelled, sightings=sightings,
         title_pieces=segments(title, evidence_spans(item, "title") + query_spans(title, query)),
         text_pieces=segments(item["text"], evidence_spans(item) + query_spans(item["text"], query)),
-        missing=[t for t in _tag_names(w) if t not in item["tags"]],
+        missing=[t for t in w.views.tag_names() if t not in item["tags"]],
     )
 
 
