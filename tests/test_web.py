@@ -301,3 +301,12 @@ def test_monitor_run_serves_the_interface_when_enabled(config_file: Path) -> Non
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, log.read_text()
+
+
+def test_front_page_chart_counts_tagged_articles_per_day(store: Store, corpus: dict[str, str]) -> None:
+    from monitor.storage_views import Views
+
+    counts = Views(store.engine).tags_per_day(T0 - timedelta(days=1))
+    day = T0.date()
+    assert counts == {(day, "ukraine-war"): 3, (day, "uk-defence-statement"): 2}
+    assert not Views(store.engine).tags_per_day(T0 + timedelta(days=1))
