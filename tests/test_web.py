@@ -310,3 +310,19 @@ def test_front_page_chart_counts_tagged_articles_per_day(store: Store, corpus: d
     day = T0.date()
     assert counts == {(day, "ukraine-war"): 3, (day, "uk-defence-statement"): 2}
     assert not Views(store.engine).tags_per_day(T0 + timedelta(days=1))
+
+
+def test_a_feed_silent_for_longer_than_usual_is_flagged() -> None:
+    from monitor.config import PollSettings
+    from monitor.models import Feed
+    from monitor.readmodels import feed_json
+    from monitor.storage_views import FeedActivity
+
+    feed = Feed(id=1, url="http://127.0.0.9/f.xml", error_count=2, last_error="HTTP 500")
+    hourly = FeedActivity(sightings=49, first=T0, last=T0 + timedelta(hours=48))  # one article an hour
+    assert feed_json(feed, hourly, PollSettings(), T0 + timedelta(hours=60))["silent"] is False  # quiet 12 h < 1 day
+    late = feed_json(feed, hourly, PollSettings(), T0 + timedelta(hours=80))
+    assert late["silent"] is True and late["backoff_seconds"] == 900 * 4 and late["error_count"] == 2
+    weekly = FeedActivity(sightings=5, first=T0, last=T0 + timedelta(days=28))
+    assert feed_json(feed, weekly, PollSettings(), T0 + timedelta(days=40))["silent"] is False  # 12 d < 3 weeks
+    assert feed_json(feed, None, PollSettings(), T0)["silent"] is None  # nothing seen yet: no judgement
