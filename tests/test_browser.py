@@ -29,13 +29,13 @@ INSTALL = "apt-get update && apt-get install -y chromium chromium-driver"
 
 
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[object]:
+def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     webdriver = pytest.importorskip("selenium.webdriver", reason="the browser test needs selenium (pip)")
     from selenium.common.exceptions import WebDriverException
 
     if not CHROMIUM or not CHROMEDRIVER:
         pytest.skip(f"no headless browser: chromium and chromedriver not found (Debian: {INSTALL})")
-    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must never download anything
+    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must never download anything
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (
