@@ -105,22 +105,26 @@ class _Compiler:
 
     # --- fields stored elsewhere ---
 
-    @staticmethod
-    def field_condition(term: Term) -> sa.ColumnElement[bool]:
+    def probe(self) -> sa.ColumnElement[str]:
+        """The article id as matched against a set of ids (a tag's, a speaker's, a feed's articles). On SQLite the
+        "+" keeps the set from driving the lookup, as for full-text matches (see ``fts_condition``)."""
+        return sa.literal_column("+article.id") if self.sqlite else articles.id
+
+    def field_condition(self, term: Term) -> sa.ColumnElement[bool]:
         pattern = f"%{term.value}%"
         if term.field is Field.TAG:
             tagged = sa.select(col(ArticleTag.article_id)).where(sa.func.lower(ArticleTag.tag) == term.value)
-            return articles.id.in_(tagged)
+            return self.probe().in_(tagged)
         if term.field is Field.SPEAKER:
             said = sa.select(col(Statement.article_id)).where(sa.or_(
                 sa.func.lower(Statement.speaker).like(pattern), sa.func.lower(Statement.role).like(pattern)
             ))
-            return articles.id.in_(said)
+            return self.probe().in_(said)
         seen = (
             sa.select(col(ArticleSource.article_id)).join(Feed, col(Feed.id) == col(ArticleSource.feed_id))
             .where(sa.or_(sa.func.lower(Feed.url).like(pattern), sa.func.lower(Feed.title).like(pattern)))
         )
-        return articles.id.in_(seen)
+        return self.probe().in_(seen)
 
     # --- the tree ---
 
@@ -200,9 +204,10 @@ class ArticleSearch:
         if f.query is not None:
             conditions.append(self.compiler.condition(f.query))
         if f.tag:
-            conditions.append(articles.id.in_(sa.select(col(ArticleTag.article_id)).where(ArticleTag.tag == f.tag)))
+            tagged = sa.select(col(ArticleTag.article_id)).where(ArticleTag.tag == f.tag)
+            conditions.append(self.compiler.probe().in_(tagged))
         if f.feed_url:
-            conditions.append(articles.id.in_(
+            conditions.append(self.compiler.probe().in_(
                 sa.select(col(ArticleSource.article_id)).join(Feed, col(Feed.id) == col(ArticleSource.feed_id))
                 .where(Feed.url == f.feed_url)
             ))

@@ -64,7 +64,9 @@ class Views:
         when = sa.func.coalesce(col(Article.published), col(Article.fetched_at))
         q = (
             select(ArticleTag.tag, Article.published, Article.fetched_at)
-            .join(Article, col(Article.id) == col(ArticleTag.article_id)).where(when >= since)
+            .join(Article, col(Article.id) == col(ArticleTag.article_id))
+            # fetched after `since` too (one is fetched after it is published): lets the fetched_at index narrow it
+            .where(when >= since, col(Article.fetched_at) >= since)
         )
         with Session(self.engine) as s:
             return Counter(((published or fetched).date(), tag) for tag, published, fetched in s.exec(q))

@@ -32,6 +32,7 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 CHART_DAYS = 30
 CHART_SERIES = 6
+STATEMENTS_SHOWN = 500  # the newest, on the timeline page
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -139,7 +140,7 @@ def statements_page(
         raise HTTPException(400, "group: speaker or role")
     rows = w.views.statements(
         speaker=speaker, role=role, since=parse_date(since, "since"), until=parse_date(until, "until"),
-        query=query_of(q), limit=2000,
+        query=query_of(q), limit=STATEMENTS_SHOWN,
     )
     items = [statement_item_json(st, a) for st, a in rows]
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
