@@ -230,6 +230,9 @@ def test_a_cross_site_form_cannot_record_a_label(client: TestClient, corpus: dic
     refused = client.post(f"/articles/{corpus['a2']}/labels", data={"tag": "ukraine-war", "value": "1"},
                           headers={"Origin": "http://evil.example"})
     assert refused.status_code == 403
+    for bad in ({"tag": "ukraine-war", "value": "2"}, {"tag": " ", "value": "1"}, {"value": "1"}):
+        assert client.post(f"/articles/{corpus['a2']}/labels", data=bad).status_code == 400
+    assert client.post("/articles/ffffffffffffffff/labels", data={"tag": "x", "value": "1"}).status_code == 404
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.1", "::", "example.org"])

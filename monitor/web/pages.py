@@ -119,6 +119,8 @@ def label_article(
     """Relevance feedback: value 0 = the tag is wrong, 1 = the tag was missed."""
     if value not in (0, 1):
         raise HTTPException(400, "value: 0 (wrong tag) or 1 (missed tag)")
+    if not tag.strip():
+        raise HTTPException(400, "tag: which tag is wrong or missed")
     if w.store.article(article_id) is None:
         raise HTTPException(404, f"no article with id {article_id}")
     w.views.add_label(article_id, tag.strip(), value)
