@@ -101,6 +101,8 @@ def test_an_article_item_is_the_cli_json_with_the_text_cut_to_a_highlighted_snip
     ("/api/v1/statements", {"until": "2026-13-01"}, 400, "until: not a date"),
     ("/feed.atom", {"q": "-only"}, 400, "only excludes"),
     ("/api/v1/nothing", {}, 404, "Not Found"),
+    ("/api/v1/articles", {"tag": "ukraine\x00war"}, 400, "NUL"),
+    ("/api/v1/statements", {"speaker": "\x00"}, 400, "NUL"),
 ])
 def test_bad_parameters_are_a_4xx_with_a_message(
     client: TestClient, path: str, params: dict[str, str], status: int, message: str

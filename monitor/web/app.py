@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException
 
 from monitor import __version__
@@ -55,6 +55,10 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         return _error(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(DataError)
+    async def unstorable(request: Request, exc: DataError) -> Response:  # e.g. a NUL character, on PostgreSQL
+        return _error(request, 400, "a parameter holds characters the database cannot compare")
 
     @app.exception_handler(DatabaseError)
     @app.exception_handler(OperationalError)

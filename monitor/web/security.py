@@ -70,6 +70,9 @@ class Guard(BaseHTTPMiddleware):
 
     async def _check(self, request: Request) -> Response | None:
         path = request.url.path
+        if "\x00" in path or any("\x00" in k + v for k, v in request.query_params.multi_items()):
+            # no database compares NUL the same way (PostgreSQL refuses it): refused alike on both
+            return JSONResponse({"error": "parameters may not contain NUL characters"}, status_code=400)
         if request.method not in ("GET", "HEAD"):
             origin = request.headers.get("origin")
             if origin is not None and origin.split("://", 1)[-1] != request.headers.get("host"):
