@@ -67,6 +67,14 @@ class MetricsSettings(Section):
     port: int = Field(9464, ge=0, le=65535)
 
 
+class WebSettings(Section):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    token: str = ""
+    page_size: int = Field(50, ge=1, le=500)
+
+
 class Settings(Section):
     database_url: str = "sqlite:///data/monitor.db"
     # A file holding the database URL (a Docker secret): keeps the password out of the environment.
@@ -85,6 +93,7 @@ class Settings(Section):
     tagging: TaggingSettings = TaggingSettings()
     stories: StoriesSettings = StoriesSettings()
     metrics: MetricsSettings = MetricsSettings()
+    web: WebSettings = WebSettings()
     # The config file read (None: defaults only) and its directory; relative paths in it resolve against this.
     config_file: Path | None = None
     config_dir: Path = Path(".")

@@ -17,6 +17,7 @@ from monitor.health import health_problems, write_heartbeat
 from monitor.metrics import LAST_TICK
 from monitor.ops import serve_ops
 from monitor.pipeline import Pipeline
+from monitor.web.serve import embedded_web
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,8 @@ async def run_daemon(app: App) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    async with open_pipeline(app) as pipeline:
+    # The web interface (when [web] enabled) starts first, so a refused bind stops the daemon before polling.
+    async with embedded_web(settings, app.store), open_pipeline(app) as pipeline:
         polling: set[asyncio.Task[None]] = set()
 
         async def tick() -> None:

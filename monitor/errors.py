@@ -11,3 +11,7 @@ class ConfigError(MonitorError):
 
 class DatabaseError(MonitorError):
     """The database cannot be opened, migrated or reached."""
+
+
+class InvalidParameter(MonitorError):
+    """A request's parameter (a search query, a date, a cursor) is malformed; the message says why."""

@@ -67,6 +67,9 @@ class Feed(SQLModel, table=True):
 class Article(SQLModel, table=True):
     """A stored article: one per distinct text (id = content hash, or the seed file's id)."""
 
+    # Newest-first pages read (fetched_at, id) from this index alone (the search's covering index).
+    __table_args__ = (sa.Index("ix_article_fetched_at_id", "fetched_at", "id"),)
+
     id: str = Field(primary_key=True, max_length=16)
     content_hash: str = Field(index=True, unique=True, max_length=16)
     canonical_url: str | None = Field(default=None, index=True)
@@ -204,3 +207,17 @@ class AlertStory(SQLModel, table=True):
     article_id: str = Field(foreign_key="article.id", index=True, ondelete="CASCADE", max_length=16)
     alert_id: int | None = Field(default=None, foreign_key="alert.id", index=True, ondelete="SET NULL")
     matched_at: datetime = _dt(nullable=False, default=utcnow)
+
+
+class Label(SQLModel, table=True):
+    """An analyst's relevance feedback on one tag of an article: the tag is wrong, or was missed."""
+
+    __tablename__ = "label"
+
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: str = Field(foreign_key="article.id", index=True, ondelete="CASCADE", max_length=16)
+    tag: str
+    # 1: the article should carry the tag ("missed tag"); 0: it should not ("wrong tag").
+    value: int
+    note: str | None = None
+    created_at: datetime = _dt(nullable=False, default=utcnow)

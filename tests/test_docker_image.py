@@ -443,3 +443,19 @@ def test_compose_prod_takes_passwords_from_secrets(compose_prod: dict[str, Any],
     assert settings.database_url == "postgresql+psycopg://monitor:s3cret@postgres:5432/monitor"
     assert (settings.smtp.host, settings.smtp.port, settings.smtp.security) == ("relay.example.org", 587, "starttls")
     assert settings.smtp.password_file == str(files["smtp_password"])
+
+
+def test_compose_web_service_needs_its_token(compose: dict[str, Any]) -> None:
+    """The web service's settings are known ones; it listens beyond loopback, so it starts only with a token."""
+    from monitor.web.security import WebError, check_bind
+
+    web = compose["services"]["web"]
+    env = {k: str(v) for k, v in web["environment"].items()} | {
+        "MONITOR_CONFIG": str(ROOT / "config" / "monitor.toml")
+    }
+    settings = load_settings(environ=env)
+    assert settings.web.host == "0.0.0.0" and settings.web.port == 8080
+    assert any(str(p.get("host_ip", p) if isinstance(p, dict) else p).startswith("127.0.0.1") for p in web["ports"])
+    with pytest.raises(WebError):
+        check_bind(settings.web.host, settings.web.token)  # no MONITOR_WEB_TOKEN in the environment: refused
+    check_bind(settings.web.host, "a-token")

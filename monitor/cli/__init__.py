@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "eval": ("evaluate", "evaluate", "Evaluation scripts over real data (feeds, relevance, extraction, stories)."),
     "train": ("model", "train", "Fit the tag model on labelled JSON Lines files and write it."),
     "officials": ("model", "officials", "The UK officials behind statements (officials.toml, ministers file)."),
+    "web": ("web", "web", "Serve the web interface and the JSON API (/api/v1/)."),
+    "labels": ("web", "labels", "Analysts' relevance feedback recorded in the web interface."),
     "alerts": ("alerts", "alerts", "Alert emails: the outbox and the SMTP server."),
 }
 

@@ -13,7 +13,6 @@ from monitor.alerts.sender import run_alerts
 from monitor.cli.base import (
     Context,
     echo_json,
-    iso,
     json_option,
     limit_option,
     limited,
@@ -25,6 +24,7 @@ from monitor.cli.base import (
 )
 from monitor.errors import MonitorError
 from monitor.models import utcnow
+from monitor.readmodels import iso
 
 
 @click.group()

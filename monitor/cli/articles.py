@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from monitor.cli.base import (
     Context,
     echo_json,
-    iso,
     json_option,
     limit_option,
     limited,
@@ -23,56 +20,18 @@ from monitor.cli.base import (
 from monitor.cli.feeds import find_feed
 from monitor.errors import MonitorError
 from monitor.models import Article
-from monitor.models import Statement as StatementRow
 from monitor.processor import Options, analyse, analysis_rows, tagger
 from monitor.progress import progress
+from monitor.readmodels import articles_json, iso, statement_item_json
+from monitor.search import parse_query
 from monitor.storage import Store
+from monitor.storage_search import ArticleFilter, ArticleSearch, Order
 
 EVIDENCE_SHOWN = 6
 
 
 def _short(text: str, limit: int = 140) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def statement_json(st: StatementRow) -> dict[str, Any]:
-    return {
-        "speaker": st.speaker, "role": st.role, "text": st.text, "field": st.field, "start": st.start, "end": st.end
-    }
-
-
-def articles_json(store: Store, rows: list[Article]) -> list[dict[str, Any]]:
-    """The JSON form of articles: metadata, every URL seen, tags with evidence, statements, story."""
-    ids = [a.id for a in rows]
-    seen, details = store.sightings(ids), store.tag_details(ids)
-    statements: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
-    for st, _article in store.statements(ids):
-        statements[st.article_id].append(statement_json(st))
-    feed_urls = {f.id: f.url for f in store.feeds()}
-    result = []
-    for a in rows:
-        urls = list(dict.fromkeys(s.url for s in seen[a.id]))
-        result.append({
-            "id": a.id,
-            "url": a.url or (urls[0] if urls else None),
-            "urls": urls,
-            "canonical_url": a.canonical_url,
-            "title": a.title,
-            "published": iso(a.published),
-            "feed": feed_urls.get(a.feed_id),
-            "source": a.source,
-            "site_name": a.site_name,
-            "language": a.language,
-            "authors": a.authors,
-            "fetched_at": iso(a.fetched_at),
-            "story_id": a.story_id or a.id,
-            "duplicate_of": a.duplicate_of,
-            "tags": a.tags,
-            "tag_details": {t.tag: {"score": t.score, "evidence": t.evidence} for t in details[a.id]},
-            "statements": statements[a.id],
-            "text": a.text,
-        })
-    return result
 
 
 @click.group()
@@ -85,12 +44,18 @@ def articles() -> None:
 @click.option("--feed", "feed_url", help="Only articles seen in this feed.")
 @limit_option()
 @click.option("--tag", help="Only articles with this tag.")
+@click.option("--query", "-q", help='Search: words, "phrases", OR, -exclusion, prefix*, title: speaker: tag: feed:.')
+@click.option(
+    "--order", type=click.Choice([o.value for o in Order]), default=Order.NEWEST.value, show_default=True,
+    help="Newest first, or best match first (with --query).",
+)
 @json_option("JSON Lines, one article a line")
 @pass_ctx
 def articles_list(
-    ctx: Context, since: str | None, feed_url: str | None, limit: int, tag: str | None, as_json: bool
+    ctx: Context, since: str | None, feed_url: str | None, limit: int, tag: str | None, query: str | None,
+    order: str, as_json: bool,
 ) -> None:
-    """List articles, newest first."""
+    """List articles, newest first (or by relevance to --query)."""
     store = ctx.app.store
     if feed_url:
         feed_url = find_feed(store, feed_url).url
@@ -99,7 +64,9 @@ def articles_list(
         known = {rule.name for rule in tagger(options).rules} | store.tag_names()
         if tag not in known:
             raise MonitorError(f"unknown tag {tag!r} (known: {', '.join(sorted(known))})")
-    rows = limited(store.articles(since=parse_since(since), feed_url=feed_url, limit=query_limit(limit), tag=tag),
+    wanted = ArticleFilter(query=parse_query(query) if query else None, tag=tag, feed_url=feed_url,
+                           since=parse_since(since))
+    rows = limited(ArticleSearch(store.engine).find(wanted, limit=query_limit(limit), order=Order(order)).articles,
                    limit)
     if not rows:
         nothing("no articles match")
@@ -226,7 +193,7 @@ def statements_list(ctx: Context, speaker: str | None, since: str | None, limit:
         nothing("no statements match")
     for st, article in rows:
         if as_json:
-            echo_json({"article_id": article.id, "title": article.title, **statement_json(st)})
+            echo_json(statement_item_json(st, article))
         else:
             click.echo(f"{article.id}  {st.label()}: {st.text}")
 

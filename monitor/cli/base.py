@@ -68,13 +68,6 @@ def parse_since(value: str | None) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def iso(when: datetime | None) -> str | None:
-    """The one timestamp format of JSON output: ISO 8601 in UTC, to the second, with "Z"."""
-    if when is None:
-        return None
-    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def shown(when: datetime | None, empty: str = "never") -> str:
     """The one timestamp format of text output: "2026-05-01 14:03 UTC"."""
     return f"{when.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if when else empty

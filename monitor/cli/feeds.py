@@ -9,11 +9,12 @@ from urllib.parse import urlsplit
 
 import click
 
-from monitor.cli.base import Context, echo_json, iso, json_option, nothing, pass_ctx, plural, shown
+from monitor.cli.base import Context, echo_json, json_option, nothing, pass_ctx, plural, shown
 from monitor.discovery import CheckedFeed, FeedCheckError, check_feeds
 from monitor.errors import MonitorError
 from monitor.models import Feed
 from monitor.opml import OpmlFeed, read_opml, write_opml
+from monitor.readmodels import iso
 from monitor.storage import Store
 
 

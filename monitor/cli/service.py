@@ -10,11 +10,12 @@ from typing import Any
 import click
 
 from monitor.app import open_pipeline
-from monitor.cli.base import Context, echo_json, iso, json_option, pass_ctx, plural, shown
+from monitor.cli.base import Context, echo_json, json_option, pass_ctx, plural, shown
 from monitor.daemon import run_daemon
 from monitor.db import describe
 from monitor.errors import MonitorError
 from monitor.health import health_problems
+from monitor.readmodels import iso
 
 
 @click.command()
