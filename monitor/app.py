@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from monitor.alerts.outbox import make_alert_hook
 from monitor.config import Settings
 from monitor.db import create_db_engine, migrate
-from monitor.fetcher import Fetcher
-from monitor.opml import read_opml
+from monitor.fetcher import Fetcher, check_feed_url
+from monitor.opml import OpmlFeed, read_opml
 from monitor.pipeline import Pipeline
 from monitor.processor import Options, process_pool
 from monitor.seeds import import_corpus, packaged_seed_dir
@@ -49,11 +49,17 @@ def import_default_feeds(app: App) -> int:
     if path is None or store.get_state(DEFAULT_FEEDS_IMPORTED) is not None or store.feed_count():
         return 0
     feeds = read_opml(path)
-    for feed in feeds:
-        store.add_feed(feed.url, feed.title)
+    add_feeds(app, feeds)
     store.set_state(DEFAULT_FEEDS_IMPORTED, str(path))
     log.info("default feeds imported", extra={"feeds": len(feeds), "file": str(path)})
     return len(feeds)
+
+
+def add_feeds(app: App, feeds: list[OpmlFeed]) -> list[tuple[str, bool]]:
+    """Add feeds, each URL checked first (http(s) only, an address the SSRF guard allows): one refused URL
+    refuses them all (RefusedUrl), nothing is added. Returns each URL with whether it was new."""
+    checked = [OpmlFeed(check_feed_url(f.url, app.settings.http), f.title) for f in feeds]
+    return [(f.url, app.store.add_feed(f.url, f.title)[1]) for f in checked]
 
 
 @asynccontextmanager

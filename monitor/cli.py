@@ -8,13 +8,12 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 from sqlalchemy.exc import OperationalError
 
 from monitor import __version__
-from monitor.app import App, open_app, open_pipeline
+from monitor.app import App, add_feeds, open_app, open_pipeline
 from monitor.config import Settings, load_settings
 from monitor.daemon import run_daemon
 from monitor.errors import MonitorError
@@ -154,21 +153,12 @@ def feeds() -> None:
     """Manage the polled feeds."""
 
 
-def _check_url(url: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise MonitorError(f"not an http(s) URL: {url!r}")
-    return url.strip()
-
-
 @feeds.command("add")
 @click.argument("urls", nargs=-1, required=True)
 @pass_ctx
 def feeds_add(ctx: Context, urls: tuple[str, ...]) -> None:
     """Add feeds by URL (polled at the next tick)."""
-    checked = [_check_url(url) for url in urls]
-    for url in checked:
-        _feed, created = ctx.app.store.add_feed(url)
+    for url, created in add_feeds(ctx.app, [OpmlFeed(url, None) for url in urls]):
         click.echo(f"{'added' if created else 'already present'}: {url}")
 
 
@@ -223,9 +213,7 @@ def feeds_show(ctx: Context, url: str) -> None:
 @pass_ctx
 def feeds_import(ctx: Context, file: Path) -> None:
     """Import feeds from an OPML file."""
-    added = 0
-    for feed in read_opml(file):
-        added += ctx.app.store.add_feed(feed.url, feed.title)[1]
+    added = sum(created for _url, created in add_feeds(ctx.app, read_opml(file)))
     click.echo(f"imported {added} new feeds from {file}")
 
 

@@ -7,8 +7,9 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError, field_validator
 
 from monitor.errors import ConfigError
 
@@ -42,6 +43,21 @@ class HttpSettings(_Section):
     per_host_concurrency: int = Field(2, ge=1)
     per_host_min_gap: float = Field(0.5, ge=0)
     max_connections: int = Field(100, ge=1)
+    allowed_networks: list[IPvAnyNetwork] = []
+    proxy: str = ""
+
+    @field_validator("allowed_networks", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """From the environment (MONITOR_HTTP_ALLOWED_NETWORKS) the list comes comma-separated."""
+        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+
+    @field_validator("proxy")
+    @classmethod
+    def _http_proxy(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("only http:// and https:// proxies are supported")
+        return value
 
 
 class ExtractionSettings(_Section):

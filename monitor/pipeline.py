@@ -21,7 +21,7 @@ from monitor import metrics
 from monitor.config import Settings
 from monitor.dedup import canonical_url
 from monitor.feedparse import FeedEntry, FeedParseError, parse_feed
-from monitor.fetcher import FEED_ACCEPT, Fetcher, FetchError
+from monitor.fetcher import FEED_ACCEPT, Fetcher, FetchError, Gone
 from monitor.models import Article, Feed, utcnow
 from monitor.processor import Candidate, Options, Processed, analysis_rows, process
 from monitor.storage import NewArticle, PollRecord, SaveResult, Sighting, Store
@@ -181,7 +181,7 @@ class Pipeline:
                 feed.url, etag=feed.etag, last_modified=feed.last_modified, accept=FEED_ACCEPT
             )
         except FetchError as exc:
-            record.outcome = "gone" if exc.kind == "gone" else "error"
+            record.outcome = "gone" if isinstance(exc, Gone) else "error"
             record.status_code, record.retry_after = exc.status, exc.retry_after
             record.error = f"{exc.kind}: {exc}"
         else:

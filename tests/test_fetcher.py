@@ -1,4 +1,5 @@
 import asyncio
+import ipaddress
 import itertools
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -8,10 +9,13 @@ import pytest
 
 from monitor.config import HttpSettings
 from monitor.fetcher import Fetcher, FetchError, FetchResult, _PoolPerHost, parse_retry_after
+from monitor.netguard import AddressPolicy
 from tests.newsworld import NewsServer, Reply
 
 T = TypeVar("T")
-FAST = HttpSettings(connect_timeout=1, read_timeout=1, total_timeout=2, max_body_bytes=50_000, per_host_min_gap=0)
+LOOPBACK = [ipaddress.ip_network("127.0.0.0/8")]  # the test servers; the SSRF guard refuses loopback otherwise
+FAST = HttpSettings(connect_timeout=1, read_timeout=1, total_timeout=2, max_body_bytes=50_000, per_host_min_gap=0,
+                    allowed_networks=LOOPBACK)
 
 
 def run(settings: HttpSettings, use: Callable[[Fetcher], Awaitable[T]]) -> T:
@@ -120,7 +124,7 @@ def test_redirects(server: NewsServer, code: int, permanent: bool) -> None:
 def test_per_host_gap_and_concurrency(server: NewsServer, server2: NewsServer) -> None:
     for s in (server, server2):
         s.route("/p", lambda r: Reply(200, b"ok", delay=0.05))
-    settings = HttpSettings(per_host_concurrency=1, per_host_min_gap=0.2, total_timeout=5)
+    settings = HttpSettings(per_host_concurrency=1, per_host_min_gap=0.2, total_timeout=5, allowed_networks=LOOPBACK)
 
     async def many(fetcher: Fetcher) -> None:
         urls = [server.url("/p")] * 4 + [server2.url("/p")] * 4
@@ -148,7 +152,7 @@ def test_one_pool_per_host_idle_pools_close_but_never_mid_body(server: NewsServe
     server2.static("/b", b"b")
     third = NewsServer("127.0.0.4")
     third.static("/c", b"c")
-    transport = _PoolPerHost(per_host=2, keepalive_expiry=0.2)
+    transport = _PoolPerHost(per_host=2, policy=AddressPolicy(LOOPBACK), proxies={}, keepalive_expiry=0.2)
 
     async def go() -> None:
         async with httpx.AsyncClient(transport=transport) as client:
