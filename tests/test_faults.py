@@ -3,6 +3,7 @@ heartbeat, empty bodies, a corrupt database. Real processes, real loopback serve
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.newsworld import NewsServer
+from benchmarks.procwatch import run_watched
+from tests.newsworld import Item, NewsServer, Reply, article_page, article_text, rss
+from tests.test_guard import MB, bomb
 from tests.test_process_safety import FEEDS, add_feeds, slow_world, wait_for
 
 
@@ -65,3 +68,38 @@ def test_workers_forkserver_and_resource_tracker_end_when_monitor_is_killed(
         proc.kill()
         for pid in tree & set(_processes()):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_decompression_bombs_cost_the_poll_no_memory(config_file: Path, server: NewsServer) -> None:
+    """Feeds and pages that decode to 512 MB each, gzip/deflate/brotli and stacked: the poll's peak RSS
+    stays far below that, the bombs fail as too_large and the ordinary feed is stored in full."""
+    feed_bombs = ["gzip, gzip", "br", "deflate", "br, gzip"]
+    for n, encoding in enumerate(feed_bombs):
+        body = bomb(encoding)
+        server.route(f"/bomb{n}.xml", lambda _, body=body, encoding=encoding: Reply(
+            200, body, {"Content-Type": "application/rss+xml", "Content-Encoding": encoding}))
+    page_bombs = ["gzip, gzip", "br", "gzip, br"]
+    items = []
+    for n, encoding in enumerate(page_bombs):
+        body = bomb(encoding)
+        server.route(f"/news/bomb{n}", lambda _, body=body, encoding=encoding: Reply(
+            200, body, {"Content-Type": "text/html", "Content-Encoding": encoding}))
+        items.append(Item(f"Bomb {n}", server.url(f"/news/bomb{n}"), f"b{n}", description=article_text(n)[0]))
+    server.static("/pages.xml", rss(items), "application/rss+xml")
+    fine = []
+    for n in range(3):
+        server.static(f"/news/{n}", article_page(f"Story {n}", article_text(10 + n)))
+        fine.append(Item(f"Story {n}", server.url(f"/news/{n}"), f"g{n}"))
+    server.static("/fine.xml", rss(fine), "application/rss+xml")
+    urls = [server.url(f"/bomb{n}.xml") for n in range(len(feed_bombs))]
+    add_feeds(*urls, server.url("/pages.xml"), server.url("/fine.xml"))
+
+    watched = run_watched([sys.executable, "-m", "monitor", "poll", "--once", "--json"], dict(os.environ), timeout=240)
+    assert watched.returncode == 0, watched.stderr
+    summary = json.loads(watched.stdout)
+    assert summary["articles_new"] == 6  # three ordinary pages, three bomb entries from the feed's text
+    assert sorted(e["feed"] for e in summary["errors"]) == sorted(urls)
+    assert all(e["error"].startswith("too_large: ") for e in summary["errors"]), summary["errors"]
+    print(f"peak RSS: main process {watched.peak_rss_main / MB:.0f} MB, largest worker "
+          f"{watched.peak_rss_worker / MB:.0f} MB")
+    assert watched.peak_rss_main < 300 * MB
