@@ -190,6 +190,8 @@ class Pipeline:
             record.body_hash = hashlib.sha256(result.content).hexdigest() if result.content else None
             if result.not_modified:
                 record.outcome = "not_modified"
+            elif not result.content.strip():  # else "no body" would match "no body seen yet": unchanged forever
+                record.outcome, record.error = "error", f"empty: HTTP {result.status} with an empty body"
             elif record.body_hash == feed.body_hash:
                 record.outcome = "unchanged"
             else:

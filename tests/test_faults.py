@@ -14,8 +14,11 @@ from pathlib import Path
 import pytest
 
 from benchmarks.procwatch import run_watched
+from monitor.app import App
+from tests.conftest import run_cycle
 from tests.newsworld import Item, NewsServer, Reply, article_page, article_text, rss
 from tests.test_guard import MB, bomb
+from tests.test_pipeline import feed_row, make_due
 from tests.test_process_safety import FEEDS, add_feeds, slow_world, wait_for
 
 
@@ -103,3 +106,21 @@ def test_decompression_bombs_cost_the_poll_no_memory(config_file: Path, server: 
     print(f"peak RSS: main process {watched.peak_rss_main / MB:.0f} MB, largest worker "
           f"{watched.peak_rss_worker / MB:.0f} MB")
     assert watched.peak_rss_main < 300 * MB
+
+
+@pytest.mark.parametrize(("body", "error"), [
+    (b"", "empty: HTTP 200 with an empty body"),
+    (b"  \r\n", "empty: HTTP 200 with an empty body"),
+    (b"<html><body><p>Moved to our new site</p></body></html>", "parse: not a feed"),
+])
+def test_an_empty_or_non_feed_body_is_an_error_every_time(
+    app: App, server: NewsServer, body: bytes, error: str
+) -> None:
+    server.route("/feed.xml", lambda _: Reply(200, body, {"Content-Type": "text/html"}))
+    app.store.add_feed(server.url("/feed.xml"))
+    for polls in (1, 2, 3):
+        summary = run_cycle(app)
+        assert summary.outcomes == {"error": 1} and summary.errors[0][1].startswith(error)
+        feed = feed_row(app.store, server.url("/feed.xml"))
+        assert feed.error_count == polls and (feed.last_error or "").startswith(error)
+        make_due(app.store)
