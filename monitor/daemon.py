@@ -33,8 +33,20 @@ async def run_daemon(app: App) -> None:
     async with open_pipeline(app) as pipeline:
         polling: set[asyncio.Task[None]] = set()
 
+        heartbeat_failing = False
+
         async def tick() -> None:
-            write_heartbeat(heartbeat)
+            nonlocal heartbeat_failing
+            try:
+                write_heartbeat(heartbeat)
+            except OSError as exc:  # polling goes on; `monitor health` and /healthz report the stale heartbeat
+                if not heartbeat_failing:
+                    log.error("cannot write the heartbeat (%s); polling goes on, health checks will fail", exc)
+                heartbeat_failing = True
+            else:
+                if heartbeat_failing:
+                    log.info("heartbeat written again")
+                heartbeat_failing = False
             LAST_TICK.set_to_current_time()
             if polling:  # the previous cycle is still running
                 return

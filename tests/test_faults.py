@@ -9,17 +9,19 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from benchmarks.procwatch import run_watched
 from monitor.app import App
+from monitor.health import heartbeat_age, write_heartbeat
 from tests.conftest import run_cycle
 from tests.newsworld import Item, NewsServer, Reply, article_page, article_text, rss
 from tests.test_guard import MB, bomb
 from tests.test_pipeline import feed_row, make_due
-from tests.test_process_safety import FEEDS, add_feeds, slow_world, wait_for
+from tests.test_process_safety import FEEDS, add_feeds, count, slow_world, wait_for
 
 
 def _processes() -> dict[int, tuple[int, str]]:
@@ -124,3 +126,44 @@ def test_an_empty_or_non_feed_body_is_an_error_every_time(
         feed = feed_row(app.store, server.url("/feed.xml"))
         assert feed.error_count == polls and (feed.last_error or "").startswith(error)
         make_due(app.store)
+
+
+def test_daemon_polls_on_when_its_heartbeat_cannot_be_written(config_file: Path, server: NewsServer) -> None:
+    blocker = config_file.parent / "not-a-directory"
+    blocker.write_text("")
+    env = {**os.environ, "MONITOR_HEARTBEAT_FILE": str(blocker / "heartbeat"), "MONITOR_IMPORT_SEEDS": "false",
+           "MONITOR_POLL_INTERVAL": "1"}
+    items = [Item(f"Story {n}", server.url(f"/news/{n}"), f"g{n}") for n in (1, 2)]
+    for n in (1, 2):
+        server.static(f"/news/{n}", article_page(f"Story {n}", article_text(n)))
+    feed = server.static("/feed.xml", rss(items[:1]), "application/rss+xml")
+    add_feeds(server.url("/feed.xml"))
+    log = config_file.parent / "daemon.log"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "monitor", "run"], env=env, stderr=stderr)
+    try:
+        db = config_file.parent / "monitor.db"
+        wait_for(lambda: count(db, "SELECT count(*) FROM article WHERE source = 'page'") == 1)
+        feed.set(rss(items))  # a later tick polls again and finds it
+        wait_for(lambda: count(db, "SELECT count(*) FROM article WHERE source = 'page'") == 2)
+        health = subprocess.run([sys.executable, "-m", "monitor", "health"], env=env, capture_output=True, text=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    assert proc.returncode == 0
+    text = log.read_text()
+    assert text.count("cannot write the heartbeat") == 1 and "Traceback" not in text, text
+    assert health.returncode == 1 and "no heartbeat at" in health.stderr
+
+
+def test_writers_sharing_a_heartbeat_do_not_trip_over_each_other(tmp_path: Path) -> None:
+    path = tmp_path / "heartbeat"
+
+    def beat() -> None:
+        for _ in range(300):
+            write_heartbeat(path)
+
+    with ThreadPoolExecutor(4) as pool:
+        for future in [pool.submit(beat) for _ in range(4)]:
+            future.result()
+    assert heartbeat_age(path) is not None and [p.name for p in tmp_path.iterdir()] == ["heartbeat"]
