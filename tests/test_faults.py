@@ -3,13 +3,17 @@ heartbeat, empty bodies, a corrupt database. Real processes, real loopback serve
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -167,3 +171,31 @@ def test_writers_sharing_a_heartbeat_do_not_trip_over_each_other(tmp_path: Path)
         for future in [pool.submit(beat) for _ in range(4)]:
             future.result()
     assert heartbeat_age(path) is not None and [p.name for p in tmp_path.iterdir()] == ["heartbeat"]
+
+
+def test_a_corrupt_sqlite_file_is_refused_and_never_written(config_file: Path, server: NewsServer) -> None:
+    db = config_file.parent / "monitor.db"
+    add_feeds(server.url("/feed.xml"))
+    size = db.stat().st_size
+    with db.open("r+b") as fh:  # 8 KiB of noise in the middle of the file
+        fh.seek(size // 2 // 4096 * 4096)
+        fh.write(random.Random(13).randbytes(8192))
+    # the damage is real
+    with closing(sqlite3.connect(db)) as conn, pytest.raises(sqlite3.DatabaseError, match="malformed"):
+        conn.execute("PRAGMA quick_check").fetchall()
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    for args in (["stats"], ["articles", "list"], ["feeds", "add", server.url("/other.xml")], ["poll", "--once"],
+                 ["health"]):
+        result = subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True, text=True)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1, (args, result.stderr)
+        assert lines[0].startswith(f"monitor: error: database file {db} is corrupt") and ".recover" in lines[0]
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    assert server.requests == []
+
+
+def test_a_file_that_is_not_a_database_is_refused(config_file: Path) -> None:
+    db = config_file.parent / "monitor.db"
+    db.write_bytes(b"this is not an SQLite database, it is a note left by someone\n" * 100)
+    result = subprocess.run([sys.executable, "-m", "monitor", "stats"], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.startswith(f"monitor: error: database file {db} is corrupt")
