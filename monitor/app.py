@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from monitor.alerts.outbox import make_alert_hook
 from monitor.config import Settings
 from monitor.db import create_db_engine, migrate
+from monitor.errors import ConfigError
 from monitor.fetcher import Fetcher, check_feed_url
 from monitor.opml import OpmlFeed, read_opml
 from monitor.pipeline import Pipeline
-from monitor.processor import Options, process_pool
+from monitor.processor import Options, process_pool, tagger
 from monitor.seeds import import_corpus, packaged_seed_dir
 from monitor.storage import Store
+from monitor.tagging import TaggingConfigError
 
 log = logging.getLogger(__name__)
 SEEDS_IMPORTED = "seeds_imported"
@@ -28,11 +30,28 @@ class App:
     store: Store
 
 
+def check_tagging(settings: Settings, options: Options) -> None:
+    """Refuse to start when the tag rules or officials cannot be read, or a subscription names a tag they do
+    not define: otherwise every feed would fail at every poll, or a subscription never match."""
+    try:
+        known = {rule.name for rule in tagger(options.tags_file, options.officials_file).rules}
+    except TaggingConfigError as exc:
+        raise ConfigError(f"tagging config: {exc}") from None
+    for sub in settings.subscriptions:
+        unknown = sorted(set(sub.tags) - known)
+        if unknown:
+            raise ConfigError(
+                f"subscription {sub.name!r} names unknown tag(s) {', '.join(unknown)}; "
+                f"the tags defined in {options.tags_file} are {', '.join(sorted(known))}"
+            )
+
+
 def open_app(settings: Settings) -> App:
     """Open (and migrate) the database; on first start import the packaged seed corpus."""
+    options = Options.from_settings(settings)
+    check_tagging(settings, options)
     engine = create_db_engine(settings.database_url)
     migrate(engine)
-    options = Options.from_settings(settings)
     store = Store(engine, options.neardup)
     store.article_hooks.append(make_alert_hook(settings))
     if settings.import_seeds and store.get_state(SEEDS_IMPORTED) is None:

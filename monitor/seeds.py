@@ -82,15 +82,19 @@ def import_corpus(store: Store, folder: Path, options: Options) -> tuple[int, in
 
 
 def export_corpus(store: Store, folder: Path) -> int:
-    """Write every article as ``NNN_<id>.txt`` (storage order) plus ``index.jsonl``; returns the count."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write every article as ``NNN_<id>.txt`` (storage order) plus ``index.jsonl``; returns the count.
+    Raises MonitorError when the folder cannot be written."""
     count = 0
-    with (folder / "index.jsonl").open("w", encoding="utf-8") as index:
-        for number, article in enumerate(store.iter_articles_in_storage_order()):
-            name = f"{number:03d}_{article.id}.txt"
-            with (folder / name).open("w", encoding="utf-8", newline="") as handle:
-                handle.write(article.text)
-            meta = article.model_dump(mode="json", exclude={"text", "minhash"})
-            index.write(json.dumps({"file": name, **meta}, ensure_ascii=False) + "\n")
-            count += 1
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / "index.jsonl").open("w", encoding="utf-8") as index:
+            for number, article in enumerate(store.iter_articles_in_storage_order()):
+                name = f"{number:03d}_{article.id}.txt"
+                with (folder / name).open("w", encoding="utf-8", newline="") as handle:
+                    handle.write(article.text)
+                meta = article.model_dump(mode="json", exclude={"text", "minhash"})
+                index.write(json.dumps({"file": name, **meta}, ensure_ascii=False) + "\n")
+                count += 1
+    except OSError as exc:
+        raise MonitorError(f"cannot export to {folder}: {exc.strerror or exc} ({exc.filename or folder})") from None
     return count

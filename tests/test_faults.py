@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -20,7 +21,9 @@ import pytest
 
 from benchmarks.procwatch import run_watched
 from monitor.app import App
+from monitor.db import create_db_engine, migrate
 from monitor.health import heartbeat_age, write_heartbeat
+from monitor.storage import Store
 from tests.conftest import run_cycle
 from tests.newsworld import Item, NewsServer, Reply, article_page, article_text, rss
 from tests.test_guard import MB, bomb
@@ -199,3 +202,61 @@ def test_a_file_that_is_not_a_database_is_refused(config_file: Path) -> None:
     db.write_bytes(b"this is not an SQLite database, it is a note left by someone\n" * 100)
     result = subprocess.run([sys.executable, "-m", "monitor", "stats"], capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.startswith(f"monitor: error: database file {db} is corrupt")
+
+
+def test_two_processes_setting_a_new_state_key_at_once_do_not_collide(db_url: str) -> None:
+    """Two `poll --once` on one new database both record the first `last_poll` at the end of their cycle."""
+    stores = [Store(create_db_engine(db_url)) for _ in range(2)]
+    migrate(stores[0].engine)
+    barrier = threading.Barrier(2)
+
+    def set_keys(store: Store) -> None:
+        for n in range(30):
+            barrier.wait(timeout=60)
+            store.set_state(f"key{n}", str(n))
+
+    with ThreadPoolExecutor(2) as pool:
+        for future in [pool.submit(set_keys, store) for store in stores]:
+            future.result()
+    assert [stores[1].get_state(f"key{n}") for n in range(30)] == [str(n) for n in range(30)]
+    for store in stores:
+        store.engine.dispose()
+
+
+def one_line_error(args: list[str], env: dict[str, str]) -> str:
+    result = subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True, text=True,
+                            env={**os.environ, **env}, timeout=120)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("monitor: error: "), result.stderr
+    return lines[0]
+
+
+def test_setup_mistakes_are_one_line_errors(config_file: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    bad_toml = tmp_path / "bad.toml"
+    bad_toml.write_text("[tags.x\n")
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    quiet = {"MONITOR_LOG_LEVEL": "ERROR"}
+    assert f"cannot create the folder {blocker}" in one_line_error(
+        ["stats"], {"MONITOR_DATABASE_URL": f"sqlite:///{blocker}/sub/monitor.db"})
+    assert "tagging config" in one_line_error(["poll", "--once"], {"MONITOR_TAGGING_TAGS_FILE": "/nonexistent.toml"})
+    assert "tagging config" in one_line_error(["stats"], {"MONITOR_TAGGING_OFFICIALS_FILE": str(bad_toml)})
+    assert "tagging config" in one_line_error(["poll", "--once"], {"MONITOR_CONFIG": str(empty), **quiet})
+    assert f"cannot export to {blocker}" in one_line_error(["export", str(blocker)], quiet)
+    assert "cannot export to" in one_line_error(["export", "/proc/version/out"], quiet)
+
+
+def test_an_existing_database_with_broken_tag_rules_refuses_to_poll(config_file: Path, server: NewsServer) -> None:
+    server.static("/feed.xml", rss([]), "application/rss+xml")
+    add_feeds(server.url("/feed.xml"))
+    error = one_line_error(["poll", "--once"], {"MONITOR_TAGGING_TAGS_FILE": "/nonexistent.toml"})
+    assert "/nonexistent.toml" in error and server.requests == []
+
+
+def test_a_subscription_naming_an_unknown_tag_is_refused(config_file: Path) -> None:
+    config_file.write_text(config_file.read_text() + '\n[[subscriptions]]\nname = "war"\n'
+                           'recipients = ["analyst@example.org"]\ntags = ["ukraine-war", "ukriane-war"]\n')
+    error = one_line_error(["stats"], {"MONITOR_LOG_LEVEL": "ERROR"})
+    assert "subscription 'war' names unknown tag(s) ukriane-war" in error and "ukraine-war" in error
