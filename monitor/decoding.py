@@ -30,6 +30,8 @@ class _Zlib:
         self._started = False
 
     def feed(self, data: bytes) -> Iterator[bytes]:
+        if self._inflate.eof:  # whatever follows the end of the stream is ignored, not kept
+            return
         while True:
             try:
                 out = self._inflate.decompress(data, STEP)

@@ -360,6 +360,8 @@ class Fetcher:
         body = bytearray()
         try:
             async for chunk in response.aiter_raw():
+                if response.num_bytes_downloaded > limit:  # more on the wire than a body may decode to
+                    raise TooLarge(f"body exceeds the limit of {limit} bytes")
                 for piece in decoder.feed(chunk):
                     body += piece
                     if len(body) > limit:

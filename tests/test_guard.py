@@ -291,3 +291,13 @@ def test_a_feed_cannot_make_the_monitor_read_an_internal_address(
     articles = [json.loads(x) for x in monitor("articles", "list", "--json", env=env).stdout.splitlines()]
     assert {a["source"] for a in articles} == {"feed"}  # the feed's own text, never the internal page's
     assert not any("Internal only" in (a["text"] or "") for a in articles)
+
+
+def test_garbage_after_the_compressed_stream_is_not_kept(server: NewsServer) -> None:
+    body = gzip.compress(b"<rss/>") + bytes(100_000)  # a short body, then more than the limit of anything
+    server.route("/tail", lambda _: Reply(200, body, {"Content-Encoding": "gzip"}))
+    with pytest.raises(TooLarge):
+        fetch(server.url("/tail"), FAST)
+    decoder = BoundedDecoder("gzip")
+    assert b"".join(decoder.feed(gzip.compress(b"<rss/>"))) == b"<rss/>"
+    assert b"".join(decoder.feed(bytes(100_000))) == b""
