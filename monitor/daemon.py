@@ -33,20 +33,19 @@ async def run_daemon(app: App) -> None:
     async with open_pipeline(app) as pipeline:
         polling: set[asyncio.Task[None]] = set()
 
-        heartbeat_failing = False
+        heartbeat_error: list[str] = []  # why the last heartbeat could not be written (empty when it was)
 
         async def tick() -> None:
-            nonlocal heartbeat_failing
             try:
                 write_heartbeat(heartbeat)
-            except OSError as exc:  # polling goes on; `monitor health` and /healthz report the stale heartbeat
-                if not heartbeat_failing:
+            except OSError as exc:  # polling goes on; health checks report it
+                if not heartbeat_error:
                     log.error("cannot write the heartbeat (%s); polling goes on, health checks will fail", exc)
-                heartbeat_failing = True
+                heartbeat_error[:] = [f"cannot write the heartbeat {heartbeat}: {exc.strerror or exc}"]
             else:
-                if heartbeat_failing:
+                if heartbeat_error:
                     log.info("heartbeat written again")
-                heartbeat_failing = False
+                heartbeat_error.clear()
             LAST_TICK.set_to_current_time()
             if polling:  # the previous cycle is still running
                 return
@@ -63,7 +62,7 @@ async def run_daemon(app: App) -> None:
         if settings.metrics.enabled:
             ops = await serve_ops(
                 settings.metrics.host, settings.metrics.port,
-                lambda: "; ".join(health_problems(settings, app.store)[1]) or None,
+                lambda: "; ".join(heartbeat_error + health_problems(settings, app.store)[1]) or None,
             )
         log.info("daemon started", extra={"tick_seconds": settings.poll.tick, "feeds": app.store.feed_count()})
         await stop.wait()

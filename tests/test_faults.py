@@ -27,6 +27,7 @@ from monitor.storage import Store
 from tests.conftest import run_cycle
 from tests.newsworld import Item, NewsServer, Reply, article_page, article_text, rss
 from tests.test_guard import MB, bomb
+from tests.test_ops import free_port, get
 from tests.test_pipeline import feed_row, make_due
 from tests.test_process_safety import FEEDS, add_feeds, count, slow_world, wait_for
 
@@ -138,8 +139,9 @@ def test_an_empty_or_non_feed_body_is_an_error_every_time(
 def test_daemon_polls_on_when_its_heartbeat_cannot_be_written(config_file: Path, server: NewsServer) -> None:
     blocker = config_file.parent / "not-a-directory"
     blocker.write_text("")
+    port = free_port()
     env = {**os.environ, "MONITOR_HEARTBEAT_FILE": str(blocker / "heartbeat"), "MONITOR_IMPORT_SEEDS": "false",
-           "MONITOR_POLL_INTERVAL": "1"}
+           "MONITOR_POLL_INTERVAL": "1", "MONITOR_METRICS_ENABLED": "true", "MONITOR_METRICS_PORT": str(port)}
     items = [Item(f"Story {n}", server.url(f"/news/{n}"), f"g{n}") for n in (1, 2)]
     for n in (1, 2):
         server.static(f"/news/{n}", article_page(f"Story {n}", article_text(n)))
@@ -154,6 +156,7 @@ def test_daemon_polls_on_when_its_heartbeat_cannot_be_written(config_file: Path,
         feed.set(rss(items))  # a later tick polls again and finds it
         wait_for(lambda: count(db, "SELECT count(*) FROM article WHERE source = 'page'") == 2)
         health = subprocess.run([sys.executable, "-m", "monitor", "health"], env=env, capture_output=True, text=True)
+        healthz = get(f"http://127.0.0.1:{port}/healthz")
     finally:
         proc.terminate()
         proc.wait(timeout=60)
@@ -161,6 +164,7 @@ def test_daemon_polls_on_when_its_heartbeat_cannot_be_written(config_file: Path,
     text = log.read_text()
     assert text.count("cannot write the heartbeat") == 1 and "Traceback" not in text, text
     assert health.returncode == 1 and "no heartbeat at" in health.stderr
+    assert healthz is not None and healthz.status_code == 503 and "cannot write the heartbeat" in healthz.text
 
 
 def test_writers_sharing_a_heartbeat_do_not_trip_over_each_other(tmp_path: Path) -> None:
