@@ -62,7 +62,8 @@ def main() -> None:
     config = folder / "monitor.toml"
     config.write_text(
         f'database_url = "sqlite:///{folder / "monitor.db"}"\ndefault_feeds = ""\nimport_seeds = false\n'
-        f'heartbeat_file = "{folder / "heartbeat"}"\n[tagging]\ntags_file = "{ROOT / "config/tags.toml"}"\n'
+        f'heartbeat_file = "{folder / "heartbeat"}"\n[http]\nallowed_networks = ["127.0.0.2/32"]\n'
+        f'[tagging]\ntags_file = "{ROOT / "config/tags.toml"}"\n'
         f'officials_file = "{ROOT / "config/officials.toml"}"\n[[subscriptions]]\nname = "war"\n'
         'recipients = ["analyst@example.org"]\ntags = ["ukraine-war", "uk-defence-statement"]\n'
     )

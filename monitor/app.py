@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from monitor.alerts.outbox import make_alert_hook
 from monitor.config import Settings
 from monitor.db import create_db_engine, migrate
-from monitor.fetcher import Fetcher
-from monitor.opml import read_opml
+from monitor.errors import ConfigError
+from monitor.fetcher import Fetcher, check_feed_url
+from monitor.opml import OpmlFeed, read_opml
 from monitor.pipeline import Pipeline
-from monitor.processor import Options, process_pool
+from monitor.processor import Options, process_pool, tagger
 from monitor.seeds import import_corpus, packaged_seed_dir
 from monitor.storage import Store
+from monitor.tagging import TaggingConfigError
 
 log = logging.getLogger(__name__)
 SEEDS_IMPORTED = "seeds_imported"
@@ -28,11 +30,28 @@ class App:
     store: Store
 
 
+def check_tagging(settings: Settings, options: Options) -> None:
+    """Refuse to start when the tag rules or officials cannot be read, or a subscription names a tag they do
+    not define: otherwise every feed would fail at every poll, or a subscription never match."""
+    try:
+        known = {rule.name for rule in tagger(options).rules}
+    except TaggingConfigError as exc:
+        raise ConfigError(f"tagging config: {exc}") from None
+    for sub in settings.subscriptions:
+        unknown = sorted(set(sub.tags) - known)
+        if unknown:
+            raise ConfigError(
+                f"subscription {sub.name!r} names unknown tag(s) {', '.join(unknown)}; "
+                f"the tags defined in {options.tags_file} are {', '.join(sorted(known))}"
+            )
+
+
 def open_app(settings: Settings) -> App:
     """Open (and migrate) the database; on first start import the packaged seed corpus."""
+    options = Options.from_settings(settings)
+    check_tagging(settings, options)
     engine = create_db_engine(settings.database_url)
     migrate(engine)
-    options = Options.from_settings(settings)
     store = Store(engine, options.neardup)
     store.article_hooks.append(make_alert_hook(settings))
     if settings.import_seeds and store.get_state(SEEDS_IMPORTED) is None:
@@ -49,11 +68,17 @@ def import_default_feeds(app: App) -> int:
     if path is None or store.get_state(DEFAULT_FEEDS_IMPORTED) is not None or store.feed_count():
         return 0
     feeds = read_opml(path).feeds
-    for feed in feeds:
-        store.add_feed(feed.url, feed.title, feed.site_url, feed.folder)
+    add_feeds(app, feeds)
     store.set_state(DEFAULT_FEEDS_IMPORTED, str(path))
     log.info("default feeds imported", extra={"feeds": len(feeds), "file": str(path)})
     return len(feeds)
+
+
+def add_feeds(app: App, feeds: list[OpmlFeed]) -> list[tuple[str, bool]]:
+    """Add feeds, each URL checked first (http(s) only, an address the SSRF guard allows): one refused URL
+    refuses them all (RefusedUrl), nothing is added. Returns each URL with whether it was new."""
+    checked = [OpmlFeed(check_feed_url(f.url, app.settings.http), f.title, f.site_url, f.folder) for f in feeds]
+    return [(f.url, app.store.add_feed(f.url, f.title, f.site_url, f.folder)[1]) for f in checked]
 
 
 @asynccontextmanager

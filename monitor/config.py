@@ -7,8 +7,9 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, IPvAnyNetwork, ValidationError, field_validator, model_validator
 
 from monitor.alerts.config import AlertSettings, SmtpSettings, Subscription
 from monitor.errors import ConfigError
@@ -39,6 +40,21 @@ class HttpSettings(Section):
     per_host_concurrency: int = Field(2, ge=1)
     per_host_min_gap: float = Field(0.5, ge=0)
     max_connections: int = Field(100, ge=1)
+    allowed_networks: list[IPvAnyNetwork] = Field(default_factory=list)
+    proxy: str = ""
+
+    @field_validator("allowed_networks", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """From the environment (MONITOR_HTTP_ALLOWED_NETWORKS) the list comes comma-separated."""
+        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+
+    @field_validator("proxy")
+    @classmethod
+    def _http_proxy(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("only http:// and https:// proxies are supported")
+        return value
 
 
 class ExtractionSettings(Section):

@@ -36,8 +36,19 @@ async def run_daemon(app: App) -> None:
     async with embedded_web(settings, app.store), open_pipeline(app) as pipeline:
         polling: set[asyncio.Task[None]] = set()
 
+        heartbeat_error: list[str] = []  # why the last heartbeat could not be written (empty when it was)
+
         async def tick() -> None:
-            write_heartbeat(heartbeat)
+            try:
+                write_heartbeat(heartbeat)
+            except OSError as exc:  # polling goes on; health checks report it
+                if not heartbeat_error:
+                    log.error("cannot write the heartbeat (%s); polling goes on, health checks will fail", exc)
+                heartbeat_error[:] = [f"cannot write the heartbeat {heartbeat}: {exc.strerror or exc}"]
+            else:
+                if heartbeat_error:
+                    log.info("heartbeat written again")
+                heartbeat_error.clear()
             LAST_TICK.set_to_current_time()
             if polling:  # the previous cycle is still running
                 return
@@ -54,7 +65,7 @@ async def run_daemon(app: App) -> None:
         if settings.metrics.enabled:
             ops = await serve_ops(
                 settings.metrics.host, settings.metrics.port,
-                lambda: "; ".join(health_problems(settings, app.store)[1]) or None,
+                lambda: "; ".join(heartbeat_error + health_problems(settings, app.store)[1]) or None,
             )
         log.info("daemon started", extra={
             "config": str(settings.config_file or "(defaults)"), "database": describe(settings.database_url),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,8 @@ from monitor.errors import DatabaseError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+BUSY_SECONDS = SQLITE_BUSY_TIMEOUT_MS / 1000
+CORRUPT = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
 
 
 def normalise_url(url: str) -> str:
@@ -54,8 +58,12 @@ def create_db_engine(url: str) -> Engine:
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+            folder = Path(parsed.database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(f"cannot create the folder {folder} of the database: {exc.strerror}") from None
+        kwargs["connect_args"] = {"timeout": BUSY_SECONDS, "check_same_thread": False}
     else:
         kwargs["pool_pre_ping"] = True
     try:
@@ -83,8 +91,35 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+def check_sqlite_file(engine: Engine) -> None:
+    """Refuse a corrupt SQLite file before anything reads or writes it: SQLite's ``quick_check``, on a
+    read-only connection. Raises DatabaseError naming the file and how to recover."""
+    path = engine.url.database
+    if engine.url.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        return
+    file = Path(path).expanduser()
+    if not file.is_file() or file.stat().st_size == 0:
+        return
+    try:
+        with closing(sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_SECONDS)) as conn:
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+    except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorname", None) not in CORRUPT:
+            raise DatabaseError(f"cannot open database file {file}: {exc}") from None
+        problems = [str(exc)]
+    if problems != ["ok"]:
+        first = " ".join(problems[0].split())
+        raise DatabaseError(
+            f"database file {file} is corrupt ({first}); nothing was written to it. Restore it from a "
+            f"backup, or salvage what is readable with `sqlite3 {file} .recover | sqlite3 recovered.db` and point "
+            "database_url at the result"
+        )
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to ``revision`` (an older database upgrades in place)."""
+    """Bring the schema up to ``revision`` (an older database upgrades in place); a corrupt SQLite file is
+    refused first."""
+    check_sqlite_file(engine)
     config = alembic_config(engine)
     try:
         with engine.begin() as connection:

@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import socket
 import time
-from collections.abc import AsyncIterator, Callable
+import urllib.request
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 import httpx
 
 from monitor.config import HttpSettings
+from monitor.decoding import BoundedDecoder, DecodingError
+from monitor.errors import ConfigError, MonitorError
+from monitor.netguard import AddressPolicy, literal_address, resolve, resolve_now
 
 PERMANENT_REDIRECTS = {301, 308}
 FEED_ACCEPT = (
@@ -24,14 +30,57 @@ PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.8"
 
 
 class FetchError(Exception):
-    """A request that produced no usable body. ``kind`` is one of: timeout, connect, too_large,
-    http (an error status), gone (410), protocol."""
+    """A request that produced no usable body. Callers catch the subclasses; ``kind`` names the class in feed
+    errors (``blocked: 127.0.0.1 is a loopback address``) and metrics."""
 
-    def __init__(self, kind: str, message: str, status: int | None = None, retry_after: float | None = None):
+    kind: ClassVar[str] = "fetch"
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
         super().__init__(message)
-        self.kind = kind
         self.status = status
         self.retry_after = retry_after
+
+
+class FetchTimeout(FetchError):
+    """No complete response in time (connect, read or the total deadline)."""
+
+    kind = "timeout"
+
+
+class ConnectFailed(FetchError):
+    """The host could not be resolved or reached."""
+
+    kind = "connect"
+
+
+class Blocked(FetchError):
+    """Refused before connecting: the address is one the SSRF guard does not allow (see netguard)."""
+
+    kind = "blocked"
+
+
+class TooLarge(FetchError):
+    """The body, decompressed, exceeds ``http.max_body_bytes``."""
+
+    kind = "too_large"
+
+
+class HttpStatus(FetchError):
+    """An error status (4xx, 5xx)."""
+
+    kind = "http"
+
+
+class Gone(HttpStatus):
+    """410 Gone: the feed is to be disabled."""
+
+    kind = "gone"
+
+
+class ProtocolError(FetchError):
+    """Anything else HTTP-level: too many redirects, a malformed response or body encoding, a bad URL."""
+
+    kind = "protocol"
 
 
 @dataclass(frozen=True)
@@ -63,6 +112,31 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class RefusedUrl(MonitorError):
+    """A URL given to be polled that will never be fetched: not http(s), or an address the guard refuses."""
+
+
+def check_feed_url(url: str, settings: HttpSettings) -> str:
+    """``url`` stripped, when it is an http(s) URL whose host the SSRF guard allows (a name that does not
+    resolve now is accepted: it is checked again at every fetch). Raises RefusedUrl."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise RefusedUrl(f"not a valid URL: {url!r} ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RefusedUrl(f"not an http(s) URL: {url!r}")
+    try:
+        addresses = resolve_now(parts.hostname, port)
+    except (OSError, UnicodeError):
+        return url
+    refusal = AddressPolicy(settings.allowed_networks).first_refusal(addresses)
+    if refusal is not None:
+        raise RefusedUrl(f"refused {url}: blocked: {refusal} (see http.allowed_networks)")
+    return url
 
 
 class _HostGate:
@@ -106,26 +180,74 @@ class _ReleasingStream(httpx.AsyncByteStream):
             release()
 
 
-class _PoolPerHost(httpx.AsyncBaseTransport):
-    """One httpcore connection pool per origin. httpcore checks every pooled connection (a system call each)
-    whenever a request starts or ends, so one pool shared by many hosts spends more CPU per request than
-    the request itself. A pool idle for longer than the keep-alive expiry is closed when a new one opens."""
+def configured_proxies(settings: HttpSettings) -> dict[str, str]:
+    """Proxy URL by scheme, plus ``no`` (the NO_PROXY list): ``http.proxy`` for http and https when set, else
+    the standard HTTP_PROXY / HTTPS_PROXY / ALL_PROXY variables. Only http(s) proxies are supported."""
+    found = {k: v for k, v in urllib.request.getproxies_environment().items() if k in ("http", "https", "all", "no")}
+    if settings.proxy:
+        found = {"http": settings.proxy, "https": settings.proxy} | ({"no": found["no"]} if "no" in found else {})
+    for scheme, url in found.items():
+        if scheme != "no" and urlsplit(url).scheme not in ("http", "https"):
+            raise ConfigError(f"unsupported proxy for {scheme} URLs: {url!r} (only http:// and https:// proxies)")
+    return found
 
-    def __init__(self, per_host: int, keepalive_expiry: float = 5.0):
+
+class _PoolPerHost(httpx.AsyncBaseTransport):
+    """One httpcore connection pool per origin, through the proxy configured for it. httpcore checks every
+    pooled connection (a system call each) whenever a request starts or ends, so one pool shared by many
+    hosts spends more CPU per request than the request itself. A pool idle for longer than the keep-alive
+    expiry is closed when a new one opens.
+
+    Every request — each redirect hop is one — passes the SSRF guard first. Without a proxy the host is
+    resolved here, every address it resolves to is checked, and the connection goes to the checked address
+    (the name is kept for the Host header and TLS): a second, rebound answer cannot slip in between check
+    and connect. Through a proxy the proxy resolves the name; its local resolution is checked when it has
+    one, an IP literal always."""
+
+    def __init__(self, per_host: int, policy: AddressPolicy, proxies: Mapping[str, str], keepalive_expiry: float = 5.0):
         self._limits = httpx.Limits(
             max_connections=per_host, max_keepalive_connections=per_host, keepalive_expiry=keepalive_expiry
         )
+        self._policy = policy
+        self._proxies = dict(proxies)
         self._ssl = httpx.create_ssl_context()  # one for all pools: building one costs milliseconds
         self._pools: dict[tuple[bytes, bytes, int | None], httpx.AsyncHTTPTransport] = {}
         self._in_use: dict[tuple[bytes, bytes, int | None], int] = {}
         self._last_used: dict[tuple[bytes, bytes, int | None], float] = {}
 
+    def _proxy_for(self, url: httpx.URL) -> str | None:
+        if urllib.request.proxy_bypass_environment(url.host, self._proxies):
+            return None
+        return self._proxies.get(url.scheme) or self._proxies.get("all")
+
+    async def _guard(self, request: httpx.Request, proxy: str | None) -> httpx.Request:
+        """The request to send, once its host passed the guard (raises Blocked or ConnectFailed)."""
+        url = request.url
+        host = url.raw_host.decode("ascii")
+        try:
+            addresses = await resolve(host, url.port or (443 if url.scheme == "https" else 80))
+        except (socket.gaierror, UnicodeError) as exc:
+            if proxy is not None:
+                return request  # a name only the proxy can resolve
+            raise ConnectFailed(f"cannot resolve {host}: {exc}") from None
+        refusal = self._policy.first_refusal(addresses)
+        if refusal is not None:
+            raise Blocked(refusal)
+        if proxy is not None or literal_address(host) is not None:
+            return request
+        return httpx.Request(
+            request.method, url.copy_with(host=str(addresses[0])), headers=request.headers,
+            stream=request.stream, extensions={**request.extensions, "sni_hostname": host},
+        )
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         origin = (request.url.raw_scheme, request.url.raw_host, request.url.port)
+        proxy = self._proxy_for(request.url)
+        request = await self._guard(request, proxy)
         pool = self._pools.get(origin)
         if pool is None:
             await self._close_idle()
-            pool = self._pools[origin] = httpx.AsyncHTTPTransport(verify=self._ssl, limits=self._limits)
+            pool = self._pools[origin] = httpx.AsyncHTTPTransport(verify=self._ssl, limits=self._limits, proxy=proxy)
         self._in_use[origin] = self._in_use.get(origin, 0) + 1
         try:
             response = await pool.handle_async_request(request)
@@ -169,7 +291,9 @@ class Fetcher:
                 pool=settings.total_timeout,
             ),
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate, br"},
-            transport=_PoolPerHost(settings.per_host_concurrency),
+            transport=_PoolPerHost(
+                settings.per_host_concurrency, AddressPolicy(settings.allowed_networks), configured_proxies(settings)
+            ),
         )
 
     async def aclose(self) -> None:
@@ -202,15 +326,15 @@ class Fetcher:
             async with self._gate(url), self._connections, asyncio.timeout(self._settings.total_timeout):
                 return await self._get(url, headers)
         except TimeoutError:
-            raise FetchError("timeout", f"no complete response within {self._settings.total_timeout:g}s") from None
+            raise FetchTimeout(f"no complete response within {self._settings.total_timeout:g}s") from None
         except httpx.TimeoutException as exc:
-            raise FetchError("timeout", f"timed out ({type(exc).__name__})") from None
+            raise FetchTimeout(f"timed out ({type(exc).__name__})") from None
         except httpx.ConnectError as exc:
-            raise FetchError("connect", f"cannot connect: {exc}") from None
+            raise ConnectFailed(f"cannot connect: {exc}") from None
         except httpx.TooManyRedirects:
-            raise FetchError("protocol", "too many redirects") from None
+            raise ProtocolError("too many redirects") from None
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise FetchError("protocol", f"{type(exc).__name__}: {exc}") from None
+            raise ProtocolError(f"{type(exc).__name__}: {exc}") from None
 
     async def _get(self, url: str, headers: dict[str, str]) -> FetchResult:
         async with self._client.stream("GET", url, headers=headers) as response:
@@ -218,28 +342,33 @@ class Fetcher:
                 await response.aread()  # empty, but unread it would cost the connection its keep-alive
                 return self._result(response, b"")
             if response.status_code >= 400:
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                kind = "gone" if response.status_code == 410 else "http"
-                raise FetchError(
-                    kind, f"HTTP {response.status_code} {response.reason_phrase}".strip(),
-                    status=response.status_code, retry_after=retry_after,
+                error = Gone if response.status_code == 410 else HttpStatus
+                raise error(
+                    f"HTTP {response.status_code} {response.reason_phrase}".strip(),
+                    status=response.status_code, retry_after=parse_retry_after(response.headers.get("Retry-After")),
                 )
             return self._result(response, await self._read_body(response))
 
     async def _read_body(self, response: httpx.Response) -> bytes:
+        """The decoded body, read and decoded piece by piece: reading stops as soon as the decoded size passes
+        the limit, however small the compressed body is."""
         limit = self._settings.max_body_bytes
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit and "Content-Encoding" not in response.headers:
-            raise FetchError("too_large", f"body of {declared} bytes exceeds the limit of {limit}")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise FetchError("too_large", f"body exceeds the limit of {limit} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
+            raise TooLarge(f"body of {declared} bytes exceeds the limit of {limit}")
+        decoder = BoundedDecoder(response.headers.get("Content-Encoding"))
+        body = bytearray()
+        try:
+            async for chunk in response.aiter_raw():
+                if response.num_bytes_downloaded > limit:  # more on the wire than a body may decode to
+                    raise TooLarge(f"body exceeds the limit of {limit} bytes")
+                for piece in decoder.feed(chunk):
+                    body += piece
+                    if len(body) > limit:
+                        raise TooLarge(f"body exceeds the limit of {limit} bytes")
+        except DecodingError as exc:
+            raise ProtocolError(f"cannot decode the {response.headers.get('Content-Encoding')} body: {exc}") from None
+        return bytes(body)
     @staticmethod
     def _result(response: httpx.Response, content: bytes) -> FetchResult:
         history = response.history

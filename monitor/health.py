@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -13,10 +15,18 @@ HEALTH_MIN_AGE = 60.0
 
 
 def write_heartbeat(path: Path) -> None:
+    """Replace the heartbeat atomically, through a temporary file of this writer's own (two daemons sharing
+    the path must not trip over one another's). Raises OSError."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(f"{time.time():.3f}\n", encoding="utf-8")
-    tmp.replace(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            os.fchmod(fh.fileno(), 0o644)  # `monitor health` may run as another user
+            fh.write(f"{time.time():.3f}\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def heartbeat_age(path: Path) -> float | None:

@@ -11,7 +11,8 @@ FEED_POLLS = Counter(
     registry=REGISTRY,
 )
 FETCH_ERRORS = Counter(
-    "monitor_fetch_errors", "Failed feed and page fetches by kind (timeout, connect, http, too_large, parse …).",
+    "monitor_fetch_errors",
+    "Failed feed and page fetches by kind (timeout, connect, blocked, http, too_large, empty, parse …).",
     ["target", "kind"], registry=REGISTRY,
 )
 ENTRIES = Counter(

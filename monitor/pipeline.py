@@ -22,7 +22,7 @@ from monitor import metrics
 from monitor.config import Settings
 from monitor.dedup import canonical_url
 from monitor.feedparse import FeedEntry, FeedParseError, parse_feed
-from monitor.fetcher import FEED_ACCEPT, Fetcher, FetchError
+from monitor.fetcher import FEED_ACCEPT, Fetcher, FetchError, Gone
 from monitor.models import Article, Feed, utcnow
 from monitor.processor import Candidate, Options, Processed, analysis_rows, process
 from monitor.storage import NewArticle, PollRecord, SaveResult, Sighting, Store
@@ -182,7 +182,7 @@ class Pipeline:
                 feed.url, etag=feed.etag, last_modified=feed.last_modified, accept=FEED_ACCEPT
             )
         except FetchError as exc:
-            record.outcome = "gone" if exc.kind == "gone" else "error"
+            record.outcome = "gone" if isinstance(exc, Gone) else "error"
             record.status_code, record.retry_after = exc.status, exc.retry_after
             record.error = f"{exc.kind}: {exc}"
         else:
@@ -191,6 +191,8 @@ class Pipeline:
             record.body_hash = hashlib.sha256(result.content).hexdigest() if result.content else None
             if result.not_modified:
                 record.outcome = "not_modified"
+            elif not result.content.strip():  # else "no body" would match "no body seen yet": unchanged forever
+                record.outcome, record.error = "error", f"empty: HTTP {result.status} with an empty body"
             elif record.body_hash == feed.body_hash:
                 record.outcome = "unchanged"
             else:

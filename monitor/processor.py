@@ -7,6 +7,10 @@ read once per process).
 
 from __future__ import annotations
 
+import os
+import select
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -166,7 +170,31 @@ def process(candidate: Candidate, options: Options) -> Processed | None:
     )
 
 
+def _exit_with(parent: int) -> None:
+    """Wait until process ``parent`` has ended, then end this one."""
+    try:
+        handle = os.pidfd_open(parent)  # readable once the process has exited (Linux ≥ 5.3)
+    except (AttributeError, OSError):
+        while True:  # elsewhere: look once a second
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(1)
+    else:
+        select.select([handle], [], [])
+    os._exit(1)
+
+
+def _watch_parent(parent: int) -> None:
+    """Worker initializer: a worker outlives a killed parent otherwise (it waits for work forever, and keeps
+    the resource tracker alive), so it ends itself as soon as the parent is gone."""
+    threading.Thread(target=_exit_with, args=(parent,), name="monitor-parent-watch", daemon=True).start()
+
+
 def process_pool(workers: int) -> ProcessPoolExecutor:
     """Worker processes for ``process`` and feed parsing; forkserver, so the event loop's threads are never
-    forked."""
-    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver"))
+    forked. Each worker ends when the process that made the pool dies, however it dies."""
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=get_context("forkserver"), initializer=_watch_parent, initargs=(os.getpid(),)
+    )

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
@@ -139,11 +141,12 @@ class Store:
             return row.value if row else None
 
     def set_state(self, key: str, value: str) -> None:
+        """Insert or update in one statement: two processes setting a new key at once must not collide."""
+        insert = sqlite_insert if self.engine.dialect.name == "sqlite" else postgresql_insert
+        row = {"key": key, "value": value, "updated_at": utcnow()}
+        statement = insert(ServiceState).values(row).on_conflict_do_update(index_elements=["key"], set_=row)
         with self.session() as s:
-            row = s.get(ServiceState, key) or ServiceState(key=key, value=value)
-            row.value = value
-            row.updated_at = utcnow()
-            s.add(row)
+            s.execute(statement)
             s.commit()
 
     # --- feeds ---------------------------------------------------------------------------------------

@@ -41,6 +41,8 @@ total_timeout = 4.0
 max_body_bytes = 300000
 per_host_concurrency = 4
 per_host_min_gap = 0.0
+# the test servers listen on loopback, which the SSRF guard refuses unless allowed
+allowed_networks = ["127.0.0.0/8"]
 
 [extraction]
 workers = 2
@@ -50,14 +52,15 @@ tags_file = "{config_dir}/tags.toml"
 officials_file = "{config_dir}/officials.toml"
 model_file = "{config_dir}/model.json"
 """
+PROXY_ENV = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No MONITOR_* variable from the developer's shell leaks into a test."""
+    """No MONITOR_* or proxy variable from the developer's shell leaks into a test."""
     for name in list(os.environ):
-        if name.startswith("MONITOR_"):
+        if name.startswith("MONITOR_") or name.lower() in PROXY_ENV:
             monkeypatch.delenv(name)
 
 

@@ -106,6 +106,8 @@ class Podman:
         opts = ["--network", "host", "--health-interval", "disable", "--rm"]
         # nothing may poll the internet: the config's default OPML is not imported
         opts += ["-e", "MONITOR_DEFAULT_FEEDS="]
+        # the feed server is on loopback, which the SSRF guard refuses unless allowed
+        opts += ["-e", "MONITOR_HTTP_ALLOWED_NETWORKS=127.0.0.1/32"]
         for item in env:
             opts += ["-e", item]
         if volume:

@@ -1,4 +1,5 @@
 import asyncio
+import ipaddress
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -9,10 +10,13 @@ import pytest
 
 from monitor.config import HttpSettings
 from monitor.fetcher import Fetcher, FetchError, FetchResult, _PoolPerHost, parse_retry_after
+from monitor.netguard import AddressPolicy
 from tests.newsworld import NewsServer, Reply, Request
 
 T = TypeVar("T")
-FAST = HttpSettings(connect_timeout=1, read_timeout=1, total_timeout=2, max_body_bytes=50_000, per_host_min_gap=0)
+LOOPBACK = [ipaddress.ip_network("127.0.0.0/8")]  # the test servers; the SSRF guard refuses loopback otherwise
+FAST = HttpSettings(connect_timeout=1, read_timeout=1, total_timeout=2, max_body_bytes=50_000, per_host_min_gap=0,
+                    allowed_networks=LOOPBACK)
 
 
 def run(settings: HttpSettings, use: Callable[[Fetcher], Awaitable[T]]) -> T:
@@ -144,7 +148,8 @@ def test_per_host_gap_and_concurrency(server: NewsServer, server2: NewsServer) -
 
     for s in (server, server2):
         s.route("/p", handler(s.host))
-    settings = HttpSettings(per_host_concurrency=1, per_host_min_gap=gap, read_timeout=90, total_timeout=90)
+    settings = HttpSettings(per_host_concurrency=1, per_host_min_gap=gap, read_timeout=90, total_timeout=90,
+                            allowed_networks=LOOPBACK)
 
     async def many(fetcher: Fetcher) -> list[tuple[str, float]]:
         start = time.monotonic()
@@ -180,7 +185,7 @@ def test_one_pool_per_host_idle_pools_close_but_never_mid_body(server: NewsServe
     server2.static("/b", b"b")
     third = NewsServer("127.0.0.4")
     third.static("/c", b"c")
-    transport = _PoolPerHost(per_host=2, keepalive_expiry=0.2)
+    transport = _PoolPerHost(per_host=2, policy=AddressPolicy(LOOPBACK), proxies={}, keepalive_expiry=0.2)
 
     async def go() -> None:
         async with httpx.AsyncClient(transport=transport) as client:

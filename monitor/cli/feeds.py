@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 
+from monitor.app import add_feeds
 from monitor.cli.base import Context, echo_json, json_option, nothing, pass_ctx, plural, shown
 from monitor.discovery import CheckedFeed, FeedCheckError, check_feeds
 from monitor.errors import MonitorError
+from monitor.fetcher import check_feed_url
 from monitor.models import Feed
 from monitor.opml import OpmlFeed, read_opml, write_opml
 from monitor.readmodels import iso
@@ -21,13 +22,6 @@ from monitor.storage import Store
 @click.group()
 def feeds() -> None:
     """Manage the polled feeds."""
-
-
-def _check_url(url: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise MonitorError(f"not an http(s) URL: {url!r}")
-    return url.strip()
 
 
 def find_feed(store: Store, url: str) -> Feed:
@@ -72,7 +66,7 @@ def feeds_add(ctx: Context, urls: tuple[str, ...], no_check: bool) -> None:
     (that feed is added). When one fails nothing is added."""
     store = ctx.app.store
     new = []
-    for url in map(_check_url, urls):
+    for url in (check_feed_url(u, ctx.settings.http) for u in urls):
         present = store.feed(url)
         if present is not None:
             click.echo(f"already present: {present.url}")
@@ -157,7 +151,7 @@ def feeds_show(ctx: Context, url: str, as_json: bool) -> None:
 def feeds_import(ctx: Context, file: Path) -> None:
     """Import feeds from an OPML file (folders and htmlUrl kept)."""
     opml = read_opml(file)
-    added = sum(ctx.app.store.add_feed(f.url, f.title, f.site_url, f.folder)[1] for f in opml.feeds)
+    added = sum(created for _url, created in add_feeds(ctx.app, opml.feeds))
     present = len(opml.feeds) - added
     notes = [f"{present} already present"] if present else []
     if opml.skipped:
