@@ -101,7 +101,7 @@ prepare_config() {
 
   mkdir -p "$CACHE/pip"
   # The host's effective pip configuration ('pip config list': files and PIP_* variables) merged into
-  # one file, plus the list of host paths it names (CA file, local indexes, find-links dirs).
+  # one file, plus the list of host paths it names (CA file, local indexes, find-links dirs, constraint files).
   python3 - "$CACHE/pip/pip.conf" "$CACHE/pip/mounts" <<'PY'
 import ast, configparser, os, subprocess, sys
 out, mounts_out = sys.argv[1], sys.argv[2]
@@ -142,7 +142,7 @@ os.replace(tmp, out)
 paths = set()
 for s in cp.sections():
     for name, val in cp.items(s):
-        if name in ("cert", "client-cert", "find-links", "index-url", "extra-index-url"):
+        if name in ("cert", "client-cert", "find-links", "index-url", "extra-index-url", "constraint"):
             for tok in str(val).split():
                 p = tok[7:] if tok.startswith("file://") else tok
                 if p.startswith("/") and os.path.exists(p):
@@ -310,9 +310,10 @@ compose() {
     }
     stepdone
   fi
-  out=$(cd "$ROOT" && grep -v '^name:' docker-compose.yml |
-        docker-compose --project-directory . -p monitor --profile mail -f - "${extra[@]}" config) ||
-    die "docker-compose config failed"
+  # (a copy without that line, in the cache: docker-compose 1.x reads `-f -` only as the sole file)
+  grep -v '^name:' "$ROOT/docker-compose.yml" > "$CACHE/docker-compose.yml"
+  out=$(cd "$ROOT" && docker-compose --project-directory "$ROOT" -p monitor --profile mail \
+        -f "$CACHE/docker-compose.yml" "${extra[@]}" config) || die "docker-compose config failed"
   # docker-compose 1.x is Debian's python3 program: its python3-yaml is there
   printf '%s\n' "$out" | /usr/bin/python3 -c 'import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))'
 }

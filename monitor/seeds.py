@@ -158,8 +158,9 @@ def _clear_earlier_export(folder: Path) -> None:
         raise MonitorError(f"not a folder: {folder}")
     folder.mkdir(parents=True, exist_ok=True)
     files, others = corpus_files(folder)
-    if others:
-        shown = ", ".join(others[:5]) + (", …" if len(others) > 5 else "")
+    if others or (files and not (folder / INDEX).is_file()):  # a corpus without an index may be hand-made
+        names = others or [f.path.name for f in files]
+        shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
         raise MonitorError(f"{folder} holds files that are not an earlier export ({shown}): choose an empty folder")
     for seed in files:
         seed.path.unlink()

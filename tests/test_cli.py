@@ -123,7 +123,7 @@ def test_seed_export_round_trip(config_file: Path, server: NewsServer, tmp_path:
 
     fresh = {"MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}", "MONITOR_IMPORT_SEEDS": "false"}
     first = monitor("seed", str(out), env=fresh).stdout
-    assert "imported 6 articles, 0 already present" in first and "added 1 feeds" in first
+    assert "imported 6 articles, 0 already present" in first and "added 1 feed the articles were seen in" in first
     assert "imported 0 articles, 6 already present" in monitor("seed", str(out), env=fresh).stdout
     again = tmp_path / "again"
     monitor("export", str(again), env=fresh)
@@ -159,6 +159,13 @@ def test_export_replaces_an_earlier_export_and_refuses_other_folders(config_file
     refused = monitor("export", str(out), check=False)
     assert refused.returncode == 2 and "not an earlier export (1_short.txt, notes.md)" in refused.stderr
     assert (out / "notes.md").read_text() == "mine"
+
+    corpus = tmp_path / "corpus"  # seed files without an export's index: perhaps the only copy, never replaced
+    corpus.mkdir()
+    (corpus / "000_00000000000000aa.txt").write_text("a hand-made seed")
+    refused = monitor("export", str(corpus), check=False)
+    assert refused.returncode == 2 and "not an earlier export (000_00000000000000aa.txt)" in refused.stderr
+    assert (corpus / "000_00000000000000aa.txt").is_file()
 
     for target in (out / "notes.md", out / "notes.md" / "below"):
         failed = monitor("export", str(target), check=False)

@@ -300,7 +300,7 @@ def test_poll_once_against_loopback_feed(podman: Podman, feed_server: FeedServer
     data = podman.volume()
     podman.run("monitor", "feeds", "add", feed_server.feed_url, volume=data)
     proc = podman.run("monitor", "poll", "--once", volume=data)
-    assert "polled 1 feeds" in proc.stdout, proc.stdout + proc.stderr
+    assert "polled 1 feed in" in proc.stdout, proc.stdout + proc.stderr
     assert "2 new" in proc.stdout, proc.stdout + proc.stderr
     assert "/feed.xml" in feed_server.requests
     assert {"/news/report-1.html", "/news/report-2.html"} <= set(feed_server.requests), feed_server.requests
@@ -371,7 +371,7 @@ def test_poll_once_with_postgresql(podman: Podman, feed_server: FeedServer, post
     db = [f"MONITOR_DATABASE_URL={postgres_url}"]
     podman.run("monitor", "feeds", "add", feed_server.feed_url, volume=podman.volume(), env=db)
     proc = podman.run("monitor", "poll", "--once", volume=podman.volume(), env=db)
-    assert "polled 1 feeds" in proc.stdout and "2 new" in proc.stdout, proc.stdout + proc.stderr
+    assert "polled 1 feed in" in proc.stdout and "2 new" in proc.stdout, proc.stdout + proc.stderr
     listing = podman.run("monitor", "articles", "list", "--json", "--feed", feed_server.feed_url, env=db)
     assert len([line for line in listing.stdout.splitlines() if line.strip()]) == 2, listing.stdout
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cli.base import Context, pass_ctx
+from monitor.cli.base import Context, pass_ctx, plural
 from monitor.processor import Options
 from monitor.seeds import export_corpus, import_corpus, packaged_seed_dir
 
@@ -19,12 +19,12 @@ def seed(ctx: Context, folder: Path | None) -> None:
     metadata of its index.jsonl when it is an export."""
     options = Options.from_settings(ctx.settings)
     report = import_corpus(ctx.app.store, folder or packaged_seed_dir(), options)
-    click.echo(f"imported {report.imported} articles, {report.present} already present")
+    click.echo(f"imported {plural(report.imported, 'article')}, {report.present} already present")
     if report.feeds_added:
-        click.echo(f"added {report.feeds_added} feeds the articles were seen in")
+        click.echo(f"added {plural(report.feeds_added, 'feed')} the articles were seen in")
     if report.skipped:
         shown = ", ".join(report.skipped[:10]) + (", …" if len(report.skipped) > 10 else "")
-        click.echo(f"skipped {len(report.skipped)} files not named NNN_<16 hex digits>.txt: {shown}")
+        click.echo(f"skipped {plural(len(report.skipped), 'file')} not named NNN_<16 hex digits>.txt: {shown}")
 
 
 @click.command("export")
@@ -35,4 +35,4 @@ def export(ctx: Context, folder: Path) -> None:
 
     FOLDER must be new, empty or an earlier export (whose files are replaced)."""
     count = export_corpus(ctx.app.store, folder)
-    click.echo(f"exported {count} articles to {folder}")
+    click.echo(f"exported {plural(count, 'article')} to {folder}")
