@@ -28,6 +28,7 @@ class PollSettings(Section):
     max_concurrent_feeds: int = Field(16, ge=1)
     max_concurrent_articles: int = Field(16, ge=1)
     history_keep: int = Field(50, ge=1)
+    lease: float = Field(120, gt=0)
 
 
 class HttpSettings(Section):
@@ -76,6 +77,8 @@ class Settings(Section):
     default_feeds: str = ""
     import_seeds: bool = True
     heartbeat_file: str = "data/heartbeat"
+    # This process's name among the instances sharing the database ("" = host:pid).
+    instance_name: str = ""
     poll: PollSettings = PollSettings()
     http: HttpSettings = HttpSettings()
     extraction: ExtractionSettings = ExtractionSettings()

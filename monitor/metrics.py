@@ -30,3 +30,7 @@ ARTICLES_IN_PROGRESS = Gauge(
 )
 ALERTS_PENDING = Gauge("monitor_alerts_pending", "Alerts waiting to be delivered.", registry=REGISTRY)
 LAST_TICK = Gauge("monitor_last_tick_timestamp_seconds", "Time of the last scheduler tick.", registry=REGISTRY)
+INSTANCE = Gauge(
+    "monitor_instance_info", "1, labelled with this instance's identity (instance_name or host:pid).", ["id"],
+    registry=REGISTRY,
+)

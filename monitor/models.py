@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
+
+from monitor.config import PollSettings
 
 
 def utcnow() -> datetime:
@@ -62,6 +64,53 @@ class Feed(SQLModel, table=True):
     error_count: int = 0
     last_error: str | None = None
     created_at: datetime = _dt(nullable=False, default=utcnow)
+    # The instance polling the feed now and until when its claim holds (renewed while the poll runs; a claim
+    # left by an instance that died expires, then another instance polls the feed).
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = _dt()
+
+    # Scheduling rules, plain methods on the row: the store's queries apply the same rules in SQL.
+
+    def lease_free(self, now: datetime) -> bool:
+        """No live claim: nobody polls the feed, or its poller died and the claim expired."""
+        return self.lease_expires_at is None or self.lease_expires_at <= now
+
+    def is_due(self, now: datetime) -> bool:
+        """Enabled, its time has come and no live instance polls it."""
+        return self.enabled and self.next_poll_at <= now and self.lease_free(now)
+
+    def claim(self, owner: str, now: datetime, lease_seconds: float) -> None:
+        """Hold the feed for ``owner`` until ``now + lease_seconds`` (a claim, or its renewal)."""
+        self.lease_owner, self.lease_expires_at = owner, now + timedelta(seconds=lease_seconds)
+
+    def release(self) -> None:
+        self.lease_owner = self.lease_expires_at = None
+
+    def retry_delay(self, settings: PollSettings, retry_after: float | None = None) -> float:
+        """Seconds until the next poll: the interval when healthy, an exponential back-off (capped) after
+        consecutive errors, never sooner than the server's Retry-After."""
+        if self.error_count == 0:
+            delay = settings.interval
+        else:
+            delay = min(settings.interval * 2**self.error_count, settings.backoff_max)
+        return max(delay, retry_after or 0.0)
+
+    def schedule_next_poll(self, now: datetime, settings: PollSettings, retry_after: float | None = None) -> None:
+        self.next_poll_at = now + timedelta(seconds=self.retry_delay(settings, retry_after))
+
+
+class Instance(SQLModel, table=True):
+    """A running daemon (or ``poll --once``) sharing the database: its identity and last heartbeat."""
+
+    id: str = Field(primary_key=True)  # the configured instance_name, or host:pid
+    host: str
+    pid: int
+    started_at: datetime = _dt(nullable=False, default=utcnow)
+    heartbeat_at: datetime = _dt(nullable=False, default=utcnow)
+
+    def is_live(self, now: datetime, max_age: float) -> bool:
+        """Its heartbeat is at most ``max_age`` seconds old."""
+        return (now - self.heartbeat_at).total_seconds() <= max_age
 
 
 class Article(SQLModel, table=True):

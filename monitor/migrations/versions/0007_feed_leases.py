@@ -1,0 +1,39 @@
+"""feed leases (instances sharing one database claim the feeds they poll) and the instances' heartbeats
+
+Revision ID: 0007
+Revises: 0005
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import monitor.models
+
+revision: str = '0007'
+down_revision: str | None = '0005'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('feed', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('lease_owner', sa.String(), nullable=True))
+        batch_op.add_column(sa.Column('lease_expires_at', monitor.models.UTCDateTime(), nullable=True))
+    op.create_table(
+        'instance',
+        sa.Column('id', sa.String(), nullable=False),
+        sa.Column('host', sa.String(), nullable=False),
+        sa.Column('pid', sa.Integer(), nullable=False),
+        sa.Column('started_at', monitor.models.UTCDateTime(), nullable=False),
+        sa.Column('heartbeat_at', monitor.models.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('id'),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('instance')
+    with op.batch_alter_table('feed', schema=None) as batch_op:
+        batch_op.drop_column('lease_expires_at')
+        batch_op.drop_column('lease_owner')
