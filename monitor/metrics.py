@@ -24,7 +24,14 @@ POLL_SECONDS = Histogram(
     "monitor_poll_seconds", "Wall time of one feed poll, including its new articles.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120), registry=REGISTRY,
 )
-FEEDS_DUE = Gauge("monitor_feeds_due", "Feeds due at the start of the last cycle.", registry=REGISTRY)
+FEEDS_DUE = Gauge(
+    "monitor_feeds_due", "Feeds this instance claimed (due, not polled by another) in its last cycle.",
+    registry=REGISTRY,
+)
+FEEDS_SILENT = Gauge(
+    "monitor_feeds_silent", "Feeds that answer but had no new entry for poll.silent_after times their usual gap.",
+    registry=REGISTRY,
+)
 ARTICLES_IN_PROGRESS = Gauge(
     "monitor_articles_in_progress", "Article pages being fetched or extracted now.", registry=REGISTRY
 )

@@ -208,6 +208,7 @@ class Pipeline:
             raise failures[0]
         summary.seconds = time.perf_counter() - started
         await self._db(self.store.set_state, "last_poll", utcnow().isoformat())
+        metrics.FEEDS_SILENT.set(len(await self._db(self.store.silent_feeds, poll_settings)))
         return summary
 
     async def _claim(self, feed_id: int | None, limit: int, force: bool) -> list[Feed]:
@@ -248,6 +249,7 @@ class Pipeline:
         else:
             record.status_code, record.bytes = result.status, len(result.content)
             record.etag, record.last_modified, record.moved_to = result.etag, result.last_modified, result.moved_to
+            record.stated_interval = result.fresh_for
             record.body_hash = hashlib.sha256(result.content).hexdigest() if result.content else None
             if result.not_modified:
                 record.outcome = "not_modified"
@@ -279,9 +281,12 @@ class Pipeline:
         if parsed.bozo:
             log.info("malformed feed read anyway", extra={"feed_id": feed.id, "reason": parsed.bozo})
         record.entries, record.title, record.site_url = len(parsed.entries), parsed.title, parsed.site_url
+        stated = [x for x in (record.stated_interval, parsed.stated_interval) if x is not None]
+        record.stated_interval = max(stated, default=None)
         sightings = [self._sighting(feed, entry) for entry in parsed.entries]
         known = await self._db(self.store.record_seen, sightings)  # one query for the whole document
         fresh = [(e, x) for e, x, k in zip(parsed.entries, sightings, known, strict=True) if k is None]
+        record.new_entries = len(fresh)
         outcomes = await asyncio.gather(*(self._ingest_entry(feed, entry, sighting) for entry, sighting in fresh))
         return Counter(outcomes) + Counter(seen=len(sightings) - len(fresh))
 

@@ -78,6 +78,8 @@ class PollRecord:
     moved_to: str | None = None
     title: str | None = None
     site_url: str | None = None
+    new_entries: int = 0  # entries not seen before (the feed's rhythm)
+    stated_interval: float | None = None  # seconds the server and the document ask clients to wait
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,32 @@ class Store:
             s.delete(feed)
             s.commit()
             return True
+
+    def set_feed_enabled(self, url: str, enabled: bool, reason: str | None = None) -> Feed | None:
+        """Enable a feed (due at once, its error count reset) or disable it with a reason; its history and
+        articles stay. None when there is no such feed."""
+        return self._update_feed(url, lambda feed: feed.enable(utcnow()) if enabled else feed.disable(reason or ""))
+
+    def set_feed_interval(self, url: str, seconds: int | None) -> Feed | None:
+        """Fix a feed's poll interval (None: adaptive again). None when there is no such feed."""
+        return self._update_feed(url, lambda feed: setattr(feed, "poll_interval", seconds))
+
+    def _update_feed(self, url: str, change: Callable[[Feed], object]) -> Feed | None:
+        with self.session() as s:
+            feed = s.exec(self._feed_query(url)).first()
+            if feed is None:
+                return None
+            change(feed)
+            s.add(feed)
+            s.commit()
+            return feed
+
+    def silent_feeds(self, settings: PollSettings, now: datetime | None = None) -> list[Feed]:
+        """Feeds that answer but have had no new entry for several times their usual gap (``Feed.is_silent``)."""
+        now = now or utcnow()
+        with self.session() as s:
+            query = select(Feed).where(col(Feed.enabled).is_(True), col(Feed.entry_gap).is_not(None))
+            return [f for f in s.exec(query.order_by(col(Feed.id))) if f.is_silent(settings, now)]
 
     def feeds(self) -> list[Feed]:
         with self.session() as s:
@@ -338,6 +366,9 @@ class Store:
             if record.outcome != "not_modified":
                 feed.etag, feed.last_modified = record.etag, record.last_modified
                 feed.body_hash = record.body_hash
+            if record.outcome == "ok" or record.stated_interval is not None:  # a 304 may not repeat it
+                feed.stated_interval = record.stated_interval
+            feed.observe_new_entries(now, record.new_entries)
             feed.title = record.title or feed.title
             feed.site_url = record.site_url or feed.site_url
             moved_to = canonical_url(record.moved_to) if record.moved_to else None
@@ -349,8 +380,7 @@ class Store:
             feed.error_count += 1
             feed.last_error = record.error
             if record.outcome == "gone":
-                feed.enabled = False
-                feed.disabled_reason = f"410 Gone on {now:%Y-%m-%d %H:%M} UTC: the publisher removed the feed"
+                feed.disable(f"410 Gone on {now:%Y-%m-%d %H:%M} UTC: the publisher removed the feed")
         feed.schedule_next_poll(now, settings, record.retry_after)
         feed.release()
         s.add(feed)

@@ -128,11 +128,13 @@ def stats(ctx: Context, as_json: bool) -> None:
     where = {"config": str(settings.config_file or "(built-in defaults)"), "database": describe(settings.database_url)}
     max_age, when = max(3 * settings.poll.tick, HEALTH_MIN_AGE), utcnow()
     live = [i for i in store.instances() if i.is_live(when, max_age)]
+    silent = store.silent_feeds(settings.poll, when)
     if as_json:
         echo_json(where | {
             "feeds": s.feeds, "feeds_enabled": s.feeds_enabled, "feeds_failing": s.feeds_failing,
             "articles": s.articles, "articles_by_source": s.articles_by_source, "last_poll": iso(s.last_poll),
             "errors": [{"feed": url, "consecutive": count, "error": error} for url, count, error in s.errors],
+            "feeds_silent": [f.url for f in silent],
             "instances": [{"id": i.id, "host": i.host, "pid": i.pid, "started_at": iso(i.started_at),
                            "heartbeat_at": iso(i.heartbeat_at)} for i in live],
         })
@@ -149,3 +151,5 @@ def stats(ctx: Context, as_json: bool) -> None:
         click.echo(f"instance: {i.id} since {shown(i.started_at)}, heartbeat {age}s ago")
     for url, count, error in s.errors:
         click.echo(f"error: {url}: {count} consecutive: {error}")
+    for feed in silent:
+        click.echo(f"silent: {feed.url}: answers, but no new entry since {shown(feed.last_new_entry_at)}")

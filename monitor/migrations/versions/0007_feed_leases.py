@@ -1,4 +1,5 @@
-"""feed leases (instances sharing one database claim the feeds they poll) and the instances' heartbeats
+"""feed leases (instances sharing one database claim the feeds they poll), the instances' heartbeats and
+per-feed schedules (a fixed interval, the publisher's stated one, the observed gap between new entries)
 
 Revision ID: 0007
 Revises: 0005
@@ -21,6 +22,10 @@ def upgrade() -> None:
     with op.batch_alter_table('feed', schema=None) as batch_op:
         batch_op.add_column(sa.Column('lease_owner', sa.String(), nullable=True))
         batch_op.add_column(sa.Column('lease_expires_at', monitor.models.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('poll_interval', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('stated_interval', sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column('entry_gap', sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column('last_new_entry_at', monitor.models.UTCDateTime(), nullable=True))
     op.create_table(
         'instance',
         sa.Column('id', sa.String(), nullable=False),
@@ -35,5 +40,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table('instance')
     with op.batch_alter_table('feed', schema=None) as batch_op:
-        batch_op.drop_column('lease_expires_at')
-        batch_op.drop_column('lease_owner')
+        for column in ('last_new_entry_at', 'entry_gap', 'stated_interval', 'poll_interval', 'lease_expires_at',
+                       'lease_owner'):
+            batch_op.drop_column(column)
