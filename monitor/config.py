@@ -29,6 +29,10 @@ class PollSettings(Section):
     max_concurrent_feeds: int = Field(16, ge=1)
     max_concurrent_articles: int = Field(16, ge=1)
     history_keep: int = Field(50, ge=1)
+    lease: float = Field(120, gt=0)
+    min_interval: float = Field(60, gt=0)
+    max_interval: float = Field(86400, gt=0)
+    silent_after: float = Field(5, gt=1)
 
 
 class HttpSettings(Section):
@@ -100,6 +104,8 @@ class Settings(Section):
     default_feeds: str = ""
     import_seeds: bool = True
     heartbeat_file: str = "data/heartbeat"
+    # This process's name among the instances sharing the database ("" = host:pid).
+    instance_name: str = ""
     poll: PollSettings = PollSettings()
     http: HttpSettings = HttpSettings()
     extraction: ExtractionSettings = ExtractionSettings()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +16,8 @@ from monitor.alerts.sender import schedule_alert_jobs
 from monitor.app import App, import_default_feeds, open_pipeline
 from monitor.db import describe
 from monitor.health import health_problems, write_heartbeat
-from monitor.metrics import LAST_TICK
+from monitor.instance import instance_id, log_instance
+from monitor.metrics import INSTANCE, LAST_TICK
 from monitor.ops import serve_ops
 from monitor.pipeline import Pipeline
 from monitor.web.serve import embedded_web
@@ -25,6 +28,9 @@ log = logging.getLogger(__name__)
 async def run_daemon(app: App) -> None:
     """Run until SIGTERM or SIGINT; the poll in progress is cancelled, stored articles stay stored."""
     settings = app.settings
+    me, host = instance_id(settings), socket.gethostname()
+    log_instance(me)
+    INSTANCE.labels(me).set(1)
     import_default_feeds(app)
     heartbeat = Path(settings.heartbeat_file)
     stop = asyncio.Event()
@@ -50,6 +56,10 @@ async def run_daemon(app: App) -> None:
                     log.info("heartbeat written again")
                 heartbeat_error.clear()
             LAST_TICK.set_to_current_time()
+            try:  # the instances sharing the database see each other in `monitor stats`
+                await asyncio.to_thread(app.store.heartbeat, me, host, os.getpid())
+            except Exception:
+                log.exception("heartbeat not stored")
             if polling:  # the previous cycle is still running
                 return
             task = asyncio.create_task(_cycle(pipeline))
@@ -79,6 +89,11 @@ async def run_daemon(app: App) -> None:
         for task in polling:
             task.cancel()
         await asyncio.gather(*polling, return_exceptions=True)
+    try:
+        app.store.remove_instance(me)
+    except Exception:
+        log.exception("instance not removed from the database; it drops out of `monitor stats` when its "
+                      "heartbeat is old")
     log.info("daemon stopped")
 
 

@@ -42,6 +42,7 @@ class ParsedFeed:
     site_url: str | None
     entries: list[FeedEntry] = field(default_factory=list)
     bozo: str | None = None  # why the XML was malformed, when feedparser read it anyway
+    stated_interval: float | None = None  # seconds between updates the feed states (RSS <ttl>, sy:updatePeriod)
 
 
 def html_to_text(markup: str) -> str:
@@ -87,7 +88,25 @@ def parse_feed(content: bytes, url: str, content_type: str | None = None) -> Par
         site_url=feed.get("link"),
         entries=[_entry(e) for e in parsed.entries],
         bozo=bozo,
+        stated_interval=stated_interval(feed),
     )
+
+
+SY_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400, "yearly": 365 * 86400}
+
+
+def stated_interval(feed: Any) -> float | None:
+    """The longer of the RSS ``<ttl>`` (minutes) and the syndication module's ``updatePeriod`` divided by its
+    ``updateFrequency``; None when the feed states neither (or nonsense)."""
+    stated = []
+    ttl = str(feed.get("ttl", "")).strip()
+    if ttl.isdigit() and int(ttl) > 0:
+        stated.append(int(ttl) * 60.0)
+    period = SY_PERIODS.get(str(feed.get("sy_updateperiod", "")).strip().lower())
+    frequency = str(feed.get("sy_updatefrequency", "1")).strip()
+    if period and frequency.isdigit() and int(frequency) > 0:
+        stated.append(period / int(frequency))
+    return max(stated, default=None)
 
 
 def _entry(entry: Any) -> FeedEntry:

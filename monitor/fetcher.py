@@ -92,10 +92,30 @@ class FetchResult:
     etag: str | None
     last_modified: str | None
     moved_to: str | None  # set when every redirect on the way was permanent
+    fresh_for: float | None = None  # seconds the server says the response stays fresh (max-age or Expires)
 
     @property
     def not_modified(self) -> bool:
         return self.status == 304
+
+
+def freshness(cache_control: str | None, expires: str | None, now: datetime | None = None) -> float | None:
+    """Seconds a response stays fresh: ``Cache-Control: max-age`` (which wins), else ``Expires``; None when
+    neither says (or they say it is stale)."""
+    for directive in (cache_control or "").split(","):
+        name, _, value = directive.strip().partition("=")
+        if name.lower() == "max-age" and value.strip().strip('"').isdigit():
+            return float(value.strip().strip('"')) or None
+    if expires:
+        try:
+            when = email.utils.parsedate_to_datetime(expires)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+        return seconds if seconds > 0 else None
+    return None
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -381,4 +401,5 @@ class Fetcher:
             etag=response.headers.get("ETag"),
             last_modified=response.headers.get("Last-Modified"),
             moved_to=str(response.url) if moved else None,
+            fresh_for=freshness(response.headers.get("Cache-Control"), response.headers.get("Expires")),
         )

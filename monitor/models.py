@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
+
+from monitor.config import PollSettings
+
+GAP_WEIGHT = 0.3  # weight of the newest observed gap in a feed's usual gap (exponential smoothing)
 
 
 def utcnow() -> datetime:
@@ -62,6 +66,98 @@ class Feed(SQLModel, table=True):
     error_count: int = 0
     last_error: str | None = None
     created_at: datetime = _dt(nullable=False, default=utcnow)
+    # The instance polling the feed now and until when its claim holds (renewed while the poll runs; a claim
+    # left by an instance that died expires, then another instance polls the feed).
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = _dt()
+    poll_interval: int | None = None  # seconds, set by the user (`feeds set URL --interval N`); None: adaptive
+    stated_interval: float | None = None  # seconds the publisher asks clients to wait (max-age, Expires, ttl …)
+    entry_gap: float | None = None  # the usual seconds between new entries, as the polls observed them
+    last_new_entry_at: datetime | None = _dt()
+
+    # Scheduling rules, plain methods on the row: the store's queries apply the same rules in SQL.
+
+    def lease_free(self, now: datetime) -> bool:
+        """No live claim: nobody polls the feed, or its poller died and the claim expired."""
+        return self.lease_expires_at is None or self.lease_expires_at <= now
+
+    def is_due(self, now: datetime) -> bool:
+        """Enabled, its time has come and no live instance polls it."""
+        return self.enabled and self.next_poll_at <= now and self.lease_free(now)
+
+    def claim(self, owner: str, now: datetime, lease_seconds: float) -> None:
+        """Hold the feed for ``owner`` until ``now + lease_seconds`` (a claim, or its renewal)."""
+        self.lease_owner, self.lease_expires_at = owner, now + timedelta(seconds=lease_seconds)
+
+    def release(self) -> None:
+        self.lease_owner = self.lease_expires_at = None
+
+    def quiet_for(self, now: datetime) -> float | None:
+        """Seconds since the last new entry (None: none seen yet)."""
+        return (now - self.last_new_entry_at).total_seconds() if self.last_new_entry_at else None
+
+    def observe_new_entries(self, now: datetime, count: int) -> None:
+        """Learn the feed's rhythm from a successful poll that found ``count`` entries not seen before: the gap
+        per entry since the previous new one, smoothed (the first poll's entries only start the clock)."""
+        if count <= 0:
+            return
+        quiet = self.quiet_for(now)
+        if quiet is not None:
+            sample = quiet / count
+            previous = sample if self.entry_gap is None else self.entry_gap
+            self.entry_gap = (1 - GAP_WEIGHT) * previous + GAP_WEIGHT * sample
+        self.last_new_entry_at = now
+
+    def interval(self, settings: PollSettings, now: datetime) -> float:
+        """Seconds between polls while healthy: the user's fixed interval; else twice per usual gap (the gap
+        growing while the feed stays quiet) within [min_interval, max_interval], or ``poll.interval`` while the
+        rhythm is unknown; never faster than the publisher asks (itself capped at max_interval)."""
+        if self.poll_interval:
+            return float(self.poll_interval)
+        if self.entry_gap is None:
+            base = settings.interval
+        else:
+            gap = max(self.entry_gap, self.quiet_for(now) or 0.0)
+            base = min(max(gap / 2, settings.min_interval), settings.max_interval)
+        return max(base, min(self.stated_interval or 0.0, settings.max_interval))
+
+    def is_silent(self, settings: PollSettings, now: datetime) -> bool:
+        """Enabled, answering, but no new entry for ``silent_after`` times its usual gap."""
+        quiet = self.quiet_for(now)
+        return (self.enabled and self.error_count == 0 and self.entry_gap is not None and quiet is not None
+                and quiet > settings.silent_after * max(self.entry_gap, settings.min_interval))
+
+    def enable(self, now: datetime) -> None:
+        """Polled again from now on (say, after a 410 that was a mistake), with a clean error count."""
+        self.enabled, self.disabled_reason = True, None
+        self.error_count, self.last_error, self.next_poll_at = 0, None, now
+
+    def disable(self, reason: str) -> None:
+        self.enabled, self.disabled_reason = False, reason
+
+    def retry_delay(self, settings: PollSettings, now: datetime, retry_after: float | None = None) -> float:
+        """Seconds until the next poll: the interval when healthy, an exponential back-off (capped) after
+        consecutive errors, never sooner than the server's Retry-After."""
+        interval = self.interval(settings, now)
+        delay = interval if self.error_count == 0 else min(interval * 2**self.error_count, settings.backoff_max)
+        return max(delay, retry_after or 0.0)
+
+    def schedule_next_poll(self, now: datetime, settings: PollSettings, retry_after: float | None = None) -> None:
+        self.next_poll_at = now + timedelta(seconds=self.retry_delay(settings, now, retry_after))
+
+
+class Instance(SQLModel, table=True):
+    """A running daemon (or ``poll --once``) sharing the database: its identity and last heartbeat."""
+
+    id: str = Field(primary_key=True)  # the configured instance_name, or host:pid
+    host: str
+    pid: int
+    started_at: datetime = _dt(nullable=False, default=utcnow)
+    heartbeat_at: datetime = _dt(nullable=False, default=utcnow)
+
+    def is_live(self, now: datetime, max_age: float) -> bool:
+        """Its heartbeat is at most ``max_age`` seconds old."""
+        return (now - self.heartbeat_at).total_seconds() <= max_age
 
 
 class Article(SQLModel, table=True):

@@ -21,8 +21,10 @@ from typing import Any, Generic, TypeVar
 from monitor import metrics
 from monitor.config import Settings
 from monitor.dedup import canonical_url
+from monitor.errors import MonitorError
 from monitor.feedparse import FeedEntry, FeedParseError, parse_feed
 from monitor.fetcher import FEED_ACCEPT, Fetcher, FetchError, Gone
+from monitor.instance import instance_id
 from monitor.models import Article, Feed, utcnow
 from monitor.processor import Candidate, Options, Processed, analysis_rows, process
 from monitor.storage import NewArticle, PollRecord, SaveResult, Sighting, Store
@@ -30,6 +32,10 @@ from monitor.storage import NewArticle, PollRecord, SaveResult, Sighting, Store
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+class FeedBusyError(MonitorError):
+    """A feed asked for by name is being polled by another instance."""
 
 
 class GroupCommit(Generic[T, R]):
@@ -115,6 +121,7 @@ class Pipeline:
         self.store = store
         self.fetcher = fetcher
         self.workers = workers
+        self.instance = instance_id(settings)
         self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-db")
         self._article_slots = asyncio.Semaphore(settings.poll.max_concurrent_articles)
         self._in_flight: dict[str, asyncio.Future[str | None]] = {}  # URL → stored article id
@@ -124,8 +131,13 @@ class Pipeline:
         self._save_article = GroupCommit(self._write_articles)
 
     def close(self) -> None:
-        """Wait for the database write in progress (if any), so nothing is half-stored."""
+        """Wait for the database write in progress (if any), so nothing is half-stored; then release this
+        instance's claims on feeds it did not finish (others may poll them at once)."""
         self._db_thread.shutdown(wait=True)
+        try:
+            self.store.release_leases(self.instance)
+        except Exception:  # they expire on their own
+            log.exception("feed claims not released; they expire after poll.lease seconds")
 
     async def _db(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._db_thread, partial(fn, *args))
@@ -146,30 +158,79 @@ class Pipeline:
     async def _write_articles(self, items: list[NewArticle]) -> list[SaveResult | Exception]:
         return await self._db(together_or_each, self.store.save_articles, items)
 
-    async def run_cycle(self) -> CycleSummary:
-        """Poll every feed that is due now."""
+    async def run_cycle(self, feed_id: int | None = None, force: bool = False) -> CycleSummary:
+        """Poll every feed that is due now (``feed_id``: that feed alone if due; ``force``: due or not, with its
+        back-off reset).
+
+        Feeds are claimed as poll slots free up, not all at the start: instances sharing the database divide
+        the due feeds between them. Claims are renewed while their polls run and released with the feeds' new
+        state; the claims of an instance that dies expire after ``poll.lease`` seconds."""
         started = time.perf_counter()
         summary = CycleSummary()
-        feeds: list[Feed] = await self._db(self.store.due_feeds)
-        summary.feeds = len(feeds)
-        metrics.FEEDS_DUE.set(len(feeds))
-        slots = asyncio.Semaphore(self.settings.poll.max_concurrent_feeds)
-
-        async def poll(feed: Feed) -> None:
-            async with slots:
-                record, entries = await self.poll_feed(feed)
-            summary.outcomes[record.outcome] += 1
-            summary.entries.update(entries)
-            if record.error:
-                summary.errors.append((feed.url, record.error))
-
-        # Every poll finishes before an error (say, the database gone) ends the cycle: no poll is left running.
-        failures = [r for r in await asyncio.gather(*(poll(f) for f in feeds), return_exceptions=True) if r]
+        poll_settings = self.settings.poll
+        running: dict[asyncio.Task[tuple[PollRecord, Counter[str]]], Feed] = {}
+        failures: list[BaseException] = []
+        more = True
+        renewing = asyncio.create_task(self._renew_leases(running))
+        try:
+            while more or running:
+                free = poll_settings.max_concurrent_feeds - len(running)
+                if more and free and not failures:
+                    try:
+                        feeds = await self._claim(feed_id, free, force)
+                    except Exception as exc:  # the polls running end first: none is left half-done
+                        failures.append(exc)
+                        feeds = []
+                    more = feed_id is None and len(feeds) == free
+                    summary.feeds += len(feeds)
+                    for feed in feeds:
+                        running[asyncio.create_task(self.poll_feed(feed))] = feed
+                if not running:
+                    break
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    feed = running.pop(task)
+                    if task.exception() is not None:  # say, the database gone: no new claims, let the rest end
+                        failures.append(task.exception())  # type: ignore[arg-type]
+                        continue
+                    record, entries = task.result()
+                    summary.outcomes[record.outcome] += 1
+                    summary.entries.update(entries)
+                    if record.error:
+                        summary.errors.append((feed.url, record.error))
+        finally:
+            renewing.cancel()
+            for task in running:  # cancelled (shutdown): their feeds' claims are released by close()
+                task.cancel()
+            await asyncio.gather(renewing, *running, return_exceptions=True)
+        metrics.FEEDS_DUE.set(summary.feeds)
         if failures:
             raise failures[0]
         summary.seconds = time.perf_counter() - started
         await self._db(self.store.set_state, "last_poll", utcnow().isoformat())
+        metrics.FEEDS_SILENT.set(len(await self._db(self.store.silent_feeds, poll_settings)))
         return summary
+
+    async def _claim(self, feed_id: int | None, limit: int, force: bool) -> list[Feed]:
+        lease = self.settings.poll.lease
+        if feed_id is None:
+            feeds: list[Feed] = await self._db(self.store.claim_due_feeds, self.instance, lease, limit)
+            return feeds
+        feed: Feed | None = await self._db(self.store.claim_feed, feed_id, self.instance, lease, force)
+        if feed is None and force:
+            raise FeedBusyError(f"feed {feed_id} is being polled by another instance right now; try again")
+        return [feed] if feed else []
+
+    async def _renew_leases(self, running: dict[asyncio.Task[Any], Feed]) -> None:
+        """Every third of the lease, extend the claims on the feeds still being polled."""
+        lease = self.settings.poll.lease
+        while True:
+            await asyncio.sleep(lease / 3)
+            ids = [feed.id for feed in running.values() if feed.id is not None]
+            try:
+                await self._db(self.store.renew_leases, self.instance, ids, lease)
+            except Exception:  # the next renewal may work; a claim lost is only a feed polled twice
+                log.exception("feed claims not renewed")
 
     async def poll_feed(self, feed: Feed) -> tuple[PollRecord, Counter[str]]:
         """Fetch, parse and ingest one feed, then store its new state."""
@@ -188,6 +249,7 @@ class Pipeline:
         else:
             record.status_code, record.bytes = result.status, len(result.content)
             record.etag, record.last_modified, record.moved_to = result.etag, result.last_modified, result.moved_to
+            record.stated_interval = result.fresh_for
             record.body_hash = hashlib.sha256(result.content).hexdigest() if result.content else None
             if result.not_modified:
                 record.outcome = "not_modified"
@@ -221,9 +283,12 @@ class Pipeline:
         if parsed.bozo:
             log.info("malformed feed read anyway", extra={"feed_id": feed.id, "reason": parsed.bozo})
         record.entries, record.title, record.site_url = len(parsed.entries), parsed.title, parsed.site_url
+        stated = [x for x in (record.stated_interval, parsed.stated_interval) if x is not None]
+        record.stated_interval = max(stated, default=None)
         sightings = [self._sighting(feed, entry) for entry in parsed.entries]
         known = await self._db(self.store.record_seen, sightings)  # one query for the whole document
         fresh = [(e, x) for e, x, k in zip(parsed.entries, sightings, known, strict=True) if k is None]
+        record.new_entries = len(fresh)
         outcomes = await asyncio.gather(*(self._ingest_entry(feed, entry, sighting) for entry, sighting in fresh))
         return Counter(outcomes) + Counter(seen=len(sightings) - len(fresh))
 

@@ -13,7 +13,7 @@ from monitor.models import Article, Feed, Label
 from monitor.models import Statement as StatementRow
 from monitor.neardup import Signature, similarity
 from monitor.search import Node, Term, positive_terms
-from monitor.storage import Store, backoff_delay
+from monitor.storage import Store
 from monitor.storage_views import FeedActivity
 
 SNIPPET_CHARS = 300
@@ -210,14 +210,9 @@ def _similarity(a: Article, original: Article | None) -> float | None:
 
 
 def feed_json(feed: Feed, activity: FeedActivity | None, poll: PollSettings, now: datetime) -> dict[str, Any]:
-    """A feed's health: last poll and success, errors, back-off, next poll, and whether it has been silent
-    (no new article) for longer than usual — three times its average gap between articles, at least a day."""
-    silent = None
-    if activity is not None and activity.sightings > 1:
-        usual = (activity.last - activity.first).total_seconds() / (activity.sightings - 1)
-        quiet = (now - activity.last).total_seconds()
-        silent = quiet > max(3 * usual, 86400)
-
+    """A feed's health: last poll and success, errors, back-off, next poll, and whether it has been silent —
+    answering, but no new entry for ``poll.silent_after`` times its usual gap (:meth:`Feed.is_silent`, the rule
+    of ``feeds list`` and ``stats`` too)."""
     return {
         "id": feed.id,
         "url": feed.url,
@@ -228,11 +223,11 @@ def feed_json(feed: Feed, activity: FeedActivity | None, poll: PollSettings, now
         "last_success_at": iso(feed.last_success_at),
         "error_count": feed.error_count,
         "last_error": feed.last_error,
-        "backoff_seconds": backoff_delay(feed.error_count, poll) if feed.error_count else 0,
+        "backoff_seconds": feed.retry_delay(poll, now) if feed.error_count else 0,
         "next_poll_at": iso(feed.next_poll_at) if feed.enabled else None,
         "articles": activity.sightings if activity else 0,
         "last_article_at": iso(activity.last) if activity else None,
-        "silent": silent,
+        "silent": feed.is_silent(poll, now),
     }
 
 

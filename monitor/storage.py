@@ -24,6 +24,7 @@ from monitor.models import (
     ArticleTag,
     Feed,
     FetchLog,
+    Instance,
     ServiceState,
     Statement,
     StoryBand,
@@ -79,6 +80,8 @@ class PollRecord:
     moved_to: str | None = None
     title: str | None = None
     site_url: str | None = None
+    new_entries: int = 0  # entries not seen before (the feed's rhythm)
+    stated_interval: float | None = None  # seconds the server and the document ask clients to wait
 
 
 @dataclass(frozen=True)
@@ -96,12 +99,6 @@ class Stats:
     articles_by_source: dict[str, int] = field(default_factory=dict)
     last_poll: datetime | None = None
     errors: list[tuple[str, int, str]] = field(default_factory=list)  # url, consecutive errors, last error
-
-
-def backoff_delay(error_count: int, settings: PollSettings, retry_after: float | None = None) -> float:
-    """Seconds until the next poll of a feed with ``error_count`` consecutive errors (0 = healthy)."""
-    delay = settings.interval if error_count == 0 else min(settings.interval * 2**error_count, settings.backoff_max)
-    return max(delay, retry_after or 0.0)
 
 
 def _is_global_guid(guid: str) -> bool:
@@ -185,6 +182,32 @@ class Store:
             s.commit()
             return True
 
+    def set_feed_enabled(self, url: str, enabled: bool, reason: str | None = None) -> Feed | None:
+        """Enable a feed (due at once, its error count reset) or disable it with a reason; its history and
+        articles stay. None when there is no such feed."""
+        return self._update_feed(url, lambda feed: feed.enable(utcnow()) if enabled else feed.disable(reason or ""))
+
+    def set_feed_interval(self, url: str, seconds: int | None) -> Feed | None:
+        """Fix a feed's poll interval (None: adaptive again). None when there is no such feed."""
+        return self._update_feed(url, lambda feed: setattr(feed, "poll_interval", seconds))
+
+    def _update_feed(self, url: str, change: Callable[[Feed], object]) -> Feed | None:
+        with self.session() as s:
+            feed = s.exec(self._feed_query(url)).first()
+            if feed is None:
+                return None
+            change(feed)
+            s.add(feed)
+            s.commit()
+            return feed
+
+    def silent_feeds(self, settings: PollSettings, now: datetime | None = None) -> list[Feed]:
+        """Feeds that answer but have had no new entry for several times their usual gap (``Feed.is_silent``)."""
+        now = now or utcnow()
+        with self.session() as s:
+            query = select(Feed).where(col(Feed.enabled).is_(True), col(Feed.entry_gap).is_not(None))
+            return [f for f in s.exec(query.order_by(col(Feed.id))) if f.is_silent(settings, now)]
+
     def feeds(self) -> list[Feed]:
         with self.session() as s:
             return list(s.exec(select(Feed).order_by(col(Feed.id))))
@@ -193,14 +216,86 @@ class Store:
         with self.session() as s:
             return s.exec(select(sa.func.count()).select_from(Feed)).one()
 
-    def due_feeds(self, now: datetime | None = None) -> list[Feed]:
+    def claim_due_feeds(self, owner: str, lease_seconds: float, limit: int, now: datetime | None = None) -> list[Feed]:
+        """Claim up to ``limit`` due feeds for ``owner`` (``Feed.is_due``, oldest due first): on PostgreSQL rows
+        another instance is claiming are skipped (``FOR UPDATE SKIP LOCKED``), so instances never share a feed."""
+        now = now or utcnow()
+        lease_free = sa.or_(col(Feed.lease_expires_at).is_(None), col(Feed.lease_expires_at) <= now)
+        query = (
+            select(Feed)
+            .where(col(Feed.enabled).is_(True), col(Feed.next_poll_at) <= now, lease_free)
+            .order_by(col(Feed.next_poll_at), col(Feed.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return self._claim(query, owner, lease_seconds, now)
+
+    def claim_feed(
+        self, feed_id: int, owner: str, lease_seconds: float, force: bool = False, now: datetime | None = None
+    ) -> Feed | None:
+        """Claim one feed if it is due (``force``: due or not, its back-off reset); None when it is not due or
+        another instance polls it."""
+        now = now or utcnow()
+        query = select(Feed).where(col(Feed.id) == feed_id)
+        if not force:
+            query = query.where(col(Feed.enabled).is_(True), col(Feed.next_poll_at) <= now)
+        feeds = self._claim(query.with_for_update(skip_locked=True), owner, lease_seconds, now, reset=force)
+        return feeds[0] if feeds else None
+
+    def _claim(self, query: Any, owner: str, lease_seconds: float, now: datetime, reset: bool = False) -> list[Feed]:
         with self.session() as s:
-            query = (
-                select(Feed)
-                .where(col(Feed.enabled).is_(True), col(Feed.next_poll_at) <= (now or utcnow()))
-                .order_by(col(Feed.next_poll_at))
+            feeds = [f for f in s.exec(query) if f.lease_free(now) or f.lease_owner == owner]
+            for feed in feeds:
+                feed.claim(owner, now, lease_seconds)
+                if reset:
+                    feed.error_count, feed.next_poll_at = 0, now
+                s.add(feed)
+            s.commit()
+            return feeds
+
+    def renew_leases(self, owner: str, feed_ids: Sequence[int], lease_seconds: float) -> int:
+        """Extend ``owner``'s claims on feeds it is still polling; returns how many it still held."""
+        if not feed_ids:
+            return 0
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                sa.update(Feed.__table__)
+                .where(Feed.__table__.c.id.in_(feed_ids), Feed.__table__.c.lease_owner == owner)
+                .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
             )
-            return list(s.exec(query))
+            return result.rowcount
+
+    def release_leases(self, owner: str | None) -> None:
+        """Give up every claim of ``owner`` (it stops; its unfinished feeds are due to the others at once);
+        ``None``: everyone's (the sole instance on an SQLite file clears the claims of a process killed there)."""
+        with self.engine.begin() as conn:
+            table = Feed.__table__.c
+            update = sa.update(Feed.__table__).where(table.lease_owner.is_not(None))
+            if owner is not None:
+                update = update.where(table.lease_owner == owner)
+            conn.execute(update.values(lease_owner=None, lease_expires_at=None))
+
+    # --- instances -----------------------------------------------------------------------------------
+
+    def heartbeat(self, instance_id: str, host: str, pid: int) -> None:
+        """Record that this instance is alive (one row per instance: heartbeats of several never collide)."""
+        with self.session() as s:
+            row = s.get(Instance, instance_id) or Instance(id=instance_id, host=host, pid=pid)
+            row.host, row.pid, row.heartbeat_at = host, pid, utcnow()
+            s.add(row)
+            s.commit()
+
+    def remove_instance(self, instance_id: str) -> None:
+        with self.session() as s:
+            row = s.get(Instance, instance_id)
+            if row is not None:
+                s.delete(row)
+                s.commit()
+
+    def instances(self) -> list[Instance]:
+        """Every instance that sent a heartbeat and did not stop cleanly, most recent heartbeat first."""
+        with self.session() as s:
+            return list(s.exec(select(Instance).order_by(col(Instance.heartbeat_at).desc(), col(Instance.id))))
 
     def next_due(self) -> datetime | None:
         """When the next enabled feed is due (None: no enabled feed)."""
@@ -274,6 +369,9 @@ class Store:
             if record.outcome != "not_modified":
                 feed.etag, feed.last_modified = record.etag, record.last_modified
                 feed.body_hash = record.body_hash
+            if record.outcome == "ok" or record.stated_interval is not None:  # a 304 may not repeat it
+                feed.stated_interval = record.stated_interval
+            feed.observe_new_entries(now, record.new_entries)
             feed.title = record.title or feed.title
             feed.site_url = record.site_url or feed.site_url
             moved_to = canonical_url(record.moved_to) if record.moved_to else None
@@ -285,10 +383,9 @@ class Store:
             feed.error_count += 1
             feed.last_error = record.error
             if record.outcome == "gone":
-                feed.enabled = False
-                feed.disabled_reason = f"410 Gone on {now:%Y-%m-%d %H:%M} UTC: the publisher removed the feed"
-        delay = backoff_delay(feed.error_count, settings, record.retry_after)
-        feed.next_poll_at = now + timedelta(seconds=delay)
+                feed.disable(f"410 Gone on {now:%Y-%m-%d %H:%M} UTC: the publisher removed the feed")
+        feed.schedule_next_poll(now, settings, record.retry_after)
+        feed.release()
         s.add(feed)
 
     # --- articles ------------------------------------------------------------------------------------

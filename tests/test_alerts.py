@@ -10,6 +10,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -430,6 +431,25 @@ def test_digest_groups_by_tag_newest_first_and_is_not_sent_empty(
     # a day with nothing new: no mail
     assert build_due_digests(store, settings, seven + timedelta(days=1)) == []
     assert len(alerts(store)) == 1
+
+
+def test_a_digest_is_built_once_whatever_the_number_of_instances(
+    config_file: Path, mail: SmtpServer, store: Store
+) -> None:
+    if store.engine.dialect.name == "sqlite":
+        pytest.skip("one instance per SQLite file (a second one is refused)")
+    digest = subscription("morning", "digest", schedule='"0 7 * * *"', timezone='"Europe/London"', match='"any"')
+    settings = configure(config_file, mail.port, digest)
+    store.article_hooks.append(make_alert_hook(settings))
+    store.set_state(DIGEST_STATE.format("morning"), "2022-03-01T06:00:00+00:00")
+    for n in range(3):
+        save(store, f"War story {n}", plain_text(90 + n), (WAR,))
+    seven = datetime(2022, 3, 1, 7, 0, 1, tzinfo=UTC)
+    with ThreadPoolExecutor(6) as instances:
+        built = list(instances.map(lambda _: build_due_digests(store, settings, seven), range(6)))
+    assert sorted(len(b) for b in built) == [0, 0, 0, 0, 0, 1]
+    [alert] = alerts(store)
+    assert alert.kind == "digest" and len(alert.article_ids) == 3
 
 
 # --- configuration, templates and the command line ----------------------------------------------------

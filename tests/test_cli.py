@@ -9,6 +9,7 @@ import pty
 import re
 import select
 import signal
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -430,3 +431,33 @@ def test_long_commands_show_progress_on_a_terminal_and_a_count_in_the_log(config
             proc.wait()
     assert proc.returncode == 0 and "retagged 3 articles" in out
     assert b"0/3 [" in seen and b" articles/s]" in seen and b"%|" in seen  # tqdm's bar, cleared at the end
+
+
+def test_feeds_enable_disable_set_and_silent_feeds(config_file: Path, server: NewsServer) -> None:
+    gone = server.route("/gone.xml", lambda _r: Reply(410))
+    monitor("feeds", "add", "--no-check", gone)
+    monitor("poll", "--once")
+    assert "disabled: 410 Gone" in monitor("feeds", "list").stdout
+    server.static("/gone.xml", rss([]), "application/rss+xml")  # the publisher brought it back
+    assert monitor("feeds", "enable", gone).stdout.startswith(f"enabled: {gone} (was disabled: 410 Gone")
+    assert "polled 1 feed" in monitor("poll", "--once").stdout
+    history = json.loads(monitor("feeds", "show", gone, "--json").stdout)["history"]
+    assert [h["outcome"] for h in history] == ["ok", "gone"], "history kept"
+
+    assert monitor("feeds", "disable", gone).stdout == f"disabled: {gone}\n"
+    assert "disabled by `monitor feeds disable`" in monitor("feeds", "list").stdout
+    assert "every feed is disabled" in monitor("poll", "--once").stdout
+    monitor("feeds", "enable", gone)
+
+    assert monitor("feeds", "set", gone, "--interval", "300").stdout == f"{gone}: every 5m (set by `feeds set`)\n"
+    [row] = [json.loads(line) for line in monitor("feeds", "list", "--json").stdout.splitlines()]
+    assert row["interval_set"] == 300 and row["interval"] == 300 and row["silent"] is False
+    assert "rhythm is not known yet" in monitor("feeds", "set", gone, "--interval", "0").stdout
+
+    # a feed that answers but has had no new entry for many times its usual gap is flagged
+    with sqlite3.connect(config_file.parent / "monitor.db") as conn:
+        conn.execute("UPDATE feed SET entry_gap = 3600, last_new_entry_at = datetime('now', '-2 days')")
+    assert "silent: no new entry for 2d (usually every 1h)" in monitor("feeds", "list").stdout
+    assert f"silent: {gone}: answers, but no new entry since" in monitor("stats").stdout
+    assert json.loads(monitor("stats", "--json").stdout)["feeds_silent"] == [gone]
+    assert "every 1d (new entries usually every 1h)" in monitor("feeds", "show", gone).stdout

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from monitor.config import PollSettings
 from monitor.db import create_db_engine, migrate
 from monitor.models import Article, utcnow
-from monitor.storage import PollRecord, Sighting, Store, backoff_delay
+from monitor.storage import PollRecord, Sighting, Store
 
 
 def article(text: str, **kw: object) -> Article:
@@ -50,12 +50,6 @@ def test_record_polls_keeps_bounded_history(store: Store) -> None:
         store.record_polls([PollRecord(feed_id=feed.id or 0, started_at=utcnow(), outcome="ok")], settings)
     assert len(store.fetch_history(feed.id or 0)) == 3
     assert store.record_polls([PollRecord(feed_id=999_999, started_at=utcnow(), outcome="ok")], settings) == [None]
-
-
-def test_backoff_delay() -> None:
-    settings = PollSettings(interval=100, backoff_max=1000)
-    assert [backoff_delay(n, settings) for n in range(6)] == [100, 200, 400, 800, 1000, 1000]
-    assert backoff_delay(1, settings, retry_after=5000) == 5000
 
 
 def test_older_database_upgrades_in_place(db_url: str) -> None:

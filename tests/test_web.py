@@ -323,11 +323,15 @@ def test_a_feed_silent_for_longer_than_usual_is_flagged() -> None:
     from monitor.readmodels import feed_json
     from monitor.storage_views import FeedActivity
 
-    feed = Feed(id=1, url="http://127.0.0.9/f.xml", error_count=2, last_error="HTTP 500")
-    hourly = FeedActivity(sightings=49, first=T0, last=T0 + timedelta(hours=48))  # one article an hour
-    assert feed_json(feed, hourly, PollSettings(), T0 + timedelta(hours=60))["silent"] is False  # quiet 12 h < 1 day
-    late = feed_json(feed, hourly, PollSettings(), T0 + timedelta(hours=80))
-    assert late["silent"] is True and late["backoff_seconds"] == 900 * 4 and late["error_count"] == 2
-    weekly = FeedActivity(sightings=5, first=T0, last=T0 + timedelta(days=28))
-    assert feed_json(feed, weekly, PollSettings(), T0 + timedelta(days=40))["silent"] is False  # 12 d < 3 weeks
-    assert feed_json(feed, None, PollSettings(), T0)["silent"] is None  # nothing seen yet: no judgement
+    poll = PollSettings()  # silent after 5 usual gaps
+    hourly = FeedActivity(sightings=49, first=T0, last=T0 + timedelta(hours=48))
+    feed = Feed(id=1, url="http://127.0.0.9/f.xml", entry_gap=3600.0, last_new_entry_at=T0 + timedelta(hours=48))
+    assert feed_json(feed, hourly, poll, T0 + timedelta(hours=52))["silent"] is False  # quiet 4 h < 5 h
+    late = feed_json(feed, hourly, poll, T0 + timedelta(hours=54))
+    assert late["silent"] is True and late["articles"] == 49 and late["backoff_seconds"] == 0
+    failing = Feed(id=2, url="http://127.0.0.9/g.xml", error_count=2, last_error="HTTP 500", entry_gap=3600.0,
+                   last_new_entry_at=T0)
+    shown = feed_json(failing, None, poll, T0 + timedelta(days=3))
+    assert shown["silent"] is False and shown["error_count"] == 2  # a failing feed is shown as failing
+    assert shown["backoff_seconds"] == failing.retry_delay(poll, T0 + timedelta(days=3)) > 0
+    assert feed_json(Feed(id=3, url="http://127.0.0.9/h.xml"), None, poll, T0)["silent"] is False  # rhythm unknown

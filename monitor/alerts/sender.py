@@ -69,14 +69,21 @@ def build_due_digests(store: Store, settings: Settings, now: datetime | None = N
             continue
         fire = sub.trigger().get_next_fire_time(None, datetime.fromisoformat(last) + timedelta(seconds=1))
         if fire is not None and fire <= now:
-            alert_id = _build_digest(store, settings, sub, key, now)
+            alert_id = _build_digest(store, settings, sub, key, last, now)
             if alert_id is not None:
                 built.append(alert_id)
     return built
 
 
-def _build_digest(store: Store, settings: Settings, sub: Subscription, key: str, now: datetime) -> int | None:
+def _build_digest(
+    store: Store, settings: Settings, sub: Subscription, key: str, last: str, now: datetime
+) -> int | None:
+    """Build one digest unless another instance has built it since ``last`` was read: the state row is locked
+    (PostgreSQL), so of several instances sharing the database one builds it, the others see it built."""
     with store.session() as s:
+        state = s.exec(select(ServiceState).where(ServiceState.key == key).with_for_update()).first()
+        if state is None or state.value != last:
+            return None
         rows = s.exec(
             select(AlertStory.story_id, Article.id)
             .join(Article, col(Article.id) == col(AlertStory.article_id))
@@ -92,7 +99,6 @@ def _build_digest(store: Store, settings: Settings, sub: Subscription, key: str,
                 .where(col(AlertStory.subscription) == sub.name, col(AlertStory.story_id).in_([r[0] for r in rows]))
                 .values(alert_id=alert.id)
             )
-        state = s.get(ServiceState, key) or ServiceState(key=key, value="")
         state.value, state.updated_at = now.isoformat(), now
         s.add(state)
         try:

@@ -10,10 +10,11 @@ import click
 
 from monitor.app import add_feeds
 from monitor.cli.base import Context, echo_json, json_option, nothing, pass_ctx, plural, shown
+from monitor.config import PollSettings
 from monitor.discovery import CheckedFeed, FeedCheckError, check_feeds
 from monitor.errors import MonitorError
 from monitor.fetcher import check_feed_url
-from monitor.models import Feed
+from monitor.models import Feed, utcnow
 from monitor.opml import OpmlFeed, read_opml, write_opml
 from monitor.readmodels import iso
 from monitor.storage import Store
@@ -32,20 +33,47 @@ def find_feed(store: Store, url: str) -> Feed:
     return feed
 
 
-def _state(feed: Feed) -> str:
+def _state(feed: Feed, poll: PollSettings) -> str:
     if not feed.enabled:
         return f"disabled: {feed.disabled_reason}"
-    return f"{plural(feed.error_count, 'error')}: {feed.last_error}" if feed.error_count else "ok"
+    if feed.error_count:
+        return f"{plural(feed.error_count, 'error')}: {feed.last_error}"
+    if feed.is_silent(poll, utcnow()):
+        return f"silent: no new entry for {_span(feed.quiet_for(utcnow()))} (usually every {_span(feed.entry_gap)})"
+    return "ok"
 
 
-def feed_json(feed: Feed) -> dict[str, Any]:
+def _span(seconds: float | None) -> str:
+    """A duration as people say it: 45s, 12m, 5h, 3d."""
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def _schedule(feed: Feed, poll: PollSettings) -> str:
+    """How often the feed is polled and why."""
+    every = _span(feed.interval(poll, utcnow()))
+    if feed.poll_interval:
+        return f"every {every} (set by `feeds set`)"
+    if feed.entry_gap is None:
+        return f"every {every} (poll.interval; its rhythm is not known yet)"
+    stated = f", the publisher asks {_span(feed.stated_interval)}" if feed.stated_interval else ""
+    return f"every {every} (new entries usually every {_span(feed.entry_gap)}{stated})"
+
+
+def feed_json(feed: Feed, poll: PollSettings) -> dict[str, Any]:
     """What a user needs of a feed, in this order (no internal fields such as the body hash)."""
     return {
         "url": feed.url, "title": feed.title, "site_url": feed.site_url, "folder": feed.folder,
         "enabled": feed.enabled, "disabled_reason": feed.disabled_reason, "error_count": feed.error_count,
         "last_error": feed.last_error, "last_polled_at": iso(feed.last_polled_at),
         "last_success_at": iso(feed.last_success_at), "next_poll_at": iso(feed.next_poll_at),
-        "created_at": iso(feed.created_at),
+        "created_at": iso(feed.created_at), "interval": feed.interval(poll, utcnow()),
+        "interval_set": feed.poll_interval, "entry_gap": feed.entry_gap, "stated_interval": feed.stated_interval,
+        "last_new_entry_at": iso(feed.last_new_entry_at), "silent": feed.is_silent(poll, utcnow()),
     }
 
 
@@ -103,14 +131,14 @@ def feeds_remove(ctx: Context, urls: tuple[str, ...]) -> None:
 @pass_ctx
 def feeds_list(ctx: Context, as_json: bool) -> None:
     """List feeds with their state."""
-    rows = ctx.app.store.feeds()
+    rows, poll = ctx.app.store.feeds(), ctx.settings.poll
     if not rows:
         nothing("no feeds yet: add one with `monitor feeds add URL` or `monitor feeds import FILE.opml`")
     for feed in rows:
         if as_json:
-            echo_json(feed_json(feed))
+            echo_json(feed_json(feed, poll))
         else:
-            click.echo(f"{feed.url}\t{feed.title or '-'}\tpolled {shown(feed.last_polled_at)}\t{_state(feed)}")
+            click.echo(f"{feed.url}\t{feed.title or '-'}\tpolled {shown(feed.last_polled_at)}\t{_state(feed, poll)}")
 
 
 @feeds.command("show")
@@ -119,12 +147,12 @@ def feeds_list(ctx: Context, as_json: bool) -> None:
 @pass_ctx
 def feeds_show(ctx: Context, url: str, as_json: bool) -> None:
     """One feed's state and recent fetch history."""
-    store = ctx.app.store
+    store, poll = ctx.app.store, ctx.settings.poll
     feed = find_feed(store, url)
     assert feed.id is not None
     history = store.fetch_history(feed.id)
     if as_json:
-        echo_json(feed_json(feed) | {"history": [
+        echo_json(feed_json(feed, poll) | {"history": [
             {"started_at": iso(row.started_at), "outcome": row.outcome, "status": row.status_code,
              "duration_ms": row.duration_ms, "bytes": row.bytes, "entries": row.entries,
              "new_articles": row.new_articles, "error": row.error}
@@ -134,7 +162,7 @@ def feeds_show(ctx: Context, url: str, as_json: bool) -> None:
     click.echo(f"url: {feed.url}\ntitle: {feed.title or '-'}\nsite: {feed.site_url or '-'}")
     if feed.folder:
         click.echo(f"folder: {feed.folder}")
-    click.echo(f"state: {_state(feed)}")
+    click.echo(f"state: {_state(feed, poll)}\nschedule: {_schedule(feed, poll)}")
     click.echo(f"last polled: {shown(feed.last_polled_at)}\nlast success: {shown(feed.last_success_at)}")
     click.echo(f"next poll: {shown(feed.next_poll_at)}\nadded: {shown(feed.created_at)}")
     click.echo("history:" + ("" if history else " -"))
@@ -143,6 +171,41 @@ def feeds_show(ctx: Context, url: str, as_json: bool) -> None:
             f"  {shown(row.started_at)} {row.outcome} status={row.status_code} {row.duration_ms}ms "
             f"{row.bytes}B entries={row.entries} new={row.new_articles}" + (f" error={row.error}" if row.error else "")
         )
+
+
+@feeds.command("enable")
+@click.argument("urls", nargs=-1, required=True)
+@pass_ctx
+def feeds_enable(ctx: Context, urls: tuple[str, ...]) -> None:
+    """Poll feeds again (say, one disabled by a 410), at once and with a clean error count; history kept."""
+    store = ctx.app.store
+    for feed in [find_feed(store, url) for url in urls]:
+        store.set_feed_enabled(feed.url, True)
+        click.echo(f"enabled: {feed.url}" + ("" if feed.enabled else f" (was disabled: {feed.disabled_reason})"))
+
+
+@feeds.command("disable")
+@click.argument("urls", nargs=-1, required=True)
+@pass_ctx
+def feeds_disable(ctx: Context, urls: tuple[str, ...]) -> None:
+    """Stop polling feeds without removing them (their articles and history stay)."""
+    store = ctx.app.store
+    for feed in [find_feed(store, url) for url in urls]:
+        store.set_feed_enabled(feed.url, False, f"disabled by `monitor feeds disable` on {shown(utcnow())}")
+        click.echo(f"disabled: {feed.url}")
+
+
+@feeds.command("set")
+@click.argument("url")
+@click.option("--interval", type=click.IntRange(min=0), required=True, metavar="SECONDS",
+              help="Poll this feed every SECONDS (0: follow its rhythm again).")
+@pass_ctx
+def feeds_set(ctx: Context, url: str, interval: int) -> None:
+    """Fix one feed's poll interval, or (0) let it follow the feed's rhythm again."""
+    store = ctx.app.store
+    feed = store.set_feed_interval(find_feed(store, url).url, interval or None)
+    assert feed is not None
+    click.echo(f"{feed.url}: {_schedule(feed, ctx.settings.poll)}")
 
 
 @feeds.command("import")

@@ -11,10 +11,13 @@ import click
 
 from monitor.app import open_pipeline
 from monitor.cli.base import Context, echo_json, json_option, pass_ctx, plural, shown
+from monitor.cli.feeds import find_feed
 from monitor.daemon import run_daemon
 from monitor.db import describe
 from monitor.errors import MonitorError
-from monitor.health import health_problems
+from monitor.health import HEALTH_MIN_AGE, health_problems
+from monitor.instance import hold_polling_lock, instance_id, log_instance
+from monitor.models import utcnow
 from monitor.readmodels import iso
 
 
@@ -22,20 +25,40 @@ from monitor.readmodels import iso
 @pass_ctx
 def run(ctx: Context) -> None:
     """Run the daemon: poll due feeds on every tick until SIGTERM/SIGINT."""
+    _become_poller(ctx)
     asyncio.run(run_daemon(ctx.app))
+
+
+def _become_poller(ctx: Context) -> None:
+    """Refuse to start beside another poller of an SQLite file; as its sole poller, clear the feed claims a
+    killed process left there. On PostgreSQL instances share the work and a dead one's claims expire."""
+    if hold_polling_lock(ctx.settings):
+        ctx.app.store.release_leases(None)
+    log_instance(instance_id(ctx.settings))
 
 
 @click.command()
 @click.option("--once", is_flag=True, help="Poll every due feed once, then exit (required; `monitor run` loops).")
+@click.option("--feed", "feed_url", metavar="URL", help="Only this feed (if it is due; with --now, in any case).")
+@click.option("--now", is_flag=True, help="With --feed: poll it now whatever its schedule, resetting its back-off.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_ctx
-def poll(ctx: Context, once: bool, as_json: bool) -> None:
+def poll(ctx: Context, once: bool, feed_url: str | None, now: bool, as_json: bool) -> None:
     """Poll every due feed once (new feeds are due at once) and print a summary.
 
     Exits 0 even when some feeds failed (their errors are in the summary)."""
     if not once:
         raise MonitorError("`monitor poll` needs --once (one cycle, then exit); `monitor run` polls continuously")
+    if now and not feed_url:
+        raise MonitorError("--now needs --feed URL (the feed to poll whatever its schedule)")
+    _become_poller(ctx)
     app = ctx.app
+    feed_id = None
+    if feed_url:
+        feed = find_feed(app.store, feed_url)
+        if not feed.enabled:
+            raise MonitorError(f"{feed.url} is disabled ({feed.disabled_reason}): `monitor feeds enable URL` first")
+        feed_id = feed.id
 
     async def cycle() -> dict[str, Any]:
         # SIGTERM/SIGINT cancel the cycle as they stop the daemon: the pipeline and its workers close cleanly,
@@ -45,7 +68,7 @@ def poll(ctx: Context, once: bool, as_json: bool) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel)
         async with open_pipeline(app) as pipeline:
-            return (await pipeline.run_cycle()).as_dict()
+            return (await pipeline.run_cycle(feed_id, force=now)).as_dict()
 
     try:
         summary = asyncio.run(cycle())
@@ -101,13 +124,20 @@ def health(ctx: Context) -> None:
 def stats(ctx: Context, as_json: bool) -> None:
     """The config file and database in use, feeds, articles, errors and the last poll."""
     settings = ctx.settings
-    s = ctx.app.store.stats()
+    store = ctx.app.store
+    s = store.stats()
     where = {"config": str(settings.config_file or "(built-in defaults)"), "database": describe(settings.database_url)}
+    max_age, when = max(3 * settings.poll.tick, HEALTH_MIN_AGE), utcnow()
+    live = [i for i in store.instances() if i.is_live(when, max_age)]
+    silent = store.silent_feeds(settings.poll, when)
     if as_json:
         echo_json(where | {
             "feeds": s.feeds, "feeds_enabled": s.feeds_enabled, "feeds_failing": s.feeds_failing,
             "articles": s.articles, "articles_by_source": s.articles_by_source, "last_poll": iso(s.last_poll),
             "errors": [{"feed": url, "consecutive": count, "error": error} for url, count, error in s.errors],
+            "feeds_silent": [f.url for f in silent],
+            "instances": [{"id": i.id, "host": i.host, "pid": i.pid, "started_at": iso(i.started_at),
+                           "heartbeat_at": iso(i.heartbeat_at)} for i in live],
         })
         return
     sources = ", ".join(f"{k} {v}" for k, v in sorted(s.articles_by_source.items()))
@@ -115,5 +145,12 @@ def stats(ctx: Context, as_json: bool) -> None:
     click.echo(f"feeds: {s.feeds} ({s.feeds_enabled} enabled, {s.feeds_failing} failing)")
     click.echo(f"articles: {s.articles} ({sources or 'none'})")
     click.echo(f"last poll: {shown(s.last_poll)}")
+    click.echo(f"instances: {len(live)} live" + ("" if live else " (no daemon's heartbeat in the last "
+                                                   f"{max_age:.0f}s)"))
+    for i in live:
+        age = int((when - i.heartbeat_at).total_seconds())
+        click.echo(f"instance: {i.id} since {shown(i.started_at)}, heartbeat {age}s ago")
     for url, count, error in s.errors:
         click.echo(f"error: {url}: {count} consecutive: {error}")
+    for feed in silent:
+        click.echo(f"silent: {feed.url}: answers, but no new entry since {shown(feed.last_new_entry_at)}")
