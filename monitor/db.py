@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 BUSY_SECONDS = SQLITE_BUSY_TIMEOUT_MS / 1000
 CORRUPT = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+MIGRATION_LOCK_KEY = 0x6D6F6E69746F72  # "monitor": the PostgreSQL advisory lock held while migrating
 
 
 def normalise_url(url: str) -> str:
@@ -122,11 +125,37 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     check_sqlite_file(engine)
     config = alembic_config(engine)
     try:
-        with engine.begin() as connection:
+        # Processes starting at once on a new database (a daemon and a `monitor stats`, several instances) take
+        # turns: the second finds the schema at head and does nothing ("table feed already exists" otherwise).
+        with _sqlite_migration_lock(engine), engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     except SQLAlchemyError as exc:
         raise DatabaseError(f"cannot open database {redact(str(engine.url))}: {_first_line(exc)}") from None
+
+
+@contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    """An exclusive lock on ``<database>.migrate.lock`` while migrating an SQLite file (PostgreSQL uses an
+    advisory lock in the migration's transaction)."""
+    path = engine.url.database
+    if engine.url.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        yield
+        return
+    lock = Path(path).expanduser().with_name(Path(path).name + ".migrate.lock")
+    try:
+        fh = lock.open("a")
+    except OSError:  # a folder that cannot be written: SQLite itself says so next, in its own words
+        yield
+        return
+    with fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _first_line(exc: BaseException) -> str:
