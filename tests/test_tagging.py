@@ -559,3 +559,16 @@ def test_a_named_uk_holder_behind_rank_and_honorifics_is_still_ours(tagger: Tagg
     text = "The chief of the defence staff, Admiral Sir Tony Radakin, said British troops would train Ukrainians."
     assert _candidates(tagger, "Ukraine", text, datetime(2023, 3, 1)) == \
         [("Sir Tony Radakin", "British troops would train Ukrainians")]
+
+
+def test_a_statement_rule_without_matter_groups_still_measures(tmp_path: Path) -> None:
+    # matter_group and other_group are optional: every statement by a counted voice qualifies, features are 0.
+    text = (CONFIG / "tags.toml").read_text(encoding="utf-8")
+    text = text.replace('matter_group = "matter"', "").replace('other_group = "other"', "")
+    (tmp_path / "tags.toml").write_text(text, encoding="utf-8")
+    plain = Tagger.from_files(tmp_path / "tags.toml", CONFIG / "officials.toml")
+    analysis = plain.analyse("Rail", "Boris Johnson said the new rail line would open next spring.",
+                             datetime(2022, 2, 10))
+    (candidate,) = next(t for t in analysis.tags if t.rule.name == UKDS).candidates
+    assert candidate.rule_ok and candidate.features["matter.statement"] == 0.0
+    assert candidate.features["other.statement"] == 0.0

@@ -290,26 +290,27 @@ class Tagger:
         assert rule.statement is not None
         speaker = raw.speaker
         entry = speaker.body or speaker.role
-        said = lowered[raw.start : raw.end]
+        st = rule.statement
+        found = self._group_terms(rule, lowered[raw.start : raw.end])  # the words attributed, read once
         return {
             "rule.qualifies": 1.0 if ok else 0.0,
             "voice.defence": 1.0 if speaker.voice == "defence" else 0.0,
             "voice.government": 1.0 if speaker.voice == "government" else 0.0,
             "speaker.body": 1.0 if speaker.body is not None else 0.0,
-            "matter.implied": 1.0 if entry is not None and entry.key in rule.statement.matter_implied_for else 0.0,
-            "matter.statement": min(self._matter(rule, said)[0], 3.0),
-            "other.statement": min(self._matter(rule, said, rule.statement.other_group)[0], 3.0)
-            if rule.statement.other_group else 0.0,
+            "matter.implied": 1.0 if entry is not None and entry.key in st.matter_implied_for else 0.0,
+            "matter.statement": min(_weight(rule, st.matter_group, found), 3.0),
+            "other.statement": min(_weight(rule, st.other_group, found), 3.0),
             "statement.title": 1.0 if field == "title" else 0.0,
         }
 
     @staticmethod
-    def _matter(rule: TagRule, window: str, group_name: str = "") -> tuple[float, list[str]]:
-        """Total weight and terms of the statement rule's matter group (or another) found in ``window``."""
-        assert rule.statement is not None
-        group = rule.groups[group_name or rule.statement.matter_group]
-        terms = {idx for _s, _e, g, idx in rule.matches(tokenize(window), window) if g == group.name}
-        return sum(group.weights[i] for i in terms), sorted(group.terms[i] for i in terms)
+    def _group_terms(rule: TagRule, window: str) -> dict[str, set[int]]:
+        """The indices of the terms of each of the rule's groups found in ``window`` (lower-cased)."""
+        found: dict[str, set[int]] = {}
+        for _s, _e, group, idx in rule.matches(tokenize(window), window):
+            if group:
+                found.setdefault(group, set()).add(idx)
+        return found
 
     def _qualifies(self, rule: TagRule, raw: RawStatement, masked: str, headline: str) -> tuple[bool, str]:
         assert rule.statement is not None
@@ -322,12 +323,17 @@ class Tagger:
         if entry is not None and entry.key in rule.statement.matter_implied_for:
             return True, f"{voice} voice ({entry.title} speaks on defence matters by definition)"
         # What the attributed words say decides the matter, not a war word elsewhere in the sentence.
-        window = masked[raw.start : raw.end] + "\n" + headline
-        weight, terms = self._matter(rule, window)
         group = rule.statement.matter_group
-        if weight < rule.statement.matter_min:
+        found = self._group_terms(rule, masked[raw.start : raw.end] + "\n" + headline)
+        if _weight(rule, group, found) < rule.statement.matter_min:
             return False, f"{voice} voice, but the words attributed name no term of the {group!r} group"
+        terms = sorted(rule.groups[group].terms[i] for i in found.get(group, ()))
         return True, f"{voice} voice; the words attributed are on the {group!r} terms ({', '.join(terms[:4])})"
+
+
+def _weight(rule: TagRule, group: str, found: dict[str, set[int]]) -> float:
+    """Total weight of a group's terms among ``found`` (0 for no group: a rule may name none)."""
+    return sum(rule.groups[group].weights[i] for i in found.get(group, ())) if group else 0.0
 
 
 def _document_decision(tag: TagAnalysis, weights: TagWeights | None) -> TagDecision:
