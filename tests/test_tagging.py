@@ -246,6 +246,8 @@ topical_when = [["cyber"]]
         (('"ukrain*" = 1.0', '"ukrain*" = "a lot"'), "tags.ukraine-war.groups.ukraine"),
         (("[tags.ukraine-war]", "[tags.ukraine-war\n"), "not valid TOML"),
         (('"re:service', '"re:(service'), "invalid pattern"),
+        (('tags = ["ukraine-war"]', 'tags = ["ukraine-wars"]'), "mask[5].tags names unknown tag(s) ukraine-wars"),
+        (('tags = ["ukraine-war"]', 'tag = ["ukraine-war"]'), "mask[5]: unknown key(s) tag"),
     ],
 )
 def test_broken_tags_config_names_file_and_key(tmp_path: Path, replace: tuple[str, str], message: str) -> None:
@@ -572,3 +574,78 @@ def test_a_statement_rule_without_matter_groups_still_measures(tmp_path: Path) -
     (candidate,) = next(t for t in analysis.tags if t.rule.name == UKDS).candidates
     assert candidate.rule_ok and candidate.features["matter.statement"] == 0.0
     assert candidate.features["other.statement"] == 0.0
+
+
+def test_an_unnamed_uk_government_source_speaks_for_the_government_not_the_mod(tagger: Tagger) -> None:
+    # "A Whitehall source" is not the defence ministry: their words count only where they are on a defence matter.
+    when = datetime(2022, 1, 25)
+    analysis = tagger.analyse("Inquiry", "A Whitehall source said the civil servant would publish her report on "
+                              "Monday.", when)
+    (candidate,) = next(t for t in analysis.tags if t.rule.name == UKDS).candidates
+    assert candidate.statement.role == "UK government source"
+    assert candidate.features["voice.defence"] == 0.0 and not candidate.rule_ok
+    on_defence = tagger.analyse("Troops", "British sources said the troops would deploy to Estonia.", when)
+    (candidate,) = next(t for t in on_defence.tags if t.rule.name == UKDS).candidates
+    assert candidate.rule_ok and candidate.features["voice.government"] == 1.0
+
+
+def test_a_round_up_headline_lends_its_official_story_only(tagger: Tagger) -> None:
+    # A feed entry is read with its headline, but in a round-up of two stories the war words belong to the other
+    # story, not to what the Prime Minister is reported to have said.
+    when = datetime(2022, 4, 24)
+    roundup = tagger.analyse("Newspaper headlines: PM defends premiership, and Ukraine's weapons pleas",
+                             "Boris Johnson insists he is delivering for Britain.", when)
+    (candidate,) = next(t for t in roundup.tags if t.rule.name == UKDS).candidates
+    assert not candidate.rule_ok
+    single = tagger.analyse("PM pledges more weapons for Ukraine", "Boris Johnson insists he is delivering.", when)
+    (candidate,) = [c for c in next(t for t in single.tags if t.rule.name == UKDS).candidates
+                    if c.statement.field == "text"]
+    assert candidate.rule_ok
+
+
+def test_a_paraphrase_ends_before_the_reporters_framing(tagger: Tagger) -> None:
+    text = ("Boris Johnson said the government would “track down dirty money in this country”, amid concerns "
+            "Russia could invade Ukraine.")
+    assert _candidates(tagger, "Money", text, datetime(2022, 1, 25)) == \
+        [("Boris Johnson", "the government would “track down dirty money in this country”")]
+    # A leading clause is not framing: the words attributed keep it.
+    text = "Ben Wallace said that, as the war drags on, the UK would send more artillery."
+    assert _candidates(tagger, "Artillery", text, datetime(2022, 6, 1)) == \
+        [("Ben Wallace", "as the war drags on, the UK would send more artillery")]
+
+
+def test_he_after_someone_else_named_with_a_description_is_not_the_official_before(tagger: Tagger) -> None:
+    text = ("Ben Wallace is in Australia for talks. This week David Hannay, the former UK ambassador to the UN, "
+            "described the submarine deal as a travesty. He added: “It will be taught as how to lose friends.”")
+    assert _candidates(tagger, "Talks", text, datetime(2022, 1, 20)) == []
+
+
+def test_a_participle_reports_the_speech_of_the_sentences_subject(tagger: Tagger) -> None:
+    when = datetime(2022, 3, 1)
+    text = "On Monday, Ben Wallace visited troops in Estonia, saying: “Our commitment to Nato is unshakeable.”"
+    assert _candidates(tagger, "Visit", text, when) == [("Ben Wallace", "Our commitment to Nato is unshakeable")]
+    pronoun = ("Ben Wallace flew to Tallinn. He visited troops in Estonia, saying the UK would double its "
+               "deployment.")
+    assert _candidates(tagger, "Visit", pronoun, when) == [("Ben Wallace", "the UK would double its deployment")]
+    # The official is the object, not the subject: the participle is someone else's.
+    other = "Vladimir Putin criticised Boris Johnson, saying British diplomacy was worthless."
+    assert _candidates(tagger, "Kremlin", other, when) == []
+
+
+def test_a_purpose_clause_carries_the_speech(tagger: Tagger) -> None:
+    text = ("Boris Johnson met Volodymyr Zelenskiy. The UK prime minister flew to Kyiv to warn that a Russian "
+            "invasion would be a disaster for Moscow.")
+    assert _candidates(tagger, "Kyiv", text, datetime(2022, 2, 2)) == \
+        [("Boris Johnson", "a Russian invasion would be a disaster for Moscow")]
+    refused = "Boris Johnson flew to Kyiv and refused to say whether troops would be sent."
+    assert _candidates(tagger, "Kyiv", refused, datetime(2022, 2, 2)) == []
+
+
+def test_a_mask_limited_to_the_war_tag_leaves_other_wars_a_defence_matter(tagger: Tagger) -> None:
+    # "the Iraq war" is not the Russia-Ukraine war, but a prime minister on it speaks on a war matter.
+    text = "Tony Blair said the Iraq war had made Britain a safer place."
+    analysis = tagger.analyse("Blair on Iraq", text, datetime(2005, 4, 20))
+    (candidate,) = next(t for t in analysis.tags if t.rule.name == UKDS).candidates
+    assert candidate.rule_ok and candidate.features["matter.statement"] >= 2.0
+    war = next(t for t in analysis.tags if t.rule.name == WAR)
+    assert not any(e.kind == "term" and e.text.startswith("'war'") for e in war.evidence)

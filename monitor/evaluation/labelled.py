@@ -11,7 +11,7 @@ Speaker matching (per item, each speaker counted once):
     case-insensitively, ignoring honorifics such as "Sir" or "Lord");
   * a labelled speaker without a name (a body) matches a predicted body speaker (name None) of the same body
     family: the Ministry of Defence family (MoD, Defence Intelligence, British intelligence, unnamed UK defence
-    sources/officials), Downing Street (incl. the PM's spokesman), the Foreign Office, the British Army, the
+    or government sources/officials), Downing Street (incl. the PM's spokesman), the Foreign Office, the British Army, the
     Royal Navy, the RAF; any other role string must match exactly.
 """
 
@@ -31,7 +31,8 @@ _HONORIFICS = re.compile(r"\b(?:sir|lord|lady|dame|baroness|mr|mrs|ms|dr|general
 _BODY_FAMILIES = (
     ("ministry of defence", ("ministry of defence", "mod", "defence intelligence", "intelligence",
                              "defence source", "defence official", "military source", "military official",
-                             "british source", "uk source", "british official", "uk official")),
+                             "british source", "uk source", "british official", "uk official",
+                             "government source", "whitehall source")),
     ("downing street", ("downing street", "no 10", "number 10", "prime minister's spokes", "pm's spokes")),
     ("foreign office", ("foreign office", "fco", "fcdo")),
     ("british army", ("british army", "army")),

@@ -11,22 +11,32 @@ from typing import Any
 from monitor.tagging.errors import TaggingConfigError
 from monitor.tagging.model import Evidence, Statement, TagDecision, TaggingResult
 from monitor.tagging.officials import Officials, load_officials
-from monitor.tagging.rules import TagRule, UnitHits, compile_masks, parse_tag, term_evidence, unit_hits, unit_score
+from monitor.tagging.rules import (
+    Masks,
+    TagRule,
+    UnitHits,
+    compile_masks,
+    parse_tag,
+    term_evidence,
+    unit_hits,
+    unit_score,
+)
 from monitor.tagging.scoring import TagModel, TagWeights
-from monitor.tagging.statements import RawStatement, StatementExtractor
-from monitor.tagging.text import PhraseMatcher, Tokens, blank, clean, lower_same_length, sentences, tokenize
+from monitor.tagging.statements import RawStatement, StatementExtractor, headline_context
+from monitor.tagging.text import Tokens, blank, clean, lower_same_length, sentences, tokenize
 
 _SHORT_TEXT = 600  # a text this short is a feed entry's description
 
 
 @dataclass(frozen=True)
 class _Field:
-    """One prepared field: masked text, its lower-cased form, tokens and units (title: one; text: sentences)."""
+    """One prepared field: masked text, its lower-cased form, units (title: one; text: sentences) and, per tag, the
+    lower-cased form its terms are matched in (with the masks limited to that tag) and its tokens (keyword tags)."""
 
     masked: str
     lowered: str
-    tokens: Tokens
     units: list[tuple[int, int]]
+    views: dict[str, tuple[str, Tokens | None]]
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
@@ -92,7 +102,7 @@ class Tagger:
     score reaches the rule's threshold.
     """
 
-    def __init__(self, rules: tuple[TagRule, ...], masks: PhraseMatcher, officials: Officials,
+    def __init__(self, rules: tuple[TagRule, ...], masks: Masks, officials: Officials,
                  model: TagModel | None = None) -> None:
         self.rules = rules
         self.masks = masks
@@ -112,7 +122,7 @@ class Tagger:
         if unknown:
             raise TaggingConfigError(f"{tags_path}: unknown top-level key(s) {', '.join(sorted(unknown))}")
         rules = tuple(parse_tag(name, table, str(tags_path)) for name, table in tags.items())
-        masks = compile_masks(data.get("mask", []), str(tags_path))
+        masks = compile_masks(data.get("mask", []), str(tags_path), {r.name for r in rules})
         officials = load_officials(officials_path)
         keys = officials.roles.keys() | officials.bodies.keys()
         for rule in rules:
@@ -152,6 +162,8 @@ class Tagger:
                                                   context=context)
         text_statements = self.extractor.extract(text_f.masked, text_f.units, scans[1], when, people,
                                                  context=context)
+        # A feed entry's description is judged together with its headline (the story of it naming an official).
+        headline = headline_context(title_f.masked, scans[0]) if len(text) <= _SHORT_TEXT else (0, 0)
         analyses = [self._keyword_analysis(rule, title, text, title_f, text_f)
                     for rule in self.rules if rule.statement is None]
         topics = {f"article.topic.{a.rule.name}": min(a.score / a.rule.threshold, 2.0) for a in analyses}
@@ -160,7 +172,7 @@ class Tagger:
         for rule in self.rules:
             if rule.statement is not None:
                 out.append(self._statement_analysis(rule, title, text, title_f, text_f, title_statements,
-                                                    text_statements, topics))
+                                                    text_statements, topics, headline))
             else:
                 out.append(next(keyword))
         return Analysis(tuple(out))
@@ -184,10 +196,19 @@ class Tagger:
         """Clean, mask, lower-case and tokenize one field (HTML and masked spans blanked, offsets unchanged)."""
         cleaned = clean(text)
         lowered = lower_same_length(cleaned)
-        spans = [(a, b) for a, b, _ in self.masks.find(lowered)]
-        lowered = blank(lowered, spans)
-        masked = blank(cleaned, spans)
-        return _Field(masked, lowered, tokenize(lowered), sentences(masked) if units is None else units)
+        found = self.masks.matcher.find(lowered)
+        every = [(a, b) for a, b, i in found if self.masks.tags[i] is None]
+        lowered = blank(lowered, every)
+        masked = blank(cleaned, every)
+        views: dict[str, tuple[str, Tokens | None]] = {}
+        tokens: dict[tuple[tuple[int, int], ...], Tokens] = {}  # one tokenization per distinct set of masks
+        for rule in self.rules:
+            limited = tuple((a, b) for a, b, i in found if (t := self.masks.tags[i]) is not None and rule.name in t)
+            view = blank(lowered, list(limited)) if limited else lowered
+            if rule.statement is None and limited not in tokens:
+                tokens[limited] = tokenize(view)
+            views[rule.name] = (view, tokens[limited] if rule.statement is None else None)
+        return _Field(masked, lowered, sentences(masked) if units is None else units, views)
 
     # -- keyword tags ----------------------------------------------------------------------------------------
     def _keyword_analysis(self, rule: TagRule, title: str, text: str, title_f: _Field,
@@ -195,8 +216,8 @@ class Tagger:
         evidence: list[Evidence] = []
         features = dict.fromkeys(document_features(rule), 0.0)
         score = 0.0
-        matches = {"title": rule.matches(title_f.tokens, title_f.lowered),
-                   "text": rule.matches(text_f.tokens, text_f.lowered)}
+        matches = {field: rule.matches(tokens, lowered) for field, (lowered, tokens) in
+                   (("title", title_f.views[rule.name]), ("text", text_f.views[rule.name])) if tokens is not None}
         units = unit_hits(matches["text"], text_f.units)
         if title_f.units:
             (unit,) = unit_hits(matches["title"], title_f.units)
@@ -261,23 +282,23 @@ class Tagger:
     # -- statement tags --------------------------------------------------------------------------------------
     def _statement_analysis(self, rule: TagRule, title: str, text: str, title_f: _Field, text_f: _Field,
                             title_statements: list[RawStatement], text_statements: list[RawStatement],
-                            topics: dict[str, float]) -> TagAnalysis:
+                            topics: dict[str, float], headline: tuple[int, int]) -> TagAnalysis:
         assert rule.statement is not None
         candidates: list[Candidate] = []
         score = 0.0
+        context = title_f.views[rule.name][0][headline[0] : headline[1]]
         for field, original, fld, raws, weight in (
             ("title", title, title_f, title_statements, rule.title_weight),
             ("text", text, text_f, text_statements, rule.text_weight),
         ):
-            # A feed entry's description is judged together with its headline.
-            headline = title_f.lowered if field == "text" and len(text) <= _SHORT_TEXT else ""
             for raw in raws:
                 statement = Statement(raw.speaker.name, raw.speaker.role_title, original[raw.start : raw.end],
                                       raw.start, raw.end, field)
-                ok, why = self._qualifies(rule, raw, fld.lowered, headline)
+                lowered = fld.views[rule.name][0]
+                ok, why = self._qualifies(rule, raw, lowered, context if field == "text" else "")
                 if ok:
                     score += weight
-                features = self._statement_features(rule, raw, fld.lowered, field, ok) | topics
+                features = self._statement_features(rule, raw, lowered, field, ok) | topics
                 candidates.append(Candidate(statement, ok, why, weight, features))
         evidence = tuple(Evidence("statement" if c.rule_ok else "rejected",
                                   f"{c.statement.label()}: {c.why}: {_short(c.statement.text)}", c.statement.field,

@@ -109,12 +109,37 @@ def _matcher(patterns: list[str], where: str) -> PhraseMatcher:
         raise TaggingConfigError(f"{where}: {exc}") from None
 
 
-def compile_masks(data: Any, source: str) -> PhraseMatcher:
-    """All ``[[mask]]`` patterns as one matcher."""
+@dataclass(frozen=True)
+class Masks:
+    """Every ``[[mask]]`` pattern as one matcher, and per pattern the tags it is limited to (None: every tag and
+    the speaker mentions)."""
+
+    matcher: PhraseMatcher
+    tags: tuple[frozenset[str] | None, ...]
+
+
+def compile_masks(data: Any, source: str, tag_names: set[str]) -> Masks:
+    """All ``[[mask]]`` tables; a mask with ``tags = [...]`` hides its spans from those tags' terms only."""
     if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
         raise TaggingConfigError(f"{source}: mask must be an array of tables ([[mask]])")
-    patterns = [p for i, entry in enumerate(data) for p in _patterns(entry, f"{source}: mask[{i}]")]
-    return _matcher(patterns, f"{source}: mask")
+    patterns: list[str] = []
+    limits: list[frozenset[str] | None] = []
+    for i, entry in enumerate(data):
+        where = f"{source}: mask[{i}]"
+        unknown = set(entry) - {"pattern", "patterns", "note", "tags"}
+        if unknown:
+            raise TaggingConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        limit = entry.get("tags")
+        if limit is not None:
+            if not isinstance(limit, list) or not limit or not all(isinstance(t, str) for t in limit):
+                raise TaggingConfigError(f"{where}.tags must be a list of tag names")
+            if set(limit) - tag_names:
+                raise TaggingConfigError(f"{where}.tags names unknown tag(s) "
+                                         f"{', '.join(sorted(set(limit) - tag_names))}")
+        found = _patterns(entry, where)
+        patterns.extend(found)
+        limits.extend([frozenset(limit) if limit is not None else None] * len(found))
+    return Masks(_matcher(patterns, f"{source}: mask"), tuple(limits))
 
 
 def _num(table: dict[str, Any], key: str, default: float | None, where: str, *, integer: bool = False) -> Any:

@@ -23,8 +23,11 @@ _VERBS = re.findall(
     "cautioned cautions questioned questions called calls blamed blames assured assures reiterated "
     "reiterates repeated repeats maintained maintains emphasised emphasises highlighted highlights "
     "observed observes remarked remarks replied replies responded responds answered answers issued "
-    "issues released"
+    "issues released warn urge insist stress announce confirm argue pledge promise declare"
 )
+# A participle after a comma reports the speech of the clause's subject: "Ben Wallace visited Tapa, saying ...".
+_PARTICIPLES = frozenset(("saying", "adding", "warning", "insisting", "arguing", "telling", "claiming", "urging",
+                          "stressing", "declaring", "noting", "explaining", "acknowledging", "describing"))
 # Multi-word predicates that report a position: "has been openly critical of", "made it clear that".
 _PREDICATES = (
     r"critical\s+of", r"scathing\s+(?:of|about)", r"clear\s+that", r"adamant\s+that", r"made\s+(?:it\s+)?clear",
@@ -80,6 +83,16 @@ _PRONOUN_SUBJECT = re.compile(
     r"(?<![\w’'])([Hh]e|[Ss]he|[Ii]t|[Tt]hey|[Tt]he\s+(?:minister|secretary|politician))"
     r"(?:\s+(?:has|had|also|then|later|again|would|will))*\s+$"
 )
+# What leads a sentence up to its subject: nothing, or one introductory phrase ("On Monday, ", "Speaking in Kyiv, ").
+_INTRO = re.compile(r"\s*(?:[^,;:“”\"\n]{1,60},\s*)?")
+_INTRO_PRONOUN = re.compile(r"\s*(?:[^,;:“”\"\n]{1,60},\s*)?([Hh]e|[Ss]he)\s")
+# "the UK prime minister flew to Kyiv to warn that ...": a purpose clause carrying the speech verb.
+_PURPOSE_GAP = re.compile(r"\s+(?:[\w’'\-]+\s+){1,5}to\s+")
+_THAT_NEXT = re.compile(r"\s+that\b")
+# Someone else named with a description: "David Hannay, the former UK ambassador to the UN, described ..." (their
+# "he" and "his" that follow are theirs, not those of an official named before).
+_NAMED_APPOSITIVE = re.compile(
+    r"([A-Z][\w’'\-]+)\s*,[^,;:“”\"]{1,100},(?:\s+(?:has|had|also|then|later|would|will))*\s+$")
 # What may stand between a speaker and the speech verb: an appositive, auxiliaries, time phrases.
 _GAP_RE = re.compile(
     r"(?:\s*,(?:[^,;:“”\"]{1,100},){1,2})?"
@@ -487,7 +500,7 @@ class StatementExtractor:
             mention = (pm.start(1), pm.end(1))
         if speaker is None or speaker.other:
             return []
-        span = _trim_span(text, body, s1)
+        span = _trim_span(text, body, _paraphrase_end(text, body, s1, _quote_spans(text[:s1])))
         return [RawStatement(speaker, span[0], span[1], sent, mention)] if span else []
 
     def _attribution(self, text: str, verb: re.Match[str], s0: int, s1: int, mentions: list[Mention],
@@ -500,7 +513,8 @@ class StatementExtractor:
             i -= 1
         for k in range(i, max(-1, i - 3), -1):
             mn = mentions[k]
-            if mn.start >= s0 and _GAP_RE.fullmatch(text, mn.end, v0) is not None:
+            if mn.start >= s0 and (_GAP_RE.fullmatch(text, mn.end, v0) is not None or (
+                    _PURPOSE_GAP.fullmatch(text, mn.end, v0) and _THAT_NEXT.match(text, v1))):
                 m0 = _extend_subject(mentions, starts, mn.start)
                 joint = _JOINT_BEFORE.search(text, max(s0, m0 - 40), m0)
                 if joint and not any(x.end == joint.end(1) for x in mentions[:k]):
@@ -515,6 +529,8 @@ class StatementExtractor:
             kind = "body" if pm.group(1).lower() in ("it", "they") else "person"
             speaker = _antecedent(events, p0, kind)
             return speaker or OTHER, p0, s0 + pm.end(1), False
+        if verb.group() in _PARTICIPLES and before.rstrip().endswith(","):
+            return self._clause_subject(text, s0, v0, mentions, events)
         # Inverted: '..., said Mr Wallace.' / '..., says the Ministry of Defence'
         j = bisect.bisect_left(starts, v1)
         if j < len(mentions) and mentions[j].end <= s1:
@@ -528,9 +544,24 @@ class StatementExtractor:
         # Someone else speaks (a non-official subject right before the verb).
         sub = re.search(r"([A-Z][\w’'\-]+|officials?|sources?|spokes\w+|minister|ministry|envoy|president)"
                         r"(?:\s+(?:has|had|also|then|later|would|will))*\s+$", before)
+        sub = sub or _NAMED_APPOSITIVE.search(before)
         if sub:
             return OTHER, s0 + sub.start(1), s0 + sub.end(1), False
         return None
+
+    @staticmethod
+    def _clause_subject(text: str, s0: int, v0: int, mentions: list[Mention],
+                        events: list[tuple[int, str, Speaker]]) -> tuple[Speaker, int, int, bool] | None:
+        """The subject of the sentence a participle ("…, saying") hangs on: an official's mention or a pronoun
+        standing for one at the start of the sentence (after at most one introductory phrase)."""
+        first = next((mn for mn in mentions if s0 <= mn.start < v0), None)
+        if first is not None and _INTRO.fullmatch(text, s0, first.start) and not text.startswith(("’", "'"), first.end):
+            return first.speaker, first.start, first.end, False
+        pm = _INTRO_PRONOUN.match(text, s0, v0)
+        if pm is None:
+            return None
+        speaker = _antecedent(events, pm.start(1), "person")
+        return speaker or OTHER, pm.start(1), pm.end(1), False
 
     def _according(self, text: str, m: re.Match[str], sents: list[tuple[int, int]], mentions: list[Mention],
                    quotes: list[tuple[int, int]], quote_starts: list[int]) -> list[RawStatement]:
@@ -605,7 +636,7 @@ def _statement_span(text: str, s0: int, s1: int, m0: int, m1: int, v0: int, v1: 
             if q0 < q_end <= q1:
                 return _trim_span(text, q0, q_end)
         return _trim_span(text, s0, q_end)
-    lead = re.match(r"\s*[:,]?\s*(?:that\s+)?", rest)
+    lead = re.match(r"\s*[:,]?\s*(?:that\b[\s,]*)?", rest)
     body_start = v1 + (lead.end() if lead else 0) if not inverted else m1 + (lead.end() if lead else 0)
     if not inverted and text[v0:v1] in ("told", "tells", "tell", "telling"):
         obj = _OBJECT.match(text, body_start)
@@ -620,11 +651,36 @@ def _statement_span(text: str, s0: int, s1: int, m0: int, m1: int, v0: int, v1: 
         return _trim_span(text, s0, before_end)
     if inverted:
         return None
-    return _trim_span(text, body_start, s1)
+    return _trim_span(text, body_start, _paraphrase_end(text, body_start, s1, quotes))
+
+
+# The reporter's framing after a paraphrase: "..., amid concerns Russia could invade", "..., as the scandal looms".
+_FRAMING = re.compile(r",\s+(?:amid|despite|as|while|after|following|before|when|with)\s")
+
+
+def _paraphrase_end(text: str, start: int, end: int, quotes: list[tuple[int, int]]) -> int:
+    """Where the words attributed end: before a trailing framing clause of the reporter's (outside quotes), where
+    at least four words are left before it."""
+    for m in _FRAMING.finditer(text, start, end):
+        if len(text[start : m.start()].split()) >= 4 and not any(q0 < m.start() < q1 for q0, q1 in quotes):
+            return m.start()
+    return end
 
 
 _HEADLINE_MIN_WORDS = 4
 _NEXT_STORY = re.compile(r"\s+(?:and|as|while|but)\s+(?=[A-Z])|\s*[;|]\s*")
+
+
+def headline_context(text: str, scan: Scan) -> tuple[int, int]:
+    """The part of a headline a feed entry's statements are read with: in a round-up headline ("PM defends
+    premiership, and Ukraine's weapons pleas") the story that names an official, not the story beside it."""
+    bounds = [0, *(i for m in _NEXT_STORY.finditer(text) for i in (m.start(), m.end())), len(text)]
+    stories = list(zip(bounds[::2], bounds[1::2], strict=True))
+    named = [(a, b) for a, b in stories
+             if any(a <= m0 and m1 <= b for m0, m1, *_ in (*scan.full, *scan.surname, *scan.alias))]
+    if len(stories) == 1 or len(named) != 1:
+        return 0, len(text)
+    return named[0]
 
 
 def _headline_clause(text: str, st: RawStatement) -> RawStatement | None:
@@ -644,6 +700,8 @@ def _trim_span(text: str, start: int, end: int) -> tuple[int, int] | None:
         end -= 1
     if len(text[start:end].split()) < 2:
         return None
+    if text[end : end + 1] == "”" and text.count("“", start, end) > text.count("”", start, end):
+        end += 1  # the closing mark of a quotation the words attributed end with stays with it
     return start, end
 
 
