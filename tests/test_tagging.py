@@ -649,3 +649,20 @@ def test_a_mask_limited_to_the_war_tag_leaves_other_wars_a_defence_matter(tagger
     assert candidate.rule_ok and candidate.features["matter.statement"] >= 2.0
     war = next(t for t in analysis.tags if t.rule.name == WAR)
     assert not any(e.kind == "term" and e.text.startswith("'war'") for e in war.evidence)
+
+
+def test_talking_about_something_reports_speech(tagger: Tagger) -> None:
+    text = ("Boris Johnson faced MPs at noon. He rattled on about trying to stop Putin invading Ukraine, while Labour "
+            "focused on the parties.")
+    assert _candidates(tagger, "PMQs", text, datetime(2022, 1, 26)) == \
+        [("Boris Johnson", "trying to stop Putin invading Ukraine")]
+
+
+def test_a_speech_noun_made_by_an_official(tagger: Tagger) -> None:
+    text = ("The briefing came days after a warning made by the foreign secretary, Liz Truss, on Saturday of a "
+            "Kremlin plot to install a pro-Moscow government in Ukraine.")
+    assert _candidates(tagger, "Plot", text, datetime(2022, 1, 25)) == \
+        [("Liz Truss", "a Kremlin plot to install a pro-Moscow government in Ukraine")]
+    # Speeches by an official that the text does not report the content of are not statements.
+    text = "Speeches by the UK defence secretary feature on several front pages."
+    assert _candidates(tagger, "The Papers", text, datetime(2022, 5, 9)) == []

@@ -33,6 +33,7 @@ _PREDICATES = (
     r"critical\s+of", r"scathing\s+(?:of|about)", r"clear\s+that", r"adamant\s+that", r"made\s+(?:it\s+)?clear",
     r"makes?\s+(?:it\s+)?clear", r"making\s+(?:it\s+)?clear", r"set\s+out", r"sets\s+out", r"spelled\s+out",
     r"pointed\s+out", r"points\s+out", r"continu(?:es|ed)(?=\s*[:,])", r"went\s+on(?=\s*[:,])",
+    r"(?:spoke|speaks|talked|talks)\s+(?:about|of)", r"(?:rattled|banged|went)\s+on\s+about",
 )
 
 
@@ -66,6 +67,10 @@ _SPEECH_NOUN = re.compile(
     r"[Pp]ledge|[Ii]nsistence|[Cc]onfirmation|[Ss]tatement|[Pp]rediction|[Ee]stimate|[Dd]isclosure|"
     r"[Aa]cknowledgement|[Pp]romise)(?:\s+(?:on|at|in|last|this|earlier|yesterday|today)(?:\s+[\w’'\-]+){0,2}?)?\Z"
 )
+# A speech noun and who made it: "a warning made by the foreign secretary, Liz Truss, on Saturday of a plot".
+_NOUN_BY = re.compile(r"(?<![\w’'])(?:[Ww]arning|[Ss]tatement|[Aa]nnouncement|[Aa]ssessment|[Cc]laim|[Pp]ledge|"
+                      r"[Pp]romise|[Rr]emarks|[Cc]omments)\s+(?:(?:made|issued|given|delivered)\s+)?by\s+")
+_NOUN_BY_BODY = re.compile(r"(?:\s*,[^,;:“”\"]{1,60},)?\s*,?\s*(?:on\s+\w+\s+|last\s+\w+\s+)?(?:of|that)\s+")
 _NOUN_OWNER = re.compile(r"(?:['’]s)?(?:\s+[a-z][\w\-]*){0,2}\s+\Z")
 _POSSESSIVE = re.compile(r"(?<![\w’'])([Hh]is|[Hh]er|[Ii]ts|[Tt]heir)(?:\s+[a-z][\w\-]*)?\s+\Z")
 # "Liz Truss: We have no better friends ..." (a transcript / live-blog label); "hearing from X: ..."
@@ -442,6 +447,9 @@ class StatementExtractor:
             m = _SPEECH_NOUN.search(text, window, that.start())
             if m is not None and not _inside(quotes, quote_starts, m.start()):
                 out.extend(self._noun_attribution(text, m, that.end(), sents, mentions, events))
+        for m in _NOUN_BY.finditer(text):
+            if not _inside(quotes, quote_starts, m.start()):
+                out.extend(self._noun_by_attribution(text, m, sents, mentions, starts))
         if title:
             out = [st for st in (_headline_clause(text, raw) for raw in out) if st is not None]
         return _dedupe(out)
@@ -502,6 +510,25 @@ class StatementExtractor:
             return []
         span = _trim_span(text, body, _paraphrase_end(text, body, s1, _quote_spans(text[:s1])))
         return [RawStatement(speaker, span[0], span[1], sent, mention)] if span else []
+
+    @staticmethod
+    def _noun_by_attribution(text: str, m: re.Match[str], sents: list[tuple[int, int]], mentions: list[Mention],
+                             starts: list[int]) -> list[RawStatement]:
+        """ "a warning made by the foreign secretary, Liz Truss, on Saturday of a Kremlin plot ..."."""
+        i = bisect.bisect_left(starts, m.end())
+        if i >= len(mentions) or mentions[i].start != m.end() or mentions[i].speaker.other:
+            return []
+        mn = mentions[i]
+        end = mn.end
+        while i + 1 < len(mentions) and 0 <= mentions[i + 1].start - end <= 2:  # "the foreign secretary, Liz Truss"
+            i += 1
+            end = mentions[i].end
+        sent = next(((a, b) for a, b in sents if a <= m.start() < b), None)
+        body = _NOUN_BY_BODY.match(text, end)
+        if sent is None or body is None or body.end() >= sent[1]:
+            return []
+        span = _trim_span(text, body.end(), sent[1])
+        return [RawStatement(mentions[i].speaker, span[0], span[1], sent, (mn.start, end))] if span else []
 
     def _attribution(self, text: str, verb: re.Match[str], s0: int, s1: int, mentions: list[Mention],
                      starts: list[int],
