@@ -287,6 +287,7 @@ class Tagger:
         candidates: list[Candidate] = []
         score = 0.0
         context = title_f.views[rule.name][0][headline[0] : headline[1]]
+        in_headline = self._group_terms(rule, context) if context else {}
         for field, original, fld, raws, weight in (
             ("title", title, title_f, title_statements, rule.title_weight),
             ("text", text, text_f, text_statements, rule.text_weight),
@@ -294,11 +295,12 @@ class Tagger:
             for raw in raws:
                 statement = Statement(raw.speaker.name, raw.speaker.role_title, original[raw.start : raw.end],
                                       raw.start, raw.end, field)
-                lowered = fld.views[rule.name][0]
-                ok, why = self._qualifies(rule, raw, lowered, context if field == "text" else "")
+                found = self._group_terms(rule, fld.views[rule.name][0][raw.start : raw.end])  # the words attributed
+                with_headline = {g: found.get(g, set()) | in_headline.get(g, set()) for g in found.keys() | in_headline}
+                ok, why = self._qualifies(rule, raw, with_headline if field == "text" else found)
                 if ok:
                     score += weight
-                features = self._statement_features(rule, raw, lowered, field, ok) | topics
+                features = self._statement_features(rule, raw, found, field, ok) | topics
                 candidates.append(Candidate(statement, ok, why, weight, features))
         evidence = tuple(Evidence("statement" if c.rule_ok else "rejected",
                                   f"{c.statement.label()}: {c.why}: {_short(c.statement.text)}", c.statement.field,
@@ -306,13 +308,13 @@ class Tagger:
                          for c in candidates)
         return TagAnalysis(rule, round(min(score, rule.unit_cap), 4), evidence, {}, tuple(candidates))
 
-    def _statement_features(self, rule: TagRule, raw: RawStatement, lowered: str, field: str,
+    @staticmethod
+    def _statement_features(rule: TagRule, raw: RawStatement, found: dict[str, set[int]], field: str,
                             ok: bool) -> dict[str, float]:
         assert rule.statement is not None
         speaker = raw.speaker
         entry = speaker.body or speaker.role
         st = rule.statement
-        found = self._group_terms(rule, lowered[raw.start : raw.end])  # the words attributed, read once
         return {
             "rule.qualifies": 1.0 if ok else 0.0,
             "voice.defence": 1.0 if speaker.voice == "defence" else 0.0,
@@ -333,7 +335,10 @@ class Tagger:
                 found.setdefault(group, set()).add(idx)
         return found
 
-    def _qualifies(self, rule: TagRule, raw: RawStatement, masked: str, headline: str) -> tuple[bool, str]:
+    @staticmethod
+    def _qualifies(rule: TagRule, raw: RawStatement, found: dict[str, set[int]]) -> tuple[bool, str]:
+        """The rule's verdict on one statement; ``found``: the terms in the words attributed (and, for a feed
+        entry's description, in its headline's story)."""
         assert rule.statement is not None
         voice = raw.speaker.voice
         if voice not in rule.statement.voices:
@@ -345,7 +350,6 @@ class Tagger:
             return True, f"{voice} voice ({entry.title} speaks on defence matters by definition)"
         # What the attributed words say decides the matter, not a war word elsewhere in the sentence.
         group = rule.statement.matter_group
-        found = self._group_terms(rule, masked[raw.start : raw.end] + "\n" + headline)
         if _weight(rule, group, found) < rule.statement.matter_min:
             return False, f"{voice} voice, but the words attributed name no term of the {group!r} group"
         terms = sorted(rule.groups[group].terms[i] for i in found.get(group, ()))
