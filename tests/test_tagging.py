@@ -666,3 +666,16 @@ def test_a_speech_noun_made_by_an_official(tagger: Tagger) -> None:
     # Speeches by an official that the text does not report the content of are not statements.
     text = "Speeches by the UK defence secretary feature on several front pages."
     assert _candidates(tagger, "The Papers", text, datetime(2022, 5, 9)) == []
+
+
+def test_sanctions_on_russia_are_on_topic_without_naming_the_war(tagger: Tagger) -> None:
+    # Sanctions pieces often never name the war: Russia with a sanctions measure puts a sentence on topic.
+    analysis = tagger.analyse("Russian oligarchs' super yachts seized",
+                              "French and German authorities have seized yachts under new sanctions on oligarchs.",
+                              datetime(2022, 3, 3))
+    war = next(t for t in analysis.tags if t.rule.name == WAR)
+    assert war.features["title.on_topic"] == 1.0
+    # Sanctions alone, without Russia, are not the war.
+    other = tagger.analyse("Iran sanctions tightened", "New sanctions target Iranian oil exports.",
+                           datetime(2022, 3, 3))
+    assert next(t for t in other.tags if t.rule.name == WAR).features["title.on_topic"] == 0.0
