@@ -15,10 +15,11 @@ from monitor.config import Settings
 
 HEAVY = ("sqlalchemy", "trafilatura", "numpy", "lxml", "httpx", "alembic", "pydantic", "feedparser")
 # What reading the database does without: extraction, near-duplicate signatures, the tagger and its model, the
-# pipeline and the alert sender, migrations (the database is at head), URL cleaning, the HTTP client, the scheduler.
+# pipeline, the alert sender and its mail templates, migrations (the database is at head), URL cleaning, the HTTP
+# client, the scheduler.
 NOT_FOR_READING = (
     "trafilatura", "lxml", "numpy", "datasketch", "sklearn", "alembic", "courlan", "httpx", "apscheduler",
-    "monitor.processor", "monitor.tagging", "monitor.pipeline", "monitor.alerts.sender", "monitor.fetcher",
+    "monitor.processor", "monitor.tagging", "monitor.pipeline", "monitor.alerts.sender", "monitor.fetcher", "jinja2",
 )
 PROBE = """
 import sys
@@ -52,7 +53,7 @@ def test_every_listed_command_loads_under_its_name() -> None:
 
 @pytest.mark.parametrize("args", [
     ["articles", "list", "--limit", "10"], ["articles", "list", "--json"], ["stories", "list"], ["feeds", "list"],
-    ["statements", "list"],
+    ["statements", "list"], ["alerts", "list"],
 ])
 def test_reading_commands_load_neither_the_tagger_nor_the_pipeline(settings: Settings, args: list[str]) -> None:
     open_app(settings)  # the first start (migrations, the seed corpus, tagged) is over
