@@ -124,7 +124,7 @@ class Store:
 
     @cached_property
     def neardup(self) -> NearDupConfig:
-        """The near-duplicate check of ``stories``; made when an article is first stored (it loads numpy)."""
+        """The near-duplicate check of ``stories``, made at the first story lookup (it loads numpy)."""
         return self.story_settings.near_dup_config()
 
     def session(self) -> Session:
