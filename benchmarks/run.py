@@ -29,6 +29,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from benchmarks import startup
 from benchmarks.procwatch import Watched, run_watched
 from benchmarks.scale import Synth, seed, time_store
 from benchmarks.world import World
@@ -274,6 +275,7 @@ def main() -> None:
         register_feeds(make_not_due, [])
         w0, _s0, _ = poll(make_not_due, server, "empty poll (start-up cost)")
         results["startup"] = run_figures(w0)
+        results["cli_startup"] = startup.measure(monitor_env(make_not_due))
 
         # (1) cold ingest
         if "cold" not in skip:
@@ -376,6 +378,7 @@ def report(r: dict[str, Any]) -> None:
           f"({wd['feed_entries']} entries, {wd['listed_pages']} distinct pages listed), seed {wd['seed']}")
     s = r["startup"]
     print(f"start-up (poll with nothing due): {s['wall_s']}s wall, {s['cpu_s']}s CPU")
+    startup.report(r["cli_startup"])
     if "cold" in r:
         c = r["cold"]
         print(f"\n1. cold ingest: {c['wall_s']}s wall (cycle {c['cycle_s']}s), {c['cpu_s']}s CPU "

@@ -6,7 +6,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, IPvAnyNetwork, ValidationError, field_validator, model_validator
@@ -14,6 +14,9 @@ from pydantic import Field, IPvAnyNetwork, ValidationError, field_validator, mod
 from monitor.alerts.config import AlertSettings, SmtpSettings, Subscription
 from monitor.errors import ConfigError
 from monitor.section import Section
+
+if TYPE_CHECKING:
+    from monitor.neardup import NearDupConfig
 
 ENV_PREFIX = "MONITOR_"
 # Environment variables with the prefix that are not settings keys.
@@ -79,6 +82,12 @@ class StoriesSettings(Section):
     threshold: float = Field(0.6, gt=0, le=1)
     min_jaccard: float = Field(0.2, ge=0, le=1)
     min_words: int = Field(50, ge=1)
+
+    def near_dup_config(self) -> NearDupConfig:
+        """The near-duplicate check these settings choose (imported here: it loads numpy)."""
+        from monitor.neardup import NearDupConfig
+
+        return NearDupConfig(threshold=self.threshold, min_jaccard=self.min_jaccard, min_words=self.min_words)
 
 
 class MetricsSettings(Section):

@@ -1,23 +1,32 @@
-"""Database engine (SQLite or PostgreSQL) and schema migrations (Alembic, applied at start)."""
+"""Database engine (SQLite or PostgreSQL) and schema migrations (Alembic, applied at start).
+
+A database already at the newest revision is the usual case: it is recognised by its ``alembic_version`` row
+and the revision ids in the migration files, without loading Alembic (a noticeable part of a command's start).
+"""
 
 from __future__ import annotations
 
 import fcntl
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from monitor.errors import DatabaseError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+# `revision: str = '0008'` and `down_revision: str | None = '0007'` (or `= None`) in a migration file
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\b[^=\n]*=\s*(?:'([^']*)'|\"([^\"]*)\"|None)\s*$", re.MULTILINE)
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 BUSY_SECONDS = SQLITE_BUSY_TIMEOUT_MS / 1000
 CORRUPT = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
@@ -88,6 +97,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
@@ -119,12 +130,43 @@ def check_sqlite_file(engine: Engine) -> None:
         )
 
 
+@cache
+def head_revision() -> str | None:
+    """The newest migration's revision id, read from the files in ``migrations/versions``; None unless the
+    migrations form one line (then only Alembic can tell)."""
+    revisions: set[str] = set()
+    parents: set[str | None] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        found = {m[1]: m[2] or m[3] or None for m in _REVISION_LINE.finditer(path.read_text(encoding="utf-8"))}
+        if "revision" not in found or "down_revision" not in found:
+            return None
+        revisions.add(str(found["revision"]))
+        parents.add(found["down_revision"])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 and len(parents) == len(revisions) else None
+
+
+def _at_head(connection: sa.Connection) -> bool:
+    """Whether the database's schema is at the newest revision (a committed ``alembic_version`` row says so:
+    Alembic writes it in the migration's transaction, after the migration's statements)."""
+    head = head_revision()
+    if head is None or not sa.inspect(connection).has_table("alembic_version"):
+        return False
+    return list(connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars()) == [head]
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to ``revision`` (an older database upgrades in place); a corrupt SQLite file is
     refused first."""
     check_sqlite_file(engine)
-    config = alembic_config(engine)
     try:
+        if revision == "head":
+            with engine.connect() as connection:
+                if _at_head(connection):
+                    return
+        from alembic import command
+
+        config = alembic_config(engine)
         # Processes starting at once on a new database (a daemon and a `monitor stats`, several instances) take
         # turns: the second finds the schema at head and does nothing ("table feed already exists" otherwise).
         with _sqlite_migration_lock(engine), engine.begin() as connection:

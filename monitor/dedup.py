@@ -6,8 +6,6 @@ import hashlib
 import unicodedata
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import courlan
-
 HASH_HEX_DIGITS = 16
 
 
@@ -26,6 +24,8 @@ def canonical_url(url: str) -> str:
     """Clean a URL for comparison: tracking parameters (utm_*, fbclid, gclid …) and fragment removed,
     scheme and host lower-cased, default port dropped, dot segments (``/./``, ``/../``) resolved, query
     parameters sorted. Article and feed URLs alike."""
+    import courlan  # loaded when a URL is first cleaned: a command that only reads does not need it
+
     url = url.strip()
     try:
         cleaned = courlan.normalize_url(url)

@@ -41,13 +41,13 @@ class Options:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Options:
-        t, st = settings.tagging, settings.stories
+        t = settings.tagging
         return cls(
             min_text_chars=settings.extraction.min_text_chars,
             tags_file=settings.resolve(t.tags_file) or Path(t.tags_file),
             officials_file=settings.resolve(t.officials_file) or Path(t.officials_file),
             model_file=settings.resolve(t.model_file),
-            neardup=NearDupConfig(threshold=st.threshold, min_jaccard=st.min_jaccard, min_words=st.min_words),
+            neardup=settings.stories.near_dup_config(),
         )
 
 

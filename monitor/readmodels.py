@@ -11,7 +11,6 @@ from typing import Any
 from monitor.config import PollSettings
 from monitor.models import Article, Feed, Label
 from monitor.models import Statement as StatementRow
-from monitor.neardup import Signature, similarity
 from monitor.search import Node, Term, positive_terms
 from monitor.storage import Store
 from monitor.storage_views import FeedActivity
@@ -206,6 +205,8 @@ def story_json(store: Store, story_id: str) -> dict[str, Any] | None:
 def _similarity(a: Article, original: Article | None) -> float | None:
     if original is None or a.minhash is None or original.minhash is None:
         return None
+    from monitor.neardup import Signature, similarity  # numpy: only for the stories that have copies
+
     return round(similarity(Signature.from_bytes(a.minhash), Signature.from_bytes(original.minhash)), 3)
 
 

@@ -8,15 +8,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ValidationError
 
 from monitor.dedup import canonical_url, content_hash
 from monitor.errors import MonitorError
 from monitor.models import Article, utcnow
-from monitor.processor import Options, analyse, analysis_rows
 from monitor.progress import progress
 from monitor.storage import Sighting, Store
+
+if TYPE_CHECKING:
+    from monitor.processor import Options
 
 SEED_NAME = re.compile(r"^(\d+)_([0-9a-f]{16})\.txt$")
 PACKAGED_SEEDS = "seeds"
@@ -118,6 +121,8 @@ def _aware(when: datetime | None) -> datetime | None:
 def import_corpus(store: Store, folder: Path, options: Options) -> ImportReport:
     """Import a corpus folder idempotently, tagged, with the metadata of its ``index.jsonl`` when it has one
     (an export: title, URLs, dates, feed, source); the feed of an article is added when missing."""
+    from monitor.processor import analyse, analysis_rows  # the tagger: not for `monitor export`
+
     files, skipped = corpus_files(folder)
     index = read_index(folder)
     report = ImportReport(skipped=skipped)

@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
-from monitor.config import PollSettings
+from monitor.config import PollSettings, StoriesSettings
 from monitor.dedup import canonical_url
 from monitor.errors import DatabaseError
 from monitor.models import (
@@ -30,7 +29,9 @@ from monitor.models import (
     StoryBand,
     utcnow,
 )
-from monitor.neardup import NearDupConfig, Signature, band_keys, best_match
+
+if TYPE_CHECKING:
+    from monitor.neardup import NearDupConfig
 
 
 @dataclass(frozen=True)
@@ -113,12 +114,18 @@ ArticleHook = Callable[[Session, Article], None]
 class Store:
     """All database access. Methods are synchronous; the pipeline calls them from one writer thread.
 
-    ``article_hooks`` run inside the transaction that stores a new article (e.g. to queue alerts)."""
+    ``article_hooks`` run inside the transaction that stores a new article (e.g. to queue alerts); ``stories``
+    is how near a copy must be to join a story."""
 
-    def __init__(self, engine: Engine, neardup: NearDupConfig | None = None):
+    def __init__(self, engine: Engine, stories: StoriesSettings | None = None):
         self.engine = engine
-        self.neardup = neardup or NearDupConfig()
+        self.story_settings = stories or StoriesSettings()
         self.article_hooks: list[ArticleHook] = []
+
+    @cached_property
+    def neardup(self) -> NearDupConfig:
+        """The near-duplicate check of ``stories``, made at the first story lookup (it loads numpy)."""
+        return self.story_settings.near_dup_config()
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -139,7 +146,10 @@ class Store:
 
     def set_state(self, key: str, value: str) -> None:
         """Insert or update in one statement: two processes setting a new key at once must not collide."""
-        insert = sqlite_insert if self.engine.dialect.name == "sqlite" else postgresql_insert
+        if self.engine.dialect.name == "sqlite":  # the other dialect's module is not loaded
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
         row = {"key": key, "value": value, "updated_at": utcnow()}
         statement = insert(ServiceState).values(row).on_conflict_do_update(index_elements=["key"], set_=row)
         with self.session() as s:
@@ -548,6 +558,8 @@ class Store:
         article.story_id = article.id
         if article.minhash is None:
             return []
+        from monitor.neardup import Signature, band_keys, best_match
+
         sig = Signature.from_bytes(article.minhash)
         keys = band_keys(sig, self.neardup)
         bands, articles = StoryBand.__table__.c, Article.__table__.c

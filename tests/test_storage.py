@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import sqlalchemy as sa
 
 from monitor.config import PollSettings
-from monitor.db import create_db_engine, migrate
+from monitor.db import alembic_config, create_db_engine, head_revision, migrate
 from monitor.models import Article, utcnow
 from monitor.storage import PollRecord, Sighting, Store
 
@@ -68,6 +68,30 @@ def test_older_database_upgrades_in_place(db_url: str) -> None:
     old = store.article("00000000000000aa")
     assert old is not None and old.text == "old text" and old.fetched_at == datetime(2020, 1, 1, tzinfo=UTC)
     migrate(engine)  # idempotent
+    engine.dispose()
+
+
+def test_the_head_revision_read_from_the_files_is_alembics(db_url: str) -> None:
+    """A database at head is recognised without Alembic: the revision the files name must be the one it finds;
+    one behind it is still migrated."""
+    from alembic.script import ScriptDirectory
+
+    engine = create_db_engine(db_url)
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    head = script.get_current_head()
+    assert head is not None and head_revision() == head
+
+    def version() -> list[str]:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars())
+
+    newest = script.get_revision(head)
+    assert newest is not None and isinstance(newest.down_revision, str)
+    previous = newest.down_revision
+    migrate(engine, previous)
+    assert version() == [previous]
+    migrate(engine)
+    assert version() == [head]
     engine.dispose()
 
 

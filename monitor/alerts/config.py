@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from monitor.section import Section
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
 
 
 class SmtpSettings(Section):
@@ -58,6 +60,8 @@ class Subscription(Section):
 
     def trigger(self) -> CronTrigger:
         """The digest schedule (a crontab line) in the subscription's time zone."""
+        from apscheduler.triggers.cron import CronTrigger  # only where a digest is scheduled
+
         try:
             return CronTrigger.from_crontab(self.schedule, timezone=ZoneInfo(self.timezone))
         except ValueError as exc:

@@ -1,4 +1,5 @@
-"""``monitor alerts``: list the outbox, retry an alert, send what is pending, send a test mail."""
+"""``monitor alerts``: list the outbox, retry an alert, send what is pending, send a test mail (the sender, its
+templates and the SMTP client load only in the commands that send)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,6 @@ import sys
 
 import click
 
-from monitor.alerts.mailer import Mailer, SendError
-from monitor.alerts.outbox import message_id
-from monitor.alerts.render import headers
-from monitor.alerts.sender import run_alerts
 from monitor.cli.base import (
     Context,
     echo_json,
@@ -86,6 +83,8 @@ def alerts_send(ctx: Context) -> None:
     """Build due digests and send every pending alert now (ignoring back-off), then exit.
 
     Exits 1 when some alert could not be sent."""
+    from monitor.alerts.sender import run_alerts
+
     report = run_alerts(ctx.app.store, ctx.settings, force=True)
     for alert_id in report.digests:
         click.echo(f"digest built: alert {alert_id}")
@@ -105,6 +104,10 @@ def alerts_send(ctx: Context) -> None:
 @pass_ctx
 def alerts_test(ctx: Context, to: str) -> None:
     """Send a test mail with the configured SMTP settings and print the server's answer."""
+    from monitor.alerts.mailer import Mailer, SendError
+    from monitor.alerts.outbox import message_id
+    from monitor.alerts.render import headers
+
     settings = ctx.settings
     now = utcnow()
     msg = headers(settings, "monitor: test mail", [to], message_id(settings, "test", [now.isoformat()]))

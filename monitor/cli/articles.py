@@ -1,4 +1,7 @@
-"""``monitor articles``, ``tags``, ``statements``, ``stories`` and ``retag``."""
+"""``monitor articles``, ``tags``, ``statements``, ``stories`` and ``retag``.
+
+Browsing reads the database only; the tagger loads in the commands that tag (``retag``, ``tags explain``) and for
+``articles list --tag`` (to tell an unknown tag)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import click
 from monitor.cli.base import (
     Context,
     echo_json,
+    find_feed,
     json_option,
     limit_option,
     limited,
@@ -17,11 +21,8 @@ from monitor.cli.base import (
     query_limit,
     shown,
 )
-from monitor.cli.feeds import find_feed
 from monitor.errors import MonitorError
 from monitor.models import Article
-from monitor.processor import Options, analyse, analysis_rows, tagger
-from monitor.progress import progress
 from monitor.readmodels import articles_json, iso, statement_item_json
 from monitor.search import parse_query
 from monitor.storage import Store
@@ -60,8 +61,9 @@ def articles_list(
     if feed_url:
         feed_url = find_feed(store, feed_url).url
     if tag:
-        options = Options.from_settings(ctx.settings)
-        known = {rule.name for rule in tagger(options).rules} | store.tag_names()
+        from monitor.processor import tagger
+
+        known = {rule.name for rule in tagger(ctx.tagging()).rules} | store.tag_names()
         if tag not in known:
             raise MonitorError(f"unknown tag {tag!r} (known: {', '.join(sorted(known))})")
     wanted = ArticleFilter(query=parse_query(query) if query else None, tag=tag, feed_url=feed_url,
@@ -141,8 +143,10 @@ def tags() -> None:
 @pass_ctx
 def tags_explain(ctx: Context, article_id: str, as_json: bool) -> None:
     """Print why each tag was or was not given to an article (with the current rules)."""
+    from monitor.processor import tagger
+
+    options = ctx.tagging()
     article = find_article(ctx.app.store, article_id)
-    options = Options.from_settings(ctx.settings)
     result = tagger(options).tag(article.title, article.text, article.published)
     if as_json:
         echo_json({"id": article.id, "title": article.title, "stored_tags": article.tags, "tags": result.tags,
@@ -160,7 +164,11 @@ def tags_explain(ctx: Context, article_id: str, as_json: bool) -> None:
 @pass_ctx
 def retag(ctx: Context, since: str | None) -> None:
     """Tag stored articles again with the current rules (after editing config/tags.toml or officials.toml)."""
-    store, options = ctx.app.store, Options.from_settings(ctx.settings)
+    from monitor.processor import analyse, analysis_rows
+    from monitor.progress import progress
+
+    options = ctx.tagging()
+    store = ctx.app.store
     after = parse_since(since)
     changed = total = 0
     for article in progress(store.iter_articles_in_storage_order(), "articles", store.article_count()):

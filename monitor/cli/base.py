@@ -7,14 +7,19 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from monitor.app import App, open_app
 from monitor.config import Settings, load_settings
 from monitor.errors import MonitorError
 from monitor.logs import setup_logging
+
+if TYPE_CHECKING:
+    from monitor.app import App
+    from monitor.models import Feed
+    from monitor.processor import Options
+    from monitor.storage import Store
 
 DEFAULT_LIMIT = 50
 T = TypeVar("T")
@@ -22,13 +27,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Context:
-    """Loads settings and opens the database only when a command needs them. ``config`` may be set until
-    then (``--config`` before or after the subcommand)."""
+    """Loads settings, opens the database and loads the tagger only when a command needs them. ``config`` may be
+    set until then (``--config`` before or after the subcommand)."""
 
     def __init__(self, config: Path | None):
         self.config = config
         self._settings: Settings | None = None
         self._app: App | None = None
+        self._tagging: Options | None = None
 
     @property
     def settings(self) -> Settings:
@@ -40,11 +46,30 @@ class Context:
     @property
     def app(self) -> App:
         if self._app is None:
+            from monitor.app import open_app
+
             self._app = open_app(self.settings)
         return self._app
 
+    def tagging(self) -> Options:
+        """The tagging options, once the tag rules, officials and model have loaded and passed ``check_tagging``:
+        the commands that tag ask first, so that a broken tagging config stops them before they do anything."""
+        if self._tagging is None:
+            from monitor.app import check_tagging
+
+            self._tagging = check_tagging(self.settings)
+        return self._tagging
+
 
 pass_ctx = click.make_pass_decorator(Context)
+
+
+def find_feed(store: Store, url: str) -> Feed:
+    """The stored feed with this URL, or an error naming it."""
+    feed = store.feed(url)
+    if feed is None or feed.id is None:
+        raise MonitorError(f"no such feed: {url} (`monitor feeds list` shows the feeds)")
+    return feed
 
 
 def parse_since(value: str | None) -> datetime | None:

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from monitor.cli.base import Context, pass_ctx, plural
-from monitor.processor import Options
 from monitor.seeds import export_corpus, import_corpus, packaged_seed_dir
 
 
@@ -17,7 +16,7 @@ from monitor.seeds import export_corpus, import_corpus, packaged_seed_dir
 def seed(ctx: Context, folder: Path | None) -> None:
     """Import a folder of NNN_<id>.txt files (default: the packaged seed corpus), keeping their ids; with the
     metadata of its index.jsonl when it is an export."""
-    options = Options.from_settings(ctx.settings)
+    options = ctx.tagging()
     report = import_corpus(ctx.app.store, folder or packaged_seed_dir(), options)
     click.echo(f"imported {plural(report.imported, 'article')}, {report.present} already present")
     if report.feeds_added:

@@ -1,36 +1,29 @@
-"""``monitor feeds``: add (checked), remove, list, show, OPML import and export."""
+"""``monitor feeds``: add (checked), remove, list, show, OPML import and export.
+
+The HTTP client (``feeds add``) and the OPML reader (``import``, ``export``) load only in the commands that use
+them."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from monitor.app import add_feeds
-from monitor.cli.base import Context, echo_json, json_option, nothing, pass_ctx, plural, shown
+from monitor.cli.base import Context, echo_json, find_feed, json_option, nothing, pass_ctx, plural, shown
 from monitor.config import PollSettings
-from monitor.discovery import CheckedFeed, FeedCheckError, check_feeds
 from monitor.errors import MonitorError
-from monitor.fetcher import check_feed_url
 from monitor.models import Feed, utcnow
-from monitor.opml import OpmlFeed, read_opml, write_opml
 from monitor.readmodels import iso
-from monitor.storage import Store
+
+if TYPE_CHECKING:
+    from monitor.discovery import CheckedFeed
 
 
 @click.group()
 def feeds() -> None:
     """Manage the polled feeds."""
-
-
-def find_feed(store: Store, url: str) -> Feed:
-    """The stored feed with this URL, or an error naming it."""
-    feed = store.feed(url)
-    if feed is None or feed.id is None:
-        raise MonitorError(f"no such feed: {url} (`monitor feeds list` shows the feeds)")
-    return feed
 
 
 def _state(feed: Feed, poll: PollSettings) -> str:
@@ -92,6 +85,9 @@ def feeds_add(ctx: Context, urls: tuple[str, ...], no_check: bool) -> None:
 
     Each new URL is fetched first: it must be a feed, or a page that names its feed with <link rel="alternate">
     (that feed is added). When one fails nothing is added."""
+    from monitor.discovery import CheckedFeed, FeedCheckError, check_feeds
+    from monitor.fetcher import check_feed_url
+
     store = ctx.app.store
     new = []
     for url in (check_feed_url(u, ctx.settings.http) for u in urls):
@@ -213,6 +209,9 @@ def feeds_set(ctx: Context, url: str, interval: int) -> None:
 @pass_ctx
 def feeds_import(ctx: Context, file: Path) -> None:
     """Import feeds from an OPML file (folders and htmlUrl kept)."""
+    from monitor.app import add_feeds
+    from monitor.opml import read_opml
+
     opml = read_opml(file)
     added = sum(created for _url, created in add_feeds(ctx.app, opml.feeds))
     present = len(opml.feeds) - added
@@ -228,5 +227,7 @@ def feeds_import(ctx: Context, file: Path) -> None:
 @pass_ctx
 def feeds_export(ctx: Context) -> None:
     """Print the feed list as OPML (folders and htmlUrl kept)."""
+    from monitor.opml import OpmlFeed, write_opml
+
     feeds_ = [OpmlFeed(f.url, f.title, f.site_url, f.folder) for f in ctx.app.store.feeds()]
     click.echo(write_opml(feeds_), nl=False)

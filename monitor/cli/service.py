@@ -1,4 +1,7 @@
-"""``monitor run``, ``poll --once``, ``health``, ``stats``."""
+"""``monitor run``, ``poll --once``, ``health``, ``stats``.
+
+``run`` and ``poll`` check the tagging config before anything else (they tag what they fetch), and so does
+``stats`` (it reports on the setup); ``health`` does not load the tagger."""
 
 from __future__ import annotations
 
@@ -10,9 +13,7 @@ from typing import Any
 import click
 
 from monitor.app import open_pipeline
-from monitor.cli.base import Context, echo_json, json_option, pass_ctx, plural, shown
-from monitor.cli.feeds import find_feed
-from monitor.daemon import run_daemon
+from monitor.cli.base import Context, echo_json, find_feed, json_option, pass_ctx, plural, shown
 from monitor.db import describe
 from monitor.errors import MonitorError
 from monitor.health import HEALTH_MIN_AGE, health_problems
@@ -25,13 +26,17 @@ from monitor.readmodels import iso
 @pass_ctx
 def run(ctx: Context) -> None:
     """Run the daemon: poll due feeds on every tick until SIGTERM/SIGINT."""
+    from monitor.daemon import run_daemon
+
     _become_poller(ctx)
     asyncio.run(run_daemon(ctx.app))
 
 
 def _become_poller(ctx: Context) -> None:
-    """Refuse to start beside another poller of an SQLite file; as its sole poller, clear the feed claims a
-    killed process left there. On PostgreSQL instances share the work and a dead one's claims expire."""
+    """Refuse to start with a broken tagging config, or beside another poller of an SQLite file; as its sole
+    poller, clear the feed claims a killed process left there. On PostgreSQL instances share the work and a dead
+    one's claims expire."""
+    ctx.tagging()
     if hold_polling_lock(ctx.settings):
         ctx.app.store.release_leases(None)
     log_instance(instance_id(ctx.settings))
@@ -124,6 +129,7 @@ def health(ctx: Context) -> None:
 def stats(ctx: Context, as_json: bool) -> None:
     """The config file and database in use, feeds, articles, errors and the last poll."""
     settings = ctx.settings
+    ctx.tagging()  # the command that checks a setup: a broken tagging config is refused as by `poll`
     store = ctx.app.store
     s = store.stats()
     where = {"config": str(settings.config_file or "(built-in defaults)"), "database": describe(settings.database_url)}
