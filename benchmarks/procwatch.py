@@ -1,5 +1,9 @@
 """Run a command and watch its process tree through /proc: wall time, CPU time (it and every descendant),
-peak RSS of the main process, of each worker and of the tree as a whole."""
+peak RSS of the main process, of each worker and of the tree as a whole, and the peak PSS of the tree.
+
+RSS counts a page shared by several processes (the interpreter, modules a forkserver loaded before forking
+its workers) once in each of them; PSS (``/proc/PID/smaps_rollup``) divides it among them, so the tree's PSS
+is what the processes together really hold."""
 
 from __future__ import annotations
 
@@ -26,6 +30,18 @@ def _stat(pid: int) -> tuple[int, float, int] | None:
     return ppid, (utime + stime) / TICK, rss * PAGE
 
 
+def _pss(pid: int) -> int:
+    """Proportional set size of a live process, bytes (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def _hwm(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as fh:
@@ -48,6 +64,7 @@ class Watched:
     peak_rss_main: int  # bytes (VmHWM)
     peak_rss_worker: int  # largest VmHWM among descendants
     peak_rss_tree: int  # largest sampled sum over the tree
+    peak_pss_tree: int  # largest sampled sum of PSS over the tree
     processes: int
     stdout: str
     stderr: str
@@ -58,11 +75,11 @@ def run_watched(cmd: list[str], env: dict[str, str], interval: float = 0.05, tim
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     cpu: dict[int, float] = {}
     hwm: dict[int, int] = {}
-    peak_tree = 0
+    peak_tree = peak_pss = 0
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak_tree
+        nonlocal peak_tree, peak_pss
         while not done.is_set():
             stats: dict[int, tuple[float, int]] = {}
             tree, todo = set(), [proc.pid]
@@ -78,13 +95,15 @@ def run_watched(cmd: list[str], env: dict[str, str], interval: float = 0.05, tim
                             todo.extend(int(c) for c in fh.read().split())
                 except OSError:
                     pass
-            total = 0
+            total = total_pss = 0
             for pid in tree:
                 if pid in stats:
                     cpu[pid] = max(cpu.get(pid, 0.0), stats[pid][0])
                     total += stats[pid][1]
+                    total_pss += _pss(pid)
                     hwm[pid] = max(hwm.get(pid, 0), _hwm(pid))
             peak_tree = max(peak_tree, total)
+            peak_pss = max(peak_pss, total_pss)
             done.wait(interval)
 
     watcher = threading.Thread(target=sample, daemon=True)
@@ -100,6 +119,6 @@ def run_watched(cmd: list[str], env: dict[str, str], interval: float = 0.05, tim
     return Watched(
         returncode=proc.returncode, wall=wall, cpu=max(sum(cpu.values()), reaped), cpu_sampled=sum(cpu.values()),
         cpu_reaped=reaped, cpu_main=cpu.get(proc.pid, 0.0), peak_rss_main=hwm.get(proc.pid, 0),
-        peak_rss_worker=max(workers, default=0), peak_rss_tree=peak_tree, processes=len(hwm),
+        peak_rss_worker=max(workers, default=0), peak_rss_tree=peak_tree, peak_pss_tree=peak_pss, processes=len(hwm),
         stdout=out, stderr=err,
     )
