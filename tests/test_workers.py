@@ -61,12 +61,13 @@ print(sorted({{m.split(".")[0] for m in set(sys.modules) - before}}))
     assert probe(code) == "[]"
 
 
-def test_a_pool_of_two_workers_processes_entries() -> None:
+@pytest.mark.parametrize("workers", [1, 2])  # spawned / forked by a forkserver that preloads their modules
+def test_a_pool_processes_entries(workers: int) -> None:
     options = Options.from_settings(load_settings(CONFIG, {}))
     entries = [FeedEntry(f"g{n}", f"https://news.example.com/{n}", f"Story {n}", "", None) for n in range(4)]
     pages = [article_page(f"Story {n}", article_text(n)).encode() for n in range(4)]
     candidates = [Candidate(e, e.link, p, "text/html") for e, p in zip(entries, pages, strict=True)]
-    with process_pool(2) as pool:
+    with process_pool(workers) as pool:
         results = list(pool.map(process, candidates, [options] * 4))
     assert all(isinstance(r, Processed) and r.source == "page" for r in results)
     assert "Story 2, paragraph 3" in results[2].text
