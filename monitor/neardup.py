@@ -24,6 +24,7 @@ lookup time only.
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 import struct
 import unicodedata
@@ -97,16 +98,25 @@ def words(text: str) -> list[str]:
 
 @lru_cache(maxsize=8)
 def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
-    """datasketch's ``affine32`` permutation parameters (a, b) for ``_SEED``, uint32 arrays: odd multipliers
-    ``a`` and offsets ``b`` drawn, in that order, from numpy's legacy ``RandomState(_SEED)`` (what
-    ``MinHash(num_perm, seed=_SEED, scheme="affine32").permutations`` holds, without loading datasketch and the
-    scipy it imports)."""
+    """datasketch's ``affine32`` permutation parameters (a, b) for ``_SEED``, uint32 arrays: what
+    ``MinHash(num_perm, seed=_SEED, scheme="affine32").permutations`` holds, without loading datasketch (it
+    imports scipy) or numpy.random.
+
+    datasketch draws them from numpy's legacy ``RandomState(_SEED)``: a Mersenne Twister seeded by
+    ``init_genrand``, whose ``randint(0, 2**31, dtype=uint32)`` is a 32-bit output with its top bit cleared and
+    ``randint(0, 2**32, dtype=uint32)`` the output itself. Python's ``random`` is the same generator; given that
+    state, its ``getrandbits(32)`` returns the same outputs.
+    """
     import numpy as np
 
-    gen = np.random.RandomState(_SEED)
-    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
-    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
-    return a, b
+    state = [_SEED]
+    for i in range(1, 624):  # init_genrand
+        state.append((1812433253 * (state[-1] ^ (state[-1] >> 30)) + i) & 0xFFFFFFFF)
+    generator = random.Random()
+    generator.setstate((3, (*state, 624), None))
+    a = [(generator.getrandbits(32) & 0x7FFFFFFF) * 2 + 1 for _ in range(num_perm)]  # odd multipliers
+    b = [generator.getrandbits(32) for _ in range(num_perm)]
+    return np.array(a, dtype=np.uint32), np.array(b, dtype=np.uint32)
 
 
 def _minhash(shingles: Iterable[str], num_perm: int) -> tuple[int, ...]:

@@ -37,10 +37,9 @@ if TYPE_CHECKING:
     from monitor.models import Statement as StatementRow
 
 # What the workers run imports these (the functions below, monitor.feedparse.parse_feed and its XML parser,
-# neardup's signatures and their permutations); tests/test_workers.py checks that nothing else is loaded.
+# neardup's signatures); tests/test_workers.py checks that nothing else is loaded.
 WORKER_MODULES = (
     "monitor.processor", "monitor.extraction", "monitor.feedparse", "feedparser", "xml.sax.expatreader", "numpy",
-    "numpy.random",
 )
 
 
