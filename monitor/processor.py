@@ -207,8 +207,8 @@ def _exit_with(parent: int) -> None:
 
 def _start_worker(parent: int) -> None:
     """Worker initializer. A worker outlives a killed parent otherwise (it waits for work forever, and keeps
-    the resource tracker alive), so it ends itself as soon as the parent is gone. The objects it inherited
-    from the forkserver are frozen: the garbage collector then never writes to them, and their pages stay
+    the resource tracker alive), so it ends itself as soon as the parent is gone. What it inherited from a
+    forkserver is frozen: the garbage collector then never writes to those objects, and their pages stay
     shared."""
     gc.freeze()
     threading.Thread(target=_exit_with, args=(parent,), name="monitor-parent-watch", daemon=True).start()
