@@ -45,12 +45,12 @@ class Synth:
         if self.sigs and self.rng.random() < NEAR_COPY_SHARE:
             of = self.rng.randrange(len(self.sigs))
             base = self.sigs[of]
-            values = base.hashvalues.copy()
+            values = np.array(base.hashvalues, dtype=np.uint32)
             changed = self.np.random(len(values)) < 1 / 3
             values[changed] = self.np.integers(0, 2**32, changed.sum(), dtype=np.uint64).astype(np.uint32)
-            return Signature(values, base.size + self.rng.randint(-20, 40)), of
+            return Signature(tuple(values.tolist()), base.size + self.rng.randint(-20, 40)), of
         values = self.np.integers(0, 2**32, self.config.num_perm, dtype=np.uint64).astype(np.uint32)
-        return Signature(values, self.rng.randint(300, 1500)), None
+        return Signature(tuple(values.tolist()), self.rng.randint(300, 1500)), None
 
     def text(self, words: int = 250) -> str:
         return " ".join(self.rng.choices(_WORDS, k=words))

@@ -69,7 +69,8 @@ class ExtractionSettings(Section):
     min_text_chars: int = Field(200, ge=0)
 
     def worker_count(self) -> int:
-        return self.workers or os.cpu_count() or 1
+        """``workers``, or one per CPU core but the one the main process (HTTP, storing) keeps busy."""
+        return self.workers or max(1, (os.cpu_count() or 1) - 1)
 
 
 class TaggingSettings(Section):

@@ -1,4 +1,8 @@
-"""Feed parsing: RSS 0.9x/1.0/2.0, Atom and malformed XML via feedparser (on bytes), plus JSON Feed."""
+"""Feed parsing: RSS 0.9x/1.0/2.0, Atom and malformed XML via feedparser (on bytes), plus JSON Feed.
+
+The pipeline parses in its worker processes: feedparser and lxml are imported by the functions that use them,
+so the main process, which needs only this module's types, never loads them.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
-
-import feedparser
-import lxml.html
-from lxml import etree
 
 _BLOCK_TAGS = {
     "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "table",
@@ -49,6 +49,9 @@ def html_to_text(markup: str) -> str:
     """Plain text of an HTML fragment, one line per block element."""
     if not markup or ("<" not in markup and "&" not in markup):
         return (markup or "").strip()
+    import lxml.html
+    from lxml import etree
+
     try:
         root = lxml.html.fragment_fromstring(markup, create_parent="div")
     except (etree.ParserError, ValueError):
@@ -72,6 +75,8 @@ def parse_feed(content: bytes, url: str, content_type: str | None = None) -> Par
     """Parse a feed document from its bytes. Raises FeedParseError when nothing can be read."""
     if _looks_like_json(content, content_type):
         return _parse_json_feed(content, url)
+    import feedparser
+
     # Without a declared type feedparser flags every document as malformed; XML is what a feed is.
     headers = {"content-location": url, "content-type": content_type or "application/xml"}
     try:

@@ -1,10 +1,11 @@
 """Near-duplicate detection for article texts: MinHash signatures and LSH band keys.
 
 Pure functions, no storage. A text is normalised (NFC, lower-case, ``\\w+`` tokens), cut into overlapping
-word shingles and summarised by a MinHash signature (datasketch, ``affine32`` scheme, fixed seed) plus the
-exact number of distinct shingles. The caller stores :meth:`Signature.to_bytes` and one row per
-:func:`band_keys` key; a new article's candidates are the stored articles sharing at least one band key, and
-:func:`best_match` decides among them.
+word shingles and summarised by a MinHash signature (datasketch's ``affine32`` scheme, fixed seed) plus the
+exact number of distinct shingles. Computing a signature takes numpy (the worker processes do it); storing,
+comparing and keying signatures do not (the main process never loads numpy). The caller stores
+:meth:`Signature.to_bytes` and one row per :func:`band_keys` key; a new article's candidates are the stored
+articles sharing at least one band key, and :func:`best_match` decides among them.
 
 Two texts are the same story (:func:`same_story`) when the estimated *containment* of the smaller shingle set
 in the larger one reaches ``threshold`` and their estimated Jaccard similarity reaches ``min_jaccard``.
@@ -23,20 +24,22 @@ lookup time only.
 from __future__ import annotations
 
 import hashlib
+import random
 import re
+import struct
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from operator import methodcaller
-from typing import TypeVar
+from operator import eq, methodcaller
+from typing import TYPE_CHECKING, TypeVar
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 _TOKEN = re.compile(r"\w+")
-_SEED = 1
-_SCHEME = "affine32"
-_STORED = np.dtype("<u4")  # storage: shingle count, then one value per permutation, little-endian
+_SEED = 1  # datasketch's default seed: its ``MinHash(seed=1, scheme="affine32")`` gives the same signatures
+_STORED = "<{}I"  # storage: shingle count, then one value per permutation, uint32 little-endian
 _DIGEST = methodcaller("digest")
 _SHA1_WORDS = 5  # 32-bit words in a SHA-1 digest
 
@@ -68,32 +71,24 @@ class NearDupConfig:
         return self.num_perm // self.bands
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class Signature:
     """MinHash values of a text's shingle set and the set's exact size."""
 
-    hashvalues: np.ndarray  # uint32, one per permutation
+    hashvalues: tuple[int, ...]  # uint32, one per permutation
     size: int  # number of distinct shingles
 
     def to_bytes(self) -> bytes:
         """Compact storage form: 4 + 4 * num_perm bytes."""
-        return np.concatenate(([self.size], self.hashvalues)).astype(_STORED).tobytes()
+        return struct.pack(_STORED.format(1 + len(self.hashvalues)), self.size, *self.hashvalues)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Signature:
         """Inverse of :meth:`to_bytes`."""
-        values = np.frombuffer(data, dtype=_STORED)
-        if len(values) < 2:
+        if len(data) < 8 or len(data) % 4:
             raise ValueError("not a signature")
-        return cls(values[1:].astype(np.uint32), int(values[0]))
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Signature):
-            return NotImplemented
-        return self.size == other.size and np.array_equal(self.hashvalues, other.hashvalues)
-
-    def __hash__(self) -> int:
-        return hash((self.size, self.hashvalues.tobytes()))
+        size, *values = struct.unpack(_STORED.format(len(data) // 4), data)
+        return cls(tuple(values), size)
 
 
 def words(text: str) -> list[str]:
@@ -103,34 +98,46 @@ def words(text: str) -> list[str]:
 
 @lru_cache(maxsize=8)
 def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
-    """datasketch's ``affine32`` permutation parameters (a, b) for ``_SEED``, uint32 arrays."""
-    from datasketch import MinHash  # imported when first needed: it costs ~0.8 s of every CLI start
+    """datasketch's ``affine32`` permutation parameters (a, b) for ``_SEED``, uint32 arrays: what
+    ``MinHash(num_perm, seed=_SEED, scheme="affine32").permutations`` holds, without loading datasketch (it
+    imports scipy) or numpy.random.
 
-    a, b = MinHash(num_perm=num_perm, seed=_SEED, scheme=_SCHEME).permutations
-    return a, b
-
-
-def _sha1_hash32(shingles: Iterable[str]) -> np.ndarray:
-    """datasketch's ``sha1_hash32`` of each shingle's UTF-8 bytes: its SHA-1 digest's first 4 bytes, little-endian."""
-    digests = b"".join(map(_DIGEST, map(hashlib.sha1, map(str.encode, shingles))))
-    return np.frombuffer(digests, dtype="<u4").reshape(-1, _SHA1_WORDS)[:, 0]
-
-
-def _minhash(hashes: np.ndarray, num_perm: int) -> np.ndarray:
-    """datasketch's ``affine32`` MinHash of 32-bit input hashes, for all of them at once.
-
-    Each input is mixed by the MurmurHash3 finaliser, then permutation k maps it to ``a[k] * h + b[k]`` (uint32,
-    wrapping); the signature holds each permutation's minimum. ``MinHash.update_batch`` computes the same but
-    takes one Python call per input (``tests/test_neardup.py`` checks that the two agree).
+    datasketch draws them from numpy's legacy ``RandomState(_SEED)``: a Mersenne Twister seeded by
+    ``init_genrand``, whose ``randint(0, 2**31, dtype=uint32)`` is a 32-bit output with its top bit cleared and
+    ``randint(0, 2**32, dtype=uint32)`` the output itself. Python's ``random`` is the same generator; given that
+    state, its ``getrandbits(32)`` returns the same outputs.
     """
-    h = hashes.reshape(-1, 1)
+    import numpy as np
+
+    state = [_SEED]
+    for i in range(1, 624):  # init_genrand
+        state.append((1812433253 * (state[-1] ^ (state[-1] >> 30)) + i) & 0xFFFFFFFF)
+    generator = random.Random()
+    generator.setstate((3, (*state, 624), None))
+    a = [(generator.getrandbits(32) & 0x7FFFFFFF) * 2 + 1 for _ in range(num_perm)]  # odd multipliers
+    b = [generator.getrandbits(32) for _ in range(num_perm)]
+    return np.array(a, dtype=np.uint32), np.array(b, dtype=np.uint32)
+
+
+def _minhash(shingles: Iterable[str], num_perm: int) -> tuple[int, ...]:
+    """datasketch's ``affine32`` MinHash of the shingles' ``sha1_hash32``, for all of them at once.
+
+    Each shingle's hash is its UTF-8 bytes' SHA-1 digest's first 4 bytes, little-endian; it is mixed by the
+    MurmurHash3 finaliser, then permutation k maps it to ``a[k] * h + b[k]`` (uint32, wrapping); the signature
+    holds each permutation's minimum. ``MinHash.update_batch`` computes the same but takes one Python call per
+    input (``tests/test_neardup.py`` checks that the two agree).
+    """
+    import numpy as np  # the worker processes', preloaded by their forkserver
+
+    digests = b"".join(map(_DIGEST, map(hashlib.sha1, map(str.encode, shingles))))
+    h = np.frombuffer(digests, dtype="<u4").reshape(-1, _SHA1_WORDS)[:, :1]
     h = h ^ (h >> 16)
     h = h * np.uint32(0x85EBCA6B)
     h = h ^ (h >> 13)
     h = h * np.uint32(0xC2B2AE35)
     h = h ^ (h >> 16)
     a, b = _permutations(num_perm)
-    return (h * a + b).min(axis=0)
+    return tuple((h * a + b).min(axis=0).tolist())
 
 
 def signature(text: str, config: NearDupConfig) -> Signature | None:
@@ -140,17 +147,18 @@ def signature(text: str, config: NearDupConfig) -> Signature | None:
         return None
     # every run of shingle_words consecutive tokens (zip stops with the shortest, last slice)
     shingles = set(map(" ".join, zip(*(tokens[i:] for i in range(config.shingle_words)), strict=False)))
-    return Signature(_minhash(_sha1_hash32(shingles), config.num_perm), len(shingles))
+    return Signature(_minhash(shingles, config.num_perm), len(shingles))
 
 
 def band_keys(sig: Signature, config: NearDupConfig) -> list[str]:
     """One key per LSH band, ``"<band>:<16 hex digits>"``; equal keys mean equal MinHash values there."""
     if len(sig.hashvalues) != config.num_perm:
         raise ValueError("signature does not match config.num_perm")
-    values = sig.hashvalues.astype(_STORED).reshape(config.bands, config.rows)
+    values = sig.to_bytes()[4:]  # the band's values as stored: uint32 little-endian
+    width = 4 * config.rows
     return [
-        f"{band:02d}:{hashlib.blake2b(row.tobytes(), digest_size=8).hexdigest()}"
-        for band, row in enumerate(values)
+        f"{band:02d}:{hashlib.blake2b(values[band * width : (band + 1) * width], digest_size=8).hexdigest()}"
+        for band in range(config.bands)
     ]
 
 
@@ -158,7 +166,7 @@ def similarity(a: Signature, b: Signature) -> float:
     """Estimated Jaccard similarity of the two shingle sets."""
     if len(a.hashvalues) != len(b.hashvalues):
         raise ValueError("signatures have different numbers of permutations")
-    return float(np.count_nonzero(a.hashvalues == b.hashvalues)) / len(a.hashvalues)
+    return sum(map(eq, a.hashvalues, b.hashvalues)) / len(a.hashvalues)
 
 
 def containment(a: Signature, b: Signature) -> float:

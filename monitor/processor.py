@@ -3,10 +3,16 @@ statements, near-duplicate signature.
 
 Runs in worker processes (CPU-bound); everything here is picklable and free of I/O (the tagging rules are
 read once per process).
+
+The main process imports this module for its types and the pool, not for the work: the extractor
+(trafilatura, lxml, readability), the feed parser and numpy are imported by the functions that use them, in
+the workers. With two workers or more, their forkserver imports those modules (``WORKER_MODULES``) once,
+before it forks them, and they share its pages instead of each loading a copy of its own.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import select
 import threading
@@ -18,15 +24,23 @@ from email.message import Message
 from functools import lru_cache
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from monitor.config import Settings
 from monitor.dedup import canonical_url, content_hash
-from monitor.extraction import extract_article
-from monitor.feedparse import FeedEntry
-from monitor.models import Article, ArticleTag
-from monitor.models import Statement as StatementRow
 from monitor.neardup import NearDupConfig, signature
 from monitor.tagging import Statement, Tagger
+
+if TYPE_CHECKING:
+    from monitor.config import Settings
+    from monitor.feedparse import FeedEntry
+    from monitor.models import Article, ArticleTag
+    from monitor.models import Statement as StatementRow
+
+# What the workers run imports these (the functions below, monitor.feedparse.parse_feed and its XML parser,
+# neardup's signatures); tests/test_workers.py checks that nothing else is loaded.
+WORKER_MODULES = (
+    "monitor.processor", "monitor.extraction", "monitor.feedparse", "feedparser", "xml.sax.expatreader", "numpy",
+)
 
 
 @dataclass(frozen=True)
@@ -73,7 +87,10 @@ def tagger(options: Options) -> Tagger:
 
 
 def analysis_rows(article: Article, analysis: Analysis) -> tuple[list[ArticleTag], list[StatementRow]]:
-    """The tag and statement rows of an article's analysis."""
+    """The tag and statement rows of an article's analysis (in the process that stores them)."""
+    from monitor.models import ArticleTag
+    from monitor.models import Statement as StatementRow
+
     tags = [ArticleTag(article_id=article.id, tag=t.tag, score=t.score, evidence=t.evidence) for t in analysis.tags]
     statements = [
         StatementRow(
@@ -137,6 +154,8 @@ def _decode(html: bytes, content_type: str | None) -> str | bytes:
 
 def process(candidate: Candidate, options: Options) -> Processed | None:
     """Extract the article from its page, falling back to the entry's content; None when no text at all."""
+    from monitor.extraction import extract_article
+
     entry = candidate.entry
     extracted = None
     if candidate.html:
@@ -186,15 +205,30 @@ def _exit_with(parent: int) -> None:
     os._exit(1)
 
 
-def _watch_parent(parent: int) -> None:
-    """Worker initializer: a worker outlives a killed parent otherwise (it waits for work forever, and keeps
-    the resource tracker alive), so it ends itself as soon as the parent is gone."""
+def _start_worker(parent: int) -> None:
+    """Worker initializer. A worker outlives a killed parent otherwise (it waits for work forever, and keeps
+    the resource tracker alive), so it ends itself as soon as the parent is gone. What it inherited from a
+    forkserver is frozen: the garbage collector then never writes to those objects, and their pages stay
+    shared."""
+    gc.freeze()
     threading.Thread(target=_exit_with, args=(parent,), name="monitor-parent-watch", daemon=True).start()
 
 
 def process_pool(workers: int) -> ProcessPoolExecutor:
-    """Worker processes for ``process`` and feed parsing; forkserver, so the event loop's threads are never
-    forked. Each worker ends when the process that made the pool dies, however it dies."""
+    """Worker processes for ``process`` and feed parsing, started without forking this process (its event
+    loop's threads must not be forked). Each worker ends when the process that made the pool dies, however
+    it dies.
+
+    Two workers or more come from a forkserver that loads ``WORKER_MODULES`` for all of them (if this process
+    has not started it yet), so they share those pages. A single worker shares them with nobody: the pages it
+    writes to (every object it uses gains a reference) would be copied and the forkserver's originals kept,
+    so it is spawned, a fresh interpreter that loads what it needs (~12 MB less than a forkserver and a
+    worker; the forkserver alone is ~6 MB)."""
+    if workers == 1:
+        context = get_context("spawn")
+    else:
+        context = get_context("forkserver")
+        context.set_forkserver_preload(list(WORKER_MODULES))
     return ProcessPoolExecutor(
-        max_workers=workers, mp_context=get_context("forkserver"), initializer=_watch_parent, initargs=(os.getpid(),)
+        max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
     )

@@ -39,7 +39,7 @@ SCRIPT = ROOT / ".ci" / "docker-check.sh"
 # docker's default grace period before SIGKILL; a clean stop must come well before it
 GRACE = 10
 STOP_LIMIT = 5.0
-# the image as built on the debootstrap base is ~0.5 GB (scipy/numpy for datasketch are most of it)
+# the image as built on the debootstrap base is ~0.5 GB (scipy/numpy for scikit-learn are most of it)
 MAX_IMAGE_MB = 800
 
 pytestmark = pytest.mark.timeout(2400)  # cold: apt, debootstrap and a full pip install in the build

@@ -184,6 +184,17 @@ def test_signature_is_the_datasketch_minhash_of_the_shingles() -> None:
         assert np.array_equal(sig(text).hashvalues, reference.hashvalues)
 
 
+def test_permutations_are_datasketchs_without_numpy_random() -> None:
+    from datasketch import MinHash
+
+    from monitor.neardup import _permutations
+
+    for num_perm in (1, 7, CONFIG.num_perm, 300):
+        a, b = _permutations(num_perm)
+        reference_a, reference_b = MinHash(num_perm=num_perm, seed=1, scheme="affine32").permutations
+        assert np.array_equal(a, reference_a) and np.array_equal(b, reference_b)
+
+
 def test_band_keys_are_stable() -> None:
     keys = band_keys(sig(WIRE), CONFIG)
     assert len(keys) == CONFIG.bands == len(set(keys))

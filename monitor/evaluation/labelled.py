@@ -11,8 +11,8 @@ Speaker matching (per item, each speaker counted once):
     case-insensitively, ignoring honorifics such as "Sir" or "Lord");
   * a labelled speaker without a name (a body) matches a predicted body speaker (name None) of the same body
     family: the Ministry of Defence family (MoD, Defence Intelligence, British intelligence, unnamed UK defence
-    or government sources/officials), Downing Street (incl. the PM's spokesman), the Foreign Office, the British Army, the
-    Royal Navy, the RAF; any other role string must match exactly.
+    or government sources/officials), Downing Street (incl. the PM's spokesman), the Foreign Office, the British
+    Army, the Royal Navy, the RAF; any other role string must match exactly.
 """
 
 from __future__ import annotations
