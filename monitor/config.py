@@ -85,7 +85,7 @@ class StoriesSettings(Section):
     min_words: int = Field(50, ge=1)
 
     def near_dup_config(self) -> NearDupConfig:
-        """The near-duplicate check these settings choose (imported here: it loads numpy)."""
+        """The near-duplicate check these settings choose."""
         from monitor.neardup import NearDupConfig
 
         return NearDupConfig(threshold=self.threshold, min_jaccard=self.min_jaccard, min_words=self.min_words)
