@@ -296,8 +296,12 @@ class Tagger:
                 statement = Statement(raw.speaker.name, raw.speaker.role_title, original[raw.start : raw.end],
                                       raw.start, raw.end, field)
                 found = self._group_terms(rule, fld.views[rule.name][0][raw.start : raw.end])  # the words attributed
-                with_headline = {g: found.get(g, set()) | in_headline.get(g, set()) for g in found.keys() | in_headline}
-                ok, why = self._qualifies(rule, raw, with_headline if field == "text" else found)
+                if field == "text" and in_headline:
+                    found_or_heard = {g: found.get(g, set()) | in_headline.get(g, set())
+                                      for g in found.keys() | in_headline}
+                else:
+                    found_or_heard = found
+                ok, why = self._qualifies(rule, raw, found_or_heard)
                 if ok:
                     score += weight
                 features = self._statement_features(rule, raw, found, field, ok) | topics

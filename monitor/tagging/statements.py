@@ -446,7 +446,7 @@ class StatementExtractor:
             window = max(0, that.start() - 60)
             m = _SPEECH_NOUN.search(text, window, that.start())
             if m is not None and not _inside(quotes, quote_starts, m.start()):
-                out.extend(self._noun_attribution(text, m, that.end(), sents, mentions, events))
+                out.extend(self._noun_attribution(text, m, that.end(), sents, mentions, events, quotes))
         for m in _NOUN_BY.finditer(text):
             if not _inside(quotes, quote_starts, m.start()):
                 out.extend(self._noun_by_attribution(text, m, sents, mentions, starts))
@@ -487,7 +487,8 @@ class StatementExtractor:
         return None
 
     def _noun_attribution(self, text: str, m: re.Match[str], body: int, sents: list[tuple[int, int]],
-                          mentions: list[Mention], events: list[tuple[int, str, Speaker]]) -> list[RawStatement]:
+                          mentions: list[Mention], events: list[tuple[int, str, Speaker]],
+                          quotes: list[tuple[int, int]]) -> list[RawStatement]:
         """ "The Foreign Office revelation that ...", "the MoD's assessment that ...", "his warning that ..."."""
         sent = next(((a, b) for a, b in sents if a <= m.start() < b), None)
         if sent is None:
@@ -508,7 +509,7 @@ class StatementExtractor:
             mention = (pm.start(1), pm.end(1))
         if speaker is None or speaker.other:
             return []
-        span = _trim_span(text, body, _paraphrase_end(text, body, s1, _quote_spans(text[:s1])))
+        span = _trim_span(text, body, _paraphrase_end(text, body, s1, quotes))
         return [RawStatement(speaker, span[0], span[1], sent, mention)] if span else []
 
     @staticmethod
