@@ -21,7 +21,8 @@ import pytest
 
 from benchmarks.procwatch import run_watched
 from monitor.app import App
-from monitor.db import create_db_engine, migrate
+from monitor.db import check_sqlite_file, create_db_engine, migrate
+from monitor.errors import DatabaseError
 from monitor.health import heartbeat_age, write_heartbeat
 from monitor.storage import Store
 from tests.conftest import run_cycle
@@ -206,6 +207,31 @@ def test_a_corrupt_sqlite_file_is_refused_and_never_written(config_file: Path, s
         assert lines[0].startswith(f"{prefix}database file {db} is corrupt") and ".recover" in lines[0]
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
     assert server.requests == []
+
+
+def test_a_passed_check_is_kept_until_the_file_or_its_log_changes(tmp_path: Path) -> None:
+    """The quick_check reads the whole file: its verdict is kept beside the database and trusted while the file
+    and its write-ahead log are as they were; any write (ours or another program's) brings the check back."""
+    db = tmp_path / "monitor.db"
+    engine = create_db_engine(f"sqlite:///{db}")
+    migrate(engine)  # a new file: nothing to check before, created by the migration
+    assert check_sqlite_file(engine) is True and (tmp_path / "monitor.db.checked").is_file()
+    assert check_sqlite_file(engine) is False  # unchanged: the verdict stands
+    Store(engine).set_state("probe", "1")  # a write lands in the log
+    assert check_sqlite_file(engine) is True and check_sqlite_file(engine) is False
+    engine.dispose()  # the last connection checkpoints the log into the file and removes it
+    assert check_sqlite_file(engine) is True and check_sqlite_file(engine) is False
+    with closing(sqlite3.connect(db)) as conn:  # another program: same size, new content
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = [p for (p,) in conn.execute("SELECT pageno FROM dbstat WHERE name = 'feed' AND pagetype = 'leaf'")]
+    with db.open("r+b") as fh:
+        fh.seek((pages[0] - 1) * page_size)
+        fh.write(random.Random(7).randbytes(page_size))
+    with pytest.raises(DatabaseError, match="is corrupt"):
+        check_sqlite_file(engine)
+    assert not (tmp_path / "monitor.db.checked").exists()
+    with pytest.raises(DatabaseError, match="is corrupt"):  # and it stays refused
+        check_sqlite_file(engine)
 
 
 def test_a_file_that_is_not_a_database_is_refused(config_file: Path) -> None:
