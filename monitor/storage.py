@@ -111,6 +111,36 @@ NEAR_DUP_CANDIDATES = 50  # most-similar stored articles compared exactly per ne
 ArticleHook = Callable[[Session, Article], None]
 
 
+class _SaveStatements:
+    """The statements of storing an article, built once: building a statement (and its ``IN`` list of 64 band
+    keys) cost more than running it. The lists are expanding parameters."""
+
+    _articles, _bands = Article.__table__.c, StoryBand.__table__.c
+    _hits = sa.func.count().label("hits")
+    stored = (
+        sa.select(_articles.id)
+        .where(sa.or_(_articles.content_hash == sa.bindparam("content_hash"), _articles.id == sa.bindparam("id")))
+        .limit(1)
+    )
+    candidates = (
+        sa.select(_bands.article_id, _hits)
+        .where(_bands.band_key.in_(sa.bindparam("keys", expanding=True)))
+        .group_by(_bands.article_id)
+        .order_by(_hits.desc())
+        .limit(NEAR_DUP_CANDIDATES)
+    )
+    signatures = (
+        sa.select(_articles.id, _articles.story_id, _articles.minhash, _articles.fetched_at)
+        .where(_articles.id.in_(sa.bindparam("ids", expanding=True)))
+        .order_by(_articles.fetched_at, _articles.id)
+    )
+    article = sa.insert(Article.__table__)
+    bands = sa.insert(StoryBand.__table__)
+    tags = sa.insert(ArticleTag.__table__)
+    statements = sa.insert(Statement.__table__)
+    sighting = sa.insert(ArticleSource.__table__)
+
+
 class Store:
     """All database access. Methods are synchronous; the pipeline calls them from one writer thread.
 
@@ -524,31 +554,24 @@ class Store:
         """One article of ``save_articles``; core statements on the session's connection (the ORM's unit of work
         costs more than the rest of the save)."""
         article, sighting = item.article, item.sighting
-        conn = s.connection()
-        articles = Article.__table__.c
-        existing = conn.execute(
-            sa.select(articles.id)
-            .where(sa.or_(articles.content_hash == article.content_hash, articles.id == article.id))
-            .limit(1)
-        ).scalar()
+        conn, sql = s.connection(), _SaveStatements
+        existing = conn.execute(sql.stored, {"content_hash": article.content_hash, "id": article.id}).scalar()
         if existing is not None:
             if sighting:
                 self._add_sighting(s, existing, sighting)
             return SaveResult(existing, created=False)
         keys = self._join_story(conn, article)
-        conn.execute(sa.insert(Article.__table__), [article.model_dump()])
+        conn.execute(sql.article, [article.model_dump()])
         if keys:
-            conn.execute(sa.insert(StoryBand.__table__), [{"band_key": k, "article_id": article.id} for k in keys])
+            conn.execute(sql.bands, [{"band_key": k, "article_id": article.id} for k in keys])
         if item.tags:
-            conn.execute(sa.insert(ArticleTag.__table__), [
-                {**t.model_dump(), "article_id": article.id} for t in item.tags
-            ])
+            conn.execute(sql.tags, [{**t.model_dump(), "article_id": article.id} for t in item.tags])
         if item.statements:
-            conn.execute(sa.insert(Statement.__table__), [
+            conn.execute(sql.statements, [
                 {**st.model_dump(exclude={"id"}), "article_id": article.id} for st in item.statements
             ])
         if sighting:  # a new article has no sightings yet: nothing to check
-            conn.execute(sa.insert(ArticleSource.__table__), [sighting.values(article.id, utcnow())])
+            conn.execute(sql.sighting, [sighting.values(article.id, utcnow())])
         for hook in self.article_hooks:
             hook(s, article)
         return SaveResult(article.id, created=True)
@@ -562,21 +585,9 @@ class Store:
 
         sig = Signature.from_bytes(article.minhash)
         keys = band_keys(sig, self.neardup)
-        bands, articles = StoryBand.__table__.c, Article.__table__.c
-        hits = sa.func.count().label("hits")
-        candidates = conn.execute(
-            sa.select(bands.article_id, hits)
-            .where(bands.band_key.in_(keys))
-            .group_by(bands.article_id)
-            .order_by(hits.desc())
-            .limit(NEAR_DUP_CANDIDATES)
-        ).all()
+        candidates = conn.execute(_SaveStatements.candidates, {"keys": keys}).all()
         if candidates:
-            rows = conn.execute(
-                sa.select(articles.id, articles.story_id, articles.minhash, articles.fetched_at)
-                .where(articles.id.in_([c[0] for c in candidates]))
-                .order_by(articles.fetched_at, articles.id)
-            ).all()
+            rows = conn.execute(_SaveStatements.signatures, {"ids": [c[0] for c in candidates]}).all()
             stories = {r[0]: r[1] or r[0] for r in rows}
             match = best_match(sig, [(r[0], Signature.from_bytes(r[2])) for r in rows if r[2]], self.neardup)
             if match is not None:
