@@ -240,6 +240,7 @@ class StoryBand(SQLModel, table=True):
     """Locality-sensitive-hashing band keys of an article's text, to find near-copies in constant time."""
 
     __tablename__ = "story_band"
+    __table_args__ = {"sqlite_with_rowid": False}  # the primary key's b-tree holds the rows (migration 0009)
 
     band_key: str = Field(primary_key=True, max_length=24)
     article_id: str = Field(foreign_key="article.id", primary_key=True, index=True, ondelete="CASCADE", max_length=16)

@@ -153,6 +153,42 @@ def test_migration_0004_drops_the_statement_copies_from_tag_evidence(db_url: str
     engine.dispose()
 
 
+def test_migration_0009_keeps_the_story_bands_and_their_stories(db_url: str) -> None:
+    """The band rows move to a table without rowid (SQLite): every row is kept, and a near-copy stored after
+    the upgrade joins the story of one stored before it."""
+    from monitor.neardup import NearDupConfig, signature
+    from tests.test_neardup import WIRE, WIRE_EDITED
+
+    def stored(text: str) -> Article:
+        sig = signature(text, NearDupConfig())
+        assert sig is not None
+        return article(text, minhash=sig.to_bytes())
+
+    engine = create_db_engine(db_url)
+    migrate(engine, "0008")
+    first = Store(engine).save_article(stored(WIRE), None).article_id
+
+    def bands() -> list[tuple[str, str]]:
+        with engine.connect() as conn:
+            return sorted(conn.execute(sa.text("SELECT band_key, article_id FROM story_band")).tuples())
+
+    before = bands()
+    assert len(before) == NearDupConfig().bands
+    migrate(engine)
+    assert bands() == before
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            sql = conn.execute(sa.text("SELECT sql FROM sqlite_master WHERE name = 'story_band'")).scalar_one()
+            indexes = conn.execute(sa.text("SELECT name FROM sqlite_master WHERE tbl_name = 'story_band' "
+                                           "AND type = 'index' AND sql IS NOT NULL")).scalars().all()
+        assert sql.endswith("WITHOUT ROWID") and indexes == ["ix_story_band_article_id"]
+    copy = Store(engine).save_article(stored(WIRE_EDITED), None).article_id
+    joined = Store(engine).article(copy)
+    assert joined is not None and (joined.duplicate_of, joined.story_id) == (first, first)
+    assert len(bands()) == 2 * NearDupConfig().bands
+    engine.dispose()
+
+
 def test_feed_urls_are_compared_in_canonical_form(store: Store) -> None:
     feed, created = store.add_feed("http://127.0.0.2:8000/feed.xml")
     assert created and feed.url == "http://127.0.0.2:8000/feed.xml"
