@@ -1,6 +1,6 @@
 """story bands without rowid on SQLite: the band rows (64 per article) are the largest part of a database
-(about half of it at 30,000 articles); kept in their primary key's own b-tree they take a quarter less room and
-a new article's 64 inserts cost less. PostgreSQL is unchanged.
+(half of it at 30,000 articles); kept in their primary key's own b-tree they take 30% less room and a new
+article's 64 inserts cost less. PostgreSQL is unchanged.
 
 Revision ID: 0009
 Revises: 0008
