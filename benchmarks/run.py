@@ -91,7 +91,8 @@ class Server:
 
 
 def monitor_env(db: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    # (without PYTHONDONTWRITEBYTECODE: a user's installation keeps its bytecode, see benchmarks.startup)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_") and k != "PYTHONDONTWRITEBYTECODE"}
     env.update(MONITOR_CONFIG=str(CONFIG), MONITOR_DEFAULT_FEEDS="", MONITOR_DATABASE_URL=f"sqlite:///{db}")
     return env
 

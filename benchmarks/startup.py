@@ -39,6 +39,9 @@ def _wall(args: list[str], env: dict[str, str]) -> float:
 def measure(env: dict[str, str], runs: int = 5) -> dict[str, float]:
     """Median wall seconds of ``runs`` runs of each command of :data:`TARGETS`, with the environment ``env``
     (its MONITOR_* variables choose the config and the database)."""
+    # A user's installation keeps the bytecode Python writes on the first run: a shell that forbids writing it
+    # (PYTHONDONTWRITEBYTECODE, set on the development machine) would compile the monitor's modules every time.
+    env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
     figures = {}
     for command in TARGETS:
         args = command.split()
