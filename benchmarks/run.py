@@ -35,11 +35,11 @@ import sqlalchemy as sa
 from benchmarks import startup
 from benchmarks.procwatch import Watched, run_watched
 from benchmarks.scale import Synth, seed, time_store
+from benchmarks.startup import monitor_env
 from benchmarks.world import World
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH = ROOT / "benchmarks" / ".scratch"
-CONFIG = ROOT / "benchmarks" / "monitor.toml"
 PYTHON = sys.executable
 MB = 1024 * 1024
 # The 200-feed world of issue 16: 4,000 entries, 2,219 distinct pages listed.
@@ -88,13 +88,6 @@ class Server:
 
 
 # --- the monitor ------------------------------------------------------------------------------------------
-
-
-def monitor_env(db: Path) -> dict[str, str]:
-    # (without PYTHONDONTWRITEBYTECODE: a user's installation keeps its bytecode, see benchmarks.startup)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_") and k != "PYTHONDONTWRITEBYTECODE"}
-    env.update(MONITOR_CONFIG=str(CONFIG), MONITOR_DEFAULT_FEEDS="", MONITOR_DATABASE_URL=f"sqlite:///{db}")
-    return env
 
 
 def open_store(db: Path):

@@ -27,6 +27,16 @@ MONITOR = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "monit
 TARGETS = {"--version": 0.15, "--help": 0.15, "articles list --limit 10": 0.4}
 
 
+def monitor_env(db: Path, **settings: str) -> dict[str, str]:
+    """The environment the benchmarks run the monitor in: this checkout's benchmark config, the SQLite file
+    ``db``, never the default feeds, none of the shell's MONITOR_* variables — and not the shell's
+    PYTHONDONTWRITEBYTECODE (set on the development machine): a user's installation keeps the bytecode Python
+    writes on the first run, without it every command would compile the monitor's modules again."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_") and k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(MONITOR_CONFIG=str(CONFIG), MONITOR_DEFAULT_FEEDS="", MONITOR_DATABASE_URL=f"sqlite:///{db}", **settings)
+    return env
+
+
 def _wall(args: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
     result = subprocess.run([*MONITOR, *args], env=env, cwd=ROOT, capture_output=True, text=True)
@@ -38,10 +48,7 @@ def _wall(args: list[str], env: dict[str, str]) -> float:
 
 def measure(env: dict[str, str], runs: int = 5) -> dict[str, float]:
     """Median wall seconds of ``runs`` runs of each command of :data:`TARGETS`, with the environment ``env``
-    (its MONITOR_* variables choose the config and the database)."""
-    # A user's installation keeps the bytecode Python writes on the first run: a shell that forbids writing it
-    # (PYTHONDONTWRITEBYTECODE, set on the development machine) would compile the monitor's modules every time.
-    env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    (:func:`monitor_env`)."""
     figures = {}
     for command in TARGETS:
         args = command.split()
@@ -62,10 +69,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="runs per command (the median is printed)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="monitor-startup-") as scratch:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-        env.update(MONITOR_CONFIG=str(CONFIG), MONITOR_DEFAULT_FEEDS="",
-                   MONITOR_DATABASE_URL=f"sqlite:///{Path(scratch) / 'monitor.db'}",
-                   MONITOR_HEARTBEAT_FILE=str(Path(scratch) / "heartbeat"))
+        env = monitor_env(Path(scratch) / "monitor.db", MONITOR_HEARTBEAT_FILE=str(Path(scratch) / "heartbeat"))
         _wall(["seed"], env)  # a database at head with a few articles to list
         report(measure(env, args.runs))
 
