@@ -22,14 +22,14 @@ from sqlmodel import col, select
 from monitor.alerts.outbox import make_alert_hook
 from monitor.alerts.render import MAX_SUBJECT
 from monitor.alerts.sender import DIGEST_STATE, build_due_digests, deliver_pending, run_alerts
-from monitor.config import Settings, load_settings
-from monitor.db import create_db_engine, migrate
-from monitor.dedup import content_hash
-from monitor.errors import ConfigError
-from monitor.metrics import REGISTRY
-from monitor.models import Alert, Article, ArticleTag, Statement
-from monitor.neardup import NearDupConfig, signature
-from monitor.storage import Sighting, Store
+from monitor.core.config import Settings, load_settings
+from monitor.core.errors import ConfigError
+from monitor.core.metrics import REGISTRY
+from monitor.dedup.exact import content_hash
+from monitor.dedup.neardup import NearDupConfig, signature
+from monitor.store import Sighting, Store
+from monitor.store.engine import create_db_engine, migrate
+from monitor.store.models import Alert, Article, ArticleTag, Statement
 from tests.smtp import PASSWORD, USER, SmtpServer, make_certificate
 
 WAR, UK = "ukraine-war", "uk-defence-statement"

@@ -8,11 +8,11 @@ from collections.abc import Iterable, Sequence
 
 from sqlmodel import Session, col, select
 
-from monitor.alerts.config import Subscription
-from monitor.config import Settings
-from monitor.errors import ConfigError
-from monitor.models import Alert, AlertStory, Article, Feed
-from monitor.storage import ArticleHook
+from monitor.core.alert_settings import Subscription
+from monitor.core.config import Settings
+from monitor.core.errors import ConfigError
+from monitor.store import ArticleHook
+from monitor.store.models import Alert, AlertStory, Article, Feed
 
 
 def check_subscriptions(settings: Settings) -> list[Subscription]:

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import jinja2
 from sqlmodel import Session, col, select
 
-from monitor.config import Settings
-from monitor.models import Alert, Article, ArticleTag, Feed, Statement, utcnow
+from monitor.core.config import Settings
+from monitor.store.models import Alert, Article, ArticleTag, Feed, Statement, utcnow
 
 MAX_SUBJECT = 160
 EXTRACT_CHARS = 400

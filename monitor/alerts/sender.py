@@ -14,15 +14,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from monitor import metrics
-from monitor.alerts.config import Subscription
 from monitor.alerts.mailer import Mailer, SendError
 from monitor.alerts.outbox import check_subscriptions, new_alert
 from monitor.alerts.render import Renderer, load_articles
-from monitor.app import App
-from monitor.config import Settings
-from monitor.models import Alert, AlertStory, Article, ServiceState, utcnow
-from monitor.storage import Store
+from monitor.core import metrics
+from monitor.core.alert_settings import Subscription
+from monitor.core.config import Settings
+from monitor.store import Store
+from monitor.store.models import Alert, AlertStory, Article, ServiceState, utcnow
 
 log = logging.getLogger(__name__)
 DIGEST_STATE = "alerts.digest.{}"  # when the subscription's last digest was built (or it was first seen)
@@ -208,20 +207,19 @@ def run_alerts(store: Store, settings: Settings, force: bool = False) -> Deliver
     return report
 
 
-def schedule_alert_jobs(scheduler: AsyncIOScheduler, app: App) -> None:
+def schedule_alert_jobs(scheduler: AsyncIOScheduler, store: Store, settings: Settings) -> None:
     """The sender job (every ``alerts.send_interval`` s, first at once) and a job at each digest's schedule."""
     lock = asyncio.Lock()
 
     async def job() -> None:
         async with lock:
             try:
-                await asyncio.to_thread(run_alerts, app.store, app.settings)
+                await asyncio.to_thread(run_alerts, store, settings)
             except asyncio.CancelledError:  # the daemon is stopping; a send in progress ends in its thread
                 return
             except Exception:
                 log.exception("alert delivery failed")
 
-    settings = app.settings
     scheduler.add_job(job, "interval", seconds=settings.alerts.send_interval, next_run_time=utcnow(),
                       coalesce=True, max_instances=1, id="alerts-send")
     for sub in check_subscriptions(settings):

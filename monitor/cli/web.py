@@ -32,8 +32,8 @@ def labels() -> None:
 @pass_ctx
 def labels_export(ctx: Context, output: Path | None) -> None:
     """Write the labels as labelled JSON Lines (the format of the shared evaluation set), one article a line."""
-    from monitor.readmodels import labelled_items
-    from monitor.storage_views import Views
+    from monitor.store.readmodels import labelled_items
+    from monitor.store.views import Views
 
     store = ctx.app.store
     lines = [json.dumps(item, ensure_ascii=False) for item in labelled_items(store, Views(store.engine).labels())]
