@@ -267,13 +267,12 @@ def test_crash_between_send_and_mark_resends_once_with_the_same_message_id(
 ) -> None:
     settings, store = alerting
     save(store, "Strikes on Kyiv", story_text(20))
-    import monitor.alerts.sender as sender
 
     def crash(*_args: object, **_kw: object) -> None:
         raise KeyboardInterrupt  # the process dies after the server accepted the message
 
     with monkeypatch.context() as m:
-        m.setattr(sender, "_finish", crash)
+        m.setattr(store, "finish_alert", crash)  # marking the alert sent
         with pytest.raises(KeyboardInterrupt):
             deliver_pending(store, settings)
     [alert] = alerts(store)

@@ -1,5 +1,5 @@
 """Storage: the read-only queries behind the web pages and the API (statements timeline, tag counts, feed
-activity) and the analysts' labels."""
+activity)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from monitor.store.models import Article, ArticleSource, ArticleTag, Label, Statement
+from monitor.store.models import Article, ArticleSource, ArticleTag, Statement
 from monitor.store.query import Node
 from monitor.store.search import ArticleSearch
 
@@ -26,7 +26,7 @@ class FeedActivity:
 
 
 class Views:
-    """Read queries for the interface, and the labels analysts record through it."""
+    """Read queries for the interface."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -85,16 +85,3 @@ class Views:
         )
         with Session(self.engine) as s:
             return {feed_id: FeedActivity(n, first, last) for feed_id, n, first, last in s.execute(q)}
-
-    def add_label(self, article_id: str, tag: str, value: int, note: str | None = None) -> Label:
-        with Session(self.engine, expire_on_commit=False) as s:
-            label = Label(article_id=article_id, tag=tag, value=value, note=note)
-            s.add(label)
-            s.commit()
-            return label
-
-    def labels(self) -> list[tuple[Label, Article]]:
-        """Every label with its article, oldest first."""
-        q = select(Label, Article).join(Article, col(Article.id) == col(Label.article_id)).order_by(col(Label.id))
-        with Session(self.engine) as s:
-            return [(label, a) for label, a in s.exec(q)]

@@ -123,7 +123,7 @@ def label_article(
         raise HTTPException(400, "tag: which tag is wrong or missed")
     if w.store.article(article_id) is None:
         raise HTTPException(404, f"no article with id {article_id}")
-    w.views.add_label(article_id, tag.strip(), value)
+    w.store.add_label(article_id, tag.strip(), value)
     return RedirectResponse(f"/articles/{article_id}?labelled=1", status_code=303)
 
 
