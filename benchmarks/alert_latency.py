@@ -75,7 +75,7 @@ def main() -> None:
                         ("ALERTS_SEND_INTERVAL", args.send_interval)):
         if value is not None:
             env[f"MONITOR_{name}"] = str(value)
-    from monitor.config import load_settings
+    from monitor.core.config import load_settings
 
     settings = load_settings(config, env)
     interval = settings.poll.interval

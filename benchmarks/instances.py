@@ -25,7 +25,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from monitor.db import create_db_engine
+from monitor.store.engine import create_db_engine
 from tests.newsworld import Item, NewsServer, Reply, article_page, article_text, rss
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -91,8 +91,8 @@ class Server:
 
 
 def open_store(db: Path):
-    from monitor.db import create_db_engine, migrate
-    from monitor.storage import Store
+    from monitor.store import Store
+    from monitor.store.engine import create_db_engine, migrate
 
     engine = create_db_engine(f"sqlite:///{db}")
     migrate(engine)
@@ -100,7 +100,7 @@ def open_store(db: Path):
 
 
 def register_feeds(db: Path, urls: list[str]) -> None:
-    from monitor.models import Feed
+    from monitor.store.models import Feed
 
     store = open_store(db)
     now = datetime.now(UTC)
@@ -113,7 +113,7 @@ def register_feeds(db: Path, urls: list[str]) -> None:
 
 
 def make_due(db: Path) -> None:
-    from monitor.models import Feed
+    from monitor.store.models import Feed
 
     store = open_store(db)
     with store.engine.begin() as conn:
@@ -156,7 +156,7 @@ _TOKENS = re.compile(r"\w+")
 def quality(db: Path, world: World) -> dict[str, Any]:
     """Extracted text against the generator's story text: token recall and precision; syndicated copies
     joined to their original's story."""
-    from monitor.models import Article, ArticleSource
+    from monitor.store.models import Article, ArticleSource
 
     by_url = {world.page_url(i): i for i in range(len(world.pages))}
     store = open_store(db)
@@ -361,7 +361,7 @@ def main() -> None:
 
 
 def scale_figures(args: argparse.Namespace, sizes: list[int], world: World, server: Server) -> dict[str, Any]:
-    from monitor.neardup import NearDupConfig
+    from monitor.dedup.neardup import NearDupConfig
 
     config = NearDupConfig()
     db = SCRATCH / "scale.db"

@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from benchmarks.world import _WORDS
-from monitor.models import Article, ArticleSource, StoryBand
-from monitor.neardup import NearDupConfig, Signature, band_keys
-from monitor.storage import Sighting, Store
+from monitor.dedup.neardup import NearDupConfig, Signature, band_keys
+from monitor.store import Sighting, Store
+from monitor.store.models import Article, ArticleSource, StoryBand
 
 BASE = datetime(2023, 1, 1, tzinfo=UTC)
 NEAR_COPY_SHARE = 0.1

@@ -27,12 +27,12 @@ import numpy as np
 import sqlalchemy as sa
 
 from benchmarks.world import _WORDS
-from monitor.db import create_db_engine, migrate
-from monitor.models import Article, ArticleTag, Statement
-from monitor.readmodels import articles_json
-from monitor.search import parse_query
-from monitor.storage import NewArticle, Store
-from monitor.storage_search import ArticleFilter, ArticleSearch, Order
+from monitor.store import NewArticle, Store
+from monitor.store.engine import create_db_engine, migrate
+from monitor.store.models import Article, ArticleTag, Statement
+from monitor.store.query import parse_query
+from monitor.store.readmodels import articles_json
+from monitor.store.search import ArticleFilter, ArticleSearch, Order
 
 SCRATCH = Path(__file__).resolve().parent / ".scratch"
 BASE = datetime(2024, 1, 1, tzinfo=UTC)

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from monitor.app import App
-from monitor.config import Settings, load_settings
-from monitor.db import create_db_engine, migrate
-from monitor.fetcher import Fetcher
-from monitor.pipeline import CycleSummary, Pipeline
-from monitor.storage import Store
+from monitor.core.config import Settings, load_settings
+from monitor.ingest.fetcher import Fetcher
+from monitor.ingest.pipeline import CycleSummary, Pipeline
+from monitor.service.app import App
+from monitor.store import Store
+from monitor.store.engine import create_db_engine, migrate
 from tests.newsworld import NewsServer
 
 PG_ENV = "TEST_POSTGRES_URL"

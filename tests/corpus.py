@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from monitor.models import Article, ArticleTag, Statement
-from monitor.storage import Sighting, Store
+from monitor.store import Sighting, Store
+from monitor.store.models import Article, ArticleTag, Statement
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 CORPUS = {

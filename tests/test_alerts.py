@@ -22,14 +22,14 @@ from sqlmodel import col, select
 from monitor.alerts.outbox import make_alert_hook
 from monitor.alerts.render import MAX_SUBJECT
 from monitor.alerts.sender import DIGEST_STATE, build_due_digests, deliver_pending, run_alerts
-from monitor.config import Settings, load_settings
-from monitor.db import create_db_engine, migrate
-from monitor.dedup import content_hash
-from monitor.errors import ConfigError
-from monitor.metrics import REGISTRY
-from monitor.models import Alert, Article, ArticleTag, Statement
-from monitor.neardup import NearDupConfig, signature
-from monitor.storage import Sighting, Store
+from monitor.core.config import Settings, load_settings
+from monitor.core.errors import ConfigError
+from monitor.core.metrics import REGISTRY
+from monitor.dedup.exact import content_hash
+from monitor.dedup.neardup import NearDupConfig, signature
+from monitor.store import Sighting, Store
+from monitor.store.engine import create_db_engine, migrate
+from monitor.store.models import Alert, Article, ArticleTag, Statement
 from tests.smtp import PASSWORD, USER, SmtpServer, make_certificate
 
 WAR, UK = "ukraine-war", "uk-defence-statement"
@@ -267,13 +267,12 @@ def test_crash_between_send_and_mark_resends_once_with_the_same_message_id(
 ) -> None:
     settings, store = alerting
     save(store, "Strikes on Kyiv", story_text(20))
-    import monitor.alerts.sender as sender
 
     def crash(*_args: object, **_kw: object) -> None:
         raise KeyboardInterrupt  # the process dies after the server accepted the message
 
     with monkeypatch.context() as m:
-        m.setattr(sender, "_finish", crash)
+        m.setattr(store, "finish_alert", crash)  # marking the alert sent
         with pytest.raises(KeyboardInterrupt):
             deliver_pending(store, settings)
     [alert] = alerts(store)

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from monitor.app import import_default_feeds, open_app
-from monitor.config import Settings
-from monitor.opml import read_opml
-from monitor.seeds import packaged_seed_dir
+from monitor.core.config import Settings
+from monitor.ingest.opml import read_opml
+from monitor.ingest.seeds import packaged_seed_dir
+from monitor.service.app import import_default_feeds, open_app
 
 DEFAULT_OPML = Path(__file__).resolve().parent.parent / "config" / "feeds.opml"
 

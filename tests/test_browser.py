@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from monitor.app import open_app
-from monitor.config import Settings
+from monitor.core.config import Settings
+from monitor.service.app import open_app
 from tests.corpus import store_corpus
 from tests.test_ops import free_port
 from tests.test_process_safety import wait_for

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.seeds import packaged_seed_dir
+from monitor.ingest.seeds import packaged_seed_dir
 from tests.newsworld import Item, NewsServer, Reply, article_page, article_text, rss
 from tests.test_alerts_daemon import WAR_PAGE
 
@@ -403,7 +403,7 @@ def test_feeds_remove_takes_several_urls(config_file: Path) -> None:
 
 def test_long_commands_show_progress_on_a_terminal_and_a_count_in_the_log(config_file: Path) -> None:
     logged = monitor("retag")
-    assert "monitor.progress: progress what=articles done=3 total=3" in logged.stderr
+    assert "monitor.core.progress: progress what=articles done=3 total=3" in logged.stderr
     assert "%|" not in logged.stderr  # no bar in a log
 
     controller, terminal = pty.openpty()

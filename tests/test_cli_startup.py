@@ -9,9 +9,9 @@ import sys
 import click
 import pytest
 
-from monitor.app import open_app
 from monitor.cli import COMMANDS, cli
-from monitor.config import Settings
+from monitor.core.config import Settings
+from monitor.service.app import open_app
 
 HEAVY = ("sqlalchemy", "trafilatura", "numpy", "lxml", "httpx", "alembic", "pydantic", "feedparser")
 # What reading the database does without: extraction, near-duplicate signatures, the tagger and its model, the
@@ -19,7 +19,8 @@ HEAVY = ("sqlalchemy", "trafilatura", "numpy", "lxml", "httpx", "alembic", "pyda
 # client, the scheduler.
 NOT_FOR_READING = (
     "trafilatura", "lxml", "numpy", "datasketch", "sklearn", "alembic", "courlan", "httpx", "apscheduler",
-    "monitor.processor", "monitor.tagging", "monitor.pipeline", "monitor.alerts.sender", "monitor.fetcher", "jinja2",
+    "monitor.ingest.processor", "monitor.tagging", "monitor.ingest.pipeline", "monitor.alerts.sender",
+    "monitor.ingest.fetcher", "jinja2",
 )
 PROBE = """
 import sys

@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import load_settings
-from monitor.errors import ConfigError
-from monitor.section import Section
+from monitor.core.config import load_settings
+from monitor.core.errors import ConfigError
+from monitor.core.section import Section
 
 
 def test_environment_overrides_file(config_file: Path) -> None:

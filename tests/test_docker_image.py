@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 
 from monitor import __version__
-from monitor.config import Settings, load_settings
+from monitor.core.config import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / ".ci" / "docker-check.sh"
@@ -269,7 +269,7 @@ def test_image_settings(podman: Podman) -> None:
 CONFIG_FILES_CHECK = """
 import sys
 from pydantic import BaseModel
-from monitor.config import load_settings
+from monitor.core.config import load_settings
 s = load_settings()
 paths = {"default_feeds": s.default_feeds}
 for name, value in s:

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from trafilatura.utils import load_html
 
-import monitor.extraction
-from monitor.extraction import Extracted, _paragraph_chars, extract_article
+import monitor.ingest.extraction
+from monitor.ingest.extraction import Extracted, _paragraph_chars, extract_article
 
 STORY = [
     "Defence ministers from twelve countries met in Brussels on Tuesday to agree a new package of air-defence "
@@ -111,7 +111,7 @@ def test_long_comments_do_not_trigger_readability(monkeypatch: pytest.MonkeyPatc
     def not_called(*_: object) -> str:
         raise AssertionError("readability should not run")
 
-    monkeypatch.setattr(monitor.extraction, "_readability_text", not_called)
+    monkeypatch.setattr(monitor.ingest.extraction, "_readability_text", not_called)
     result = extract_article(page, "https://news.example.com/world/allies-air-defence")
     assert result is not None
     assert result.method == "trafilatura"

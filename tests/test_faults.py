@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from benchmarks.procwatch import run_watched
-from monitor.app import App
-from monitor.db import check_sqlite_file, create_db_engine, migrate
-from monitor.errors import DatabaseError
-from monitor.health import heartbeat_age, write_heartbeat
-from monitor.storage import Store
+from monitor.core.errors import DatabaseError
+from monitor.service.app import App
+from monitor.service.health import heartbeat_age, write_heartbeat
+from monitor.store import Store
+from monitor.store.engine import check_sqlite_file, create_db_engine, migrate
 from tests.conftest import run_cycle
 from tests.newsworld import Item, NewsServer, Reply, article_page, article_text, rss
 from tests.test_guard import MB, bomb

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.feedparse import FeedParseError, html_to_text, parse_feed
+from monitor.ingest.feedparse import FeedParseError, html_to_text, parse_feed
 from tests.newsworld import Item, atom, rss
 
 ITEMS = [

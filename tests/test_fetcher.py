@@ -8,9 +8,9 @@ from typing import TypeVar
 import httpx
 import pytest
 
-from monitor.config import HttpSettings
-from monitor.fetcher import Fetcher, FetchError, FetchResult, _PoolPerHost, parse_retry_after
-from monitor.netguard import AddressPolicy
+from monitor.core.config import HttpSettings
+from monitor.ingest.fetcher import Fetcher, FetchError, FetchResult, _PoolPerHost, parse_retry_after
+from monitor.ingest.netguard import AddressPolicy
 from tests.newsworld import NewsServer, Reply, Request
 
 T = TypeVar("T")

@@ -14,10 +14,10 @@ from pathlib import Path
 import brotli
 import pytest
 
-from monitor.config import HttpSettings
-from monitor.decoding import BoundedDecoder
-from monitor.fetcher import Blocked, FetchResult, ProtocolError, TooLarge
-from monitor.netguard import AddressPolicy
+from monitor.core.config import HttpSettings
+from monitor.ingest.decoding import BoundedDecoder
+from monitor.ingest.fetcher import Blocked, FetchResult, ProtocolError, TooLarge
+from monitor.ingest.netguard import AddressPolicy
 from tests.newsworld import Item, NewsServer, Reply, article_page, article_text, rss
 from tests.test_cli import monitor
 from tests.test_fetcher import FAST, run
@@ -156,7 +156,7 @@ def test_proxy_setting_and_the_guard_still_applies_to_what_it_is_asked(proxy: Ne
 
 
 def test_unsupported_proxy_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from monitor.errors import ConfigError
+    from monitor.core.errors import ConfigError
 
     monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:1080")
     with pytest.raises(ConfigError, match="only http:// and https:// proxies"):

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.errors import MonitorError
-from monitor.ministers import convert, role_for, write
+from monitor.core.errors import MonitorError
 from monitor.tagging import Tagger, TaggingConfigError
+from monitor.tagging.ministers import convert, role_for, write
 from tests.test_cli import monitor
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"

@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.evaluation import stories
-from monitor.neardup import (
+from monitor.dedup.neardup import (
     NearDupConfig,
     Signature,
     band_keys,
@@ -23,6 +22,7 @@ from monitor.neardup import (
     similarity,
     words,
 )
+from monitor.evaluation import stories
 
 CONFIG = NearDupConfig()
 
@@ -187,7 +187,7 @@ def test_signature_is_the_datasketch_minhash_of_the_shingles() -> None:
 def test_permutations_are_datasketchs_without_numpy_random() -> None:
     from datasketch import MinHash
 
-    from monitor.neardup import _permutations
+    from monitor.dedup.neardup import _permutations
 
     for num_perm in (1, 7, CONFIG.num_perm, 300):
         a, b = _permutations(num_perm)

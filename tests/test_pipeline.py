@@ -6,13 +6,13 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from monitor.app import App
-from monitor.dedup import content_hash
-from monitor.models import Article, ArticleSource, Feed
-from monitor.pipeline import GroupCommit, together_or_each
-from monitor.processor import Options
-from monitor.seeds import import_corpus, packaged_seed_dir, read_text
-from monitor.storage import Store
+from monitor.dedup.exact import content_hash
+from monitor.ingest.pipeline import GroupCommit, together_or_each
+from monitor.ingest.processor import Options
+from monitor.ingest.seeds import import_corpus, packaged_seed_dir, read_text
+from monitor.service.app import App
+from monitor.store import Store
+from monitor.store.models import Article, ArticleSource, Feed
 from tests.conftest import run_cycle
 from tests.newsworld import Item, NewsServer, Reply, article_page, article_text, atom, rss
 
@@ -312,7 +312,7 @@ def test_a_failed_poll_logs_when_it_is_tried_again(
 ) -> None:
     server.route("/broken.xml", lambda r: Reply(503))
     app.store.add_feed(server.url("/broken.xml"))
-    with caplog.at_level(logging.WARNING, logger="monitor.pipeline"):
+    with caplog.at_level(logging.WARNING, logger="monitor.ingest.pipeline"):
         run_cycle(app)
     broken = feed_row(app.store, server.url("/broken.xml"))
     [line] = [r for r in caplog.records if r.getMessage().startswith("feed poll failed")]

@@ -9,12 +9,12 @@ from email.utils import format_datetime
 import pytest
 import sqlalchemy as sa
 
-from monitor.app import App
-from monitor.config import PollSettings
-from monitor.feedparse import parse_feed
-from monitor.fetcher import freshness
-from monitor.models import Feed, Instance
-from monitor.storage import PollRecord, Store
+from monitor.core.config import PollSettings
+from monitor.ingest.feedparse import parse_feed
+from monitor.ingest.fetcher import freshness
+from monitor.service.app import App
+from monitor.store import PollRecord, Store
+from monitor.store.models import Feed, Instance
 from tests.conftest import run_cycle
 from tests.newsworld import Item, NewsServer, Reply, article_page, article_text, rss
 

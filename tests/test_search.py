@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from monitor.db import create_db_engine, migrate
-from monitor.errors import InvalidParameter
-from monitor.search import And, Field, Not, Or, QueryError, Term, parse_query
-from monitor.storage import Store
-from monitor.storage_search import ArticleFilter, ArticleSearch, Order
+from monitor.core.errors import InvalidParameter
+from monitor.store import Store
+from monitor.store.engine import create_db_engine, migrate
+from monitor.store.query import And, Field, Not, Or, QueryError, Term, parse_query
+from monitor.store.search import ArticleFilter, ArticleSearch, Order
 from tests.corpus import T0, store_corpus
 
 QUERIES = [

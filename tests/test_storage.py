@@ -3,14 +3,14 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from monitor.config import PollSettings
-from monitor.db import alembic_config, create_db_engine, head_revision, migrate
-from monitor.models import Article, utcnow
-from monitor.storage import PollRecord, Sighting, Store
+from monitor.core.config import PollSettings
+from monitor.store import PollRecord, Sighting, Store
+from monitor.store.engine import alembic_config, create_db_engine, head_revision, migrate
+from monitor.store.models import Article, utcnow
 
 
 def article(text: str, **kw: object) -> Article:
-    from monitor.dedup import content_hash
+    from monitor.dedup.exact import content_hash
 
     h = content_hash(text)
     return Article(id=h, content_hash=h, text=text, source="feed", **kw)  # type: ignore[arg-type]
@@ -156,7 +156,7 @@ def test_migration_0004_drops_the_statement_copies_from_tag_evidence(db_url: str
 def test_migration_0009_keeps_the_story_bands_and_their_stories(db_url: str) -> None:
     """The band rows move to a table without rowid (SQLite): every row is kept, and a near-copy stored after
     the upgrade joins the story of one stored before it."""
-    from monitor.neardup import NearDupConfig, signature
+    from monitor.dedup.neardup import NearDupConfig, signature
     from tests.test_neardup import WIRE, WIRE_EDITED
 
     def stored(text: str) -> Article:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from monitor.app import App
-from monitor.processor import Options
-from monitor.seeds import import_corpus, packaged_seed_dir, read_text
+from monitor.ingest.processor import Options
+from monitor.ingest.seeds import import_corpus, packaged_seed_dir, read_text
+from monitor.service.app import App
 from tests.conftest import run_cycle
 from tests.newsworld import Item, NewsServer, article_page, article_text, rss
 from tests.test_cli import monitor

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.evaluation.labelled import LabelledDataError, load
 from monitor.tagging import Tagger, TaggingConfigError
+from monitor.tagging.labelled import LabelledDataError, load
 from monitor.tagging.scoring import ModelFileError, TagModel
-from monitor.training import analyse, fit, stratified_folds
+from monitor.tagging.training import analyse, fit, stratified_folds
 from tests.test_cli import monitor
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"

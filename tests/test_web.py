@@ -18,9 +18,9 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from monitor.config import Settings
-from monitor.models import Article
-from monitor.storage import Sighting, Store
+from monitor.core.config import Settings
+from monitor.store import Sighting, Store
+from monitor.store.models import Article
 from monitor.web.app import create_app
 from monitor.web.security import CSP, WebError, check_bind
 from tests.corpus import T0, store_corpus
@@ -74,7 +74,7 @@ def test_articles_api_filters_searches_and_pages(client: TestClient, corpus: dic
 def test_an_article_item_is_the_cli_json_with_the_text_cut_to_a_highlighted_snippet(
     client: TestClient, store: Store, corpus: dict[str, str]
 ) -> None:
-    from monitor.readmodels import articles_json
+    from monitor.store.readmodels import articles_json
 
     full = client.get("/api/v1/articles", params={"q": "kyiv", "full": 1}).json()["items"]
     assert full == articles_json(store, [store.article(corpus["a1"])])  # type: ignore[list-item]
@@ -258,7 +258,7 @@ def test_monitor_web_refuses_a_public_address_without_a_token(config_file: Path)
 
 
 def test_cli_query_and_labels_export(config_file: Path, settings: Settings) -> None:
-    from monitor.app import open_app
+    from monitor.service.app import open_app
 
     found = monitor("articles", "list", "--json", "--query", "putin")
     assert found.returncode == 0, found.stderr
@@ -309,7 +309,7 @@ def test_monitor_run_serves_the_interface_when_enabled(config_file: Path) -> Non
 
 
 def test_front_page_chart_counts_tagged_articles_per_day(store: Store, corpus: dict[str, str]) -> None:
-    from monitor.storage_views import Views
+    from monitor.store.views import Views
 
     counts = Views(store.engine).tags_per_day(T0 - timedelta(days=1))
     day = T0.date()
@@ -318,10 +318,10 @@ def test_front_page_chart_counts_tagged_articles_per_day(store: Store, corpus: d
 
 
 def test_a_feed_silent_for_longer_than_usual_is_flagged() -> None:
-    from monitor.config import PollSettings
-    from monitor.models import Feed
-    from monitor.readmodels import feed_json
-    from monitor.storage_views import FeedActivity
+    from monitor.core.config import PollSettings
+    from monitor.store.models import Feed
+    from monitor.store.readmodels import feed_json
+    from monitor.store.views import FeedActivity
 
     poll = PollSettings()  # silent after 5 usual gaps
     hourly = FeedActivity(sightings=49, first=T0, last=T0 + timedelta(hours=48))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import ExtractionSettings, load_settings
-from monitor.feedparse import FeedEntry
-from monitor.processor import WORKER_MODULES, Candidate, Options, Processed, process, process_pool
+from monitor.core.config import ExtractionSettings, load_settings
+from monitor.ingest.feedparse import FeedEntry
+from monitor.ingest.processor import WORKER_MODULES, Candidate, Options, Processed, process, process_pool
 from tests.newsworld import article_page, article_text
 
 CONFIG = Path(__file__).parent.parent / "config" / "monitor.toml"
@@ -27,8 +27,8 @@ def probe(code: str) -> str:
 def test_the_ingesting_process_loads_none_of_the_workers_modules() -> None:
     code = f"""
 import sys
-import monitor.app, monitor.pipeline, monitor.processor, monitor.storage
-from monitor.neardup import NearDupConfig, Signature, band_keys, best_match, similarity
+import monitor.service.app, monitor.ingest.pipeline, monitor.ingest.processor, monitor.store
+from monitor.dedup.neardup import NearDupConfig, Signature, band_keys, best_match, similarity
 sig = Signature(tuple(range(128)), 300)
 band_keys(sig, NearDupConfig())
 assert best_match(sig, [("a", Signature.from_bytes(sig.to_bytes()))], NearDupConfig()) == "a"
@@ -44,16 +44,16 @@ def test_worker_modules_hold_everything_the_workers_load() -> None:
     code = f"""
 import importlib, sys
 from pathlib import Path
-from monitor.config import load_settings
-from monitor.processor import Candidate, Options
+from monitor.core.config import load_settings
+from monitor.ingest.processor import Candidate, Options
 from tests.newsworld import Item, article_page, article_text, rss
 options = Options.from_settings(load_settings(Path({str(CONFIG)!r}), {{}}))
 feed, page = rss([Item("Story 1", "https://news.example.com/1")]), article_page("Story 1", article_text(1)).encode()
 for name in {WORKER_MODULES!r}:
     importlib.import_module(name)
 before = set(sys.modules)
-from monitor.feedparse import parse_feed
-from monitor.processor import process
+from monitor.ingest.feedparse import parse_feed
+from monitor.ingest.processor import process
 entry = parse_feed(feed, "https://news.example.com/feed").entries[0]
 assert process(Candidate(entry, "https://news.example.com/1", page, "text/html"), options) is not None
 print(sorted({{m.split(".")[0] for m in set(sys.modules) - before}}))

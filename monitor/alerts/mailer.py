@@ -8,7 +8,7 @@ from email.message import EmailMessage
 from types import TracebackType
 from typing import Any
 
-from monitor.config import Settings
+from monitor.core.config import Settings
 
 
 class SendError(Exception):

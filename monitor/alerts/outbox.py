@@ -6,13 +6,12 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 
-from sqlmodel import Session, col, select
-
-from monitor.alerts.config import Subscription
-from monitor.config import Settings
-from monitor.errors import ConfigError
-from monitor.models import Alert, AlertStory, Article, Feed
-from monitor.storage import ArticleHook
+from monitor.core.alert_settings import Subscription
+from monitor.core.config import Settings
+from monitor.core.errors import ConfigError
+from monitor.store import ArticleHook
+from monitor.store.alerts import Outbox
+from monitor.store.models import Alert, Article
 
 
 def check_subscriptions(settings: Settings) -> list[Subscription]:
@@ -56,34 +55,18 @@ def make_alert_hook(settings: Settings) -> ArticleHook:
     it yet is recorded for it; immediate subscriptions get an outbox alert in the same transaction."""
     matchers = [Matcher(s) for s in check_subscriptions(settings)]
 
-    def hook(session: Session, article: Article) -> None:
+    def hook(outbox: Outbox, article: Article) -> None:
         if not matchers or article.source == "seed":
             return
         story = article.story_id or article.id
-        feed = session.get(Feed, article.feed_id) if article.feed_id is not None else None
-        hits = [m.subscription for m in matchers if m.matches(article, feed.url if feed else None)]
+        feed_url = outbox.feed_url(article)
+        hits = [m.subscription for m in matchers if m.matches(article, feed_url)]
         if not hits:
             return
-        # Read before adding: a conflicting insert by another process then fails at commit, which the store
-        # retries (and the retry sees the story as alerted).
-        done = set(
-            session.exec(
-                select(AlertStory.subscription).where(
-                    AlertStory.story_id == story, col(AlertStory.subscription).in_([s.name for s in hits])
-                )
-            )
-        )
+        done = outbox.alerted(story, [s.name for s in hits])
         new = [sub for sub in hits if sub.name not in done]
         alerts = {s.name: new_alert(settings, s, "immediate", [article.id]) for s in new if s.mode == "immediate"}
-        session.add_all(alerts.values())
-        session.flush()
-        session.add_all(
-            AlertStory(
-                subscription=sub.name, story_id=story, article_id=article.id,
-                alert_id=alerts[sub.name].id if sub.name in alerts else None,
-            )
-            for sub in new
-        )
+        outbox.queue(story, article.id, [s.name for s in new], alerts)
 
     return hook
 

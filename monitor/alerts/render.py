@@ -13,10 +13,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
-from sqlmodel import Session, col, select
 
-from monitor.config import Settings
-from monitor.models import Alert, Article, ArticleTag, Feed, Statement, utcnow
+from monitor.core.config import Settings
+from monitor.store.alerts import AlertArticles
+from monitor.store.models import Alert, ArticleTag, Statement, utcnow
 
 MAX_SUBJECT = 160
 EXTRACT_CHARS = 400
@@ -56,18 +56,9 @@ def extract(text: str, limit: int = EXTRACT_CHARS) -> str:
     return re.sub(r"\s+\S*$", "", flat[:limit]) + " …"
 
 
-def load_articles(session: Session, article_ids: Sequence[str]) -> list[ArticleView]:
+def load_articles(loaded: AlertArticles, article_ids: Sequence[str]) -> list[ArticleView]:
     """The alerted articles (in the given order) with their tags, statements and feed."""
-    articles = {a.id: a for a in session.exec(select(Article).where(col(Article.id).in_(article_ids)))}
-    tags: dict[str, list[ArticleTag]] = {}
-    for t in session.exec(select(ArticleTag).where(col(ArticleTag.article_id).in_(article_ids))):
-        tags.setdefault(t.article_id, []).append(t)
-    statements: dict[str, list[Statement]] = {}
-    query = select(Statement).where(col(Statement.article_id).in_(article_ids)).order_by(col(Statement.start))
-    for st in session.exec(query):
-        statements.setdefault(st.article_id, []).append(st)
-    feed_ids = {a.feed_id for a in articles.values() if a.feed_id is not None}
-    feeds = {f.id: f for f in session.exec(select(Feed).where(col(Feed.id).in_(feed_ids)))}
+    articles, tags, statements, feeds = loaded.articles, loaded.tags, loaded.statements, loaded.feeds
     views = []
     for article_id in article_ids:
         a = articles.get(article_id)

@@ -9,20 +9,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import jinja2
-import sqlalchemy as sa
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
 
-from monitor import metrics
-from monitor.alerts.config import Subscription
 from monitor.alerts.mailer import Mailer, SendError
 from monitor.alerts.outbox import check_subscriptions, new_alert
 from monitor.alerts.render import Renderer, load_articles
-from monitor.app import App
-from monitor.config import Settings
-from monitor.models import Alert, AlertStory, Article, ServiceState, utcnow
-from monitor.storage import Store
+from monitor.core import metrics
+from monitor.core.alert_settings import Subscription
+from monitor.core.config import Settings
+from monitor.store import Store
+from monitor.store.models import Alert, utcnow
 
 log = logging.getLogger(__name__)
 DIGEST_STATE = "alerts.digest.{}"  # when the subscription's last digest was built (or it was first seen)
@@ -78,75 +74,11 @@ def build_due_digests(store: Store, settings: Settings, now: datetime | None = N
 def _build_digest(
     store: Store, settings: Settings, sub: Subscription, key: str, last: str, now: datetime
 ) -> int | None:
-    """Build one digest unless another instance has built it since ``last`` was read: the state row is locked
-    (PostgreSQL), so of several instances sharing the database one builds it, the others see it built."""
-    with store.session() as s:
-        state = s.exec(select(ServiceState).where(ServiceState.key == key).with_for_update()).first()
-        if state is None or state.value != last:
-            return None
-        rows = s.exec(
-            select(AlertStory.story_id, Article.id)
-            .join(Article, col(Article.id) == col(AlertStory.article_id))
-            .where(AlertStory.subscription == sub.name, col(AlertStory.alert_id).is_(None))
-            .order_by(sa.func.coalesce(col(Article.published), col(Article.fetched_at)).desc(), col(Article.id))
-        ).all()
-        alert = new_alert(settings, sub, "digest", [r[1] for r in rows]) if rows else None
-        if alert is not None:
-            s.add(alert)
-            s.flush()
-            s.exec(  # type: ignore[call-overload]
-                sa.update(AlertStory)
-                .where(col(AlertStory.subscription) == sub.name, col(AlertStory.story_id).in_([r[0] for r in rows]))
-                .values(alert_id=alert.id)
-            )
-        state.value, state.updated_at = now.isoformat(), now
-        s.add(state)
-        try:
-            s.commit()
-        except IntegrityError:  # another process built the same digest
-            s.rollback()
-            return None
-        return alert.id if alert else None
+    """Build one digest unless another instance has built it since ``last`` was read."""
+    return store.build_digest(sub.name, key, last, now, lambda ids: new_alert(settings, sub, "digest", ids))
 
 
 # --- delivery -----------------------------------------------------------------------------------------
-
-
-def _claim(store: Store, settings: Settings, alert_id: int, force: bool) -> Alert | None:
-    """Mark one alert "sending" (counting the attempt) unless another sender holds it; None when not claimed."""
-    now = utcnow()
-    due = col(Alert.next_attempt_at) <= now
-    claimable = sa.or_(
-        sa.and_(col(Alert.status) == "pending", sa.true() if force else due),
-        sa.and_(col(Alert.status) == "sending", due),  # a stale claim: its sender died
-    )
-    with store.session() as s:
-        result = s.exec(  # type: ignore[call-overload]
-            sa.update(Alert).where(col(Alert.id) == alert_id, claimable)
-            .values(status="sending", attempts=col(Alert.attempts) + 1, next_attempt_at=now + claim_time(settings))
-        )
-        s.commit()
-        return s.get(Alert, alert_id) if result.rowcount == 1 else None
-
-
-def _finish(store: Store, alert_id: int, **values: object) -> None:
-    with store.session() as s:
-        s.exec(sa.update(Alert).where(col(Alert.id) == alert_id).values(**values))  # type: ignore[call-overload]
-        s.commit()
-
-
-def _due_ids(store: Store, force: bool) -> list[int]:
-    now = utcnow()
-    with store.session() as s:
-        query = select(Alert.id).where(
-            sa.or_(
-                col(Alert.status) == "pending" if force else sa.and_(
-                    col(Alert.status) == "pending", col(Alert.next_attempt_at) <= now
-                ),
-                sa.and_(col(Alert.status) == "sending", col(Alert.next_attempt_at) <= now),
-            )
-        )
-        return [i for i in s.exec(query.order_by(col(Alert.id))) if i is not None]
 
 
 def deliver_pending(store: Store, settings: Settings, force: bool = False) -> DeliveryReport:
@@ -155,13 +87,12 @@ def deliver_pending(store: Store, settings: Settings, force: bool = False) -> De
     report = DeliveryReport()
     renderer = Renderer(settings)
     with Mailer(settings) as mailer:
-        for alert_id in _due_ids(store, force):
-            alert = _claim(store, settings, alert_id, force)
+        for alert_id in store.due_alert_ids(force):
+            alert = store.claim_alert(alert_id, force, claim_time(settings))
             if alert is None:
                 continue
             try:
-                with Session(store.engine) as s:
-                    articles = load_articles(s, alert.article_ids)
+                articles = load_articles(store.alert_articles(alert.article_ids), alert.article_ids)
                 if not articles:
                     raise SendError("its articles are no longer stored", permanent=True)
                 try:
@@ -172,7 +103,7 @@ def deliver_pending(store: Store, settings: Settings, force: bool = False) -> De
             except SendError as exc:
                 _failed(store, settings, alert, exc, report)
                 continue
-            _finish(store, alert_id, status="sent", sent_at=utcnow(), last_error=None)
+            store.finish_alert(alert_id, status="sent", sent_at=utcnow(), last_error=None)
             report.sent.append((alert_id, answer))
             metrics.ALERTS.labels("sent").inc()
             log.info("alert sent", extra={"alert": alert_id, "subscription": alert.subscription, "answer": answer})
@@ -183,12 +114,12 @@ def _failed(store: Store, settings: Settings, alert: Alert, exc: SendError, repo
     assert alert.id is not None
     reason = str(exc)
     if exc.permanent or alert.attempts >= settings.alerts.max_attempts:
-        _finish(store, alert.id, status="failed", last_error=reason)
+        store.finish_alert(alert.id, status="failed", last_error=reason)
         report.failed.append((alert.id, reason))
         metrics.ALERTS.labels("failed").inc()
         log.error("alert failed", extra={"alert": alert.id, "attempts": alert.attempts, "error": reason})
     else:
-        _finish(store, alert.id, status="pending", last_error=reason,
+        store.finish_alert(alert.id, status="pending", last_error=reason,
                 next_attempt_at=utcnow() + backoff(alert.attempts, settings))
         report.retrying.append((alert.id, reason))
         metrics.ALERTS.labels("retry").inc()
@@ -201,27 +132,24 @@ def run_alerts(store: Store, settings: Settings, force: bool = False) -> Deliver
     digests = build_due_digests(store, settings)
     report = deliver_pending(store, settings, force)
     report.digests = digests
-    with store.session() as s:
-        pending = s.exec(select(sa.func.count()).select_from(Alert).where(col(Alert.status) != "sent",
-                                                                          col(Alert.status) != "failed")).one()
+    pending = store.alert_count(("pending", "sending"))
     metrics.ALERTS_PENDING.set(pending)
     return report
 
 
-def schedule_alert_jobs(scheduler: AsyncIOScheduler, app: App) -> None:
+def schedule_alert_jobs(scheduler: AsyncIOScheduler, store: Store, settings: Settings) -> None:
     """The sender job (every ``alerts.send_interval`` s, first at once) and a job at each digest's schedule."""
     lock = asyncio.Lock()
 
     async def job() -> None:
         async with lock:
             try:
-                await asyncio.to_thread(run_alerts, app.store, app.settings)
+                await asyncio.to_thread(run_alerts, store, settings)
             except asyncio.CancelledError:  # the daemon is stopping; a send in progress ends in its thread
                 return
             except Exception:
                 log.exception("alert delivery failed")
 
-    settings = app.settings
     scheduler.add_job(job, "interval", seconds=settings.alerts.send_interval, next_run_time=utcnow(),
                       coalesce=True, max_instances=1, id="alerts-send")
     for sub in check_subscriptions(settings):

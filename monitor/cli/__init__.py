@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from monitor import __version__
-from monitor.errors import MonitorError
+from monitor.core.errors import MonitorError
 
 # name → (module in monitor.cli, attribute, the one line `monitor --help` shows; tests check it against the command)
 COMMANDS: dict[str, tuple[str, str, str]] = {

@@ -19,9 +19,9 @@ from monitor.cli.base import (
     query_limit,
     shown,
 )
-from monitor.errors import MonitorError
-from monitor.models import utcnow
-from monitor.readmodels import iso
+from monitor.core.errors import MonitorError
+from monitor.store.models import utcnow
+from monitor.store.readmodels import iso
 
 
 @click.group()

@@ -21,12 +21,12 @@ from monitor.cli.base import (
     query_limit,
     shown,
 )
-from monitor.errors import MonitorError
-from monitor.models import Article
-from monitor.readmodels import articles_json, iso, statement_item_json
-from monitor.search import parse_query
-from monitor.storage import Store
-from monitor.storage_search import ArticleFilter, ArticleSearch, Order
+from monitor.core.errors import MonitorError
+from monitor.store import Store
+from monitor.store.models import Article
+from monitor.store.query import parse_query
+from monitor.store.readmodels import articles_json, iso, statement_item_json
+from monitor.store.search import ArticleFilter, ArticleSearch, Order
 
 EVIDENCE_SHOWN = 6
 
@@ -61,7 +61,7 @@ def articles_list(
     if feed_url:
         feed_url = find_feed(store, feed_url).url
     if tag:
-        from monitor.processor import tagger
+        from monitor.ingest.processor import tagger
 
         known = {rule.name for rule in tagger(ctx.tagging()).rules} | store.tag_names()
         if tag not in known:
@@ -143,7 +143,7 @@ def tags() -> None:
 @pass_ctx
 def tags_explain(ctx: Context, article_id: str, as_json: bool) -> None:
     """Print why each tag was or was not given to an article (with the current rules)."""
-    from monitor.processor import tagger
+    from monitor.ingest.processor import tagger
 
     options = ctx.tagging()
     article = find_article(ctx.app.store, article_id)
@@ -164,8 +164,8 @@ def tags_explain(ctx: Context, article_id: str, as_json: bool) -> None:
 @pass_ctx
 def retag(ctx: Context, since: str | None) -> None:
     """Tag stored articles again with the current rules (after editing config/tags.toml or officials.toml)."""
-    from monitor.processor import analyse, analysis_rows
-    from monitor.progress import progress
+    from monitor.core.progress import progress
+    from monitor.ingest.processor import analyse, analysis_rows
 
     options = ctx.tagging()
     store = ctx.app.store

@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from monitor.config import Settings, load_settings
-from monitor.errors import MonitorError
-from monitor.logs import setup_logging
+from monitor.core.config import Settings, load_settings
+from monitor.core.errors import MonitorError
+from monitor.core.logs import setup_logging
 
 if TYPE_CHECKING:
-    from monitor.app import App
-    from monitor.models import Feed
-    from monitor.processor import Options
-    from monitor.storage import Store
+    from monitor.ingest.processor import Options
+    from monitor.service.app import App
+    from monitor.store import Store
+    from monitor.store.models import Feed
 
 DEFAULT_LIMIT = 50
 T = TypeVar("T")
@@ -46,7 +46,7 @@ class Context:
     @property
     def app(self) -> App:
         if self._app is None:
-            from monitor.app import open_app
+            from monitor.service.app import open_app
 
             self._app = open_app(self.settings)
         return self._app
@@ -55,7 +55,7 @@ class Context:
         """The tagging options, once the tag rules, officials and model have loaded and passed ``check_tagging``:
         the commands that tag ask first, so that a broken tagging config stops them before they do anything."""
         if self._tagging is None:
-            from monitor.app import check_tagging
+            from monitor.service.app import check_tagging
 
             self._tagging = check_tagging(self.settings)
         return self._tagging

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from monitor.cli.base import Context, pass_ctx, plural
-from monitor.seeds import export_corpus, import_corpus, packaged_seed_dir
+from monitor.ingest.seeds import export_corpus, import_corpus, packaged_seed_dir
 
 
 @click.command()

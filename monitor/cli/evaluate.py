@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from monitor.cli.base import Context, pass_ctx
-from monitor.errors import MonitorError
-from monitor.processor import Options, tagger
+from monitor.core.errors import MonitorError
+from monitor.ingest.processor import Options, tagger
 
 
 @click.group("eval")
@@ -25,8 +25,8 @@ def evaluate() -> None:
 @pass_ctx
 def eval_relevance(ctx: Context, paths: tuple[Path, ...], folds: int | None, verbose: bool) -> None:
     """Precision/recall/F1 of the tags and speakers over labelled JSON Lines files."""
-    from monitor.evaluation.labelled import LabelledDataError
     from monitor.evaluation.relevance import run as run_eval
+    from monitor.tagging.labelled import LabelledDataError
 
     try:
         sys.exit(run_eval(paths, tagger(Options.from_settings(ctx.settings)), sys.stdout, folds=folds,

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from monitor.cli.base import Context, echo_json, find_feed, json_option, nothing, pass_ctx, plural, shown
-from monitor.config import PollSettings
-from monitor.errors import MonitorError
-from monitor.models import Feed, utcnow
-from monitor.readmodels import iso
+from monitor.core.config import PollSettings
+from monitor.core.errors import MonitorError
+from monitor.store.models import Feed, utcnow
+from monitor.store.readmodels import iso
 
 if TYPE_CHECKING:
-    from monitor.discovery import CheckedFeed
+    from monitor.ingest.discovery import CheckedFeed
 
 
 @click.group()
@@ -85,8 +85,8 @@ def feeds_add(ctx: Context, urls: tuple[str, ...], no_check: bool) -> None:
 
     Each new URL is fetched first: it must be a feed, or a page that names its feed with <link rel="alternate">
     (that feed is added). When one fails nothing is added."""
-    from monitor.discovery import CheckedFeed, FeedCheckError, check_feeds
-    from monitor.fetcher import check_feed_url
+    from monitor.ingest.discovery import CheckedFeed, FeedCheckError, check_feeds
+    from monitor.ingest.fetcher import check_feed_url
 
     store = ctx.app.store
     new = []
@@ -209,8 +209,8 @@ def feeds_set(ctx: Context, url: str, interval: int) -> None:
 @pass_ctx
 def feeds_import(ctx: Context, file: Path) -> None:
     """Import feeds from an OPML file (folders and htmlUrl kept)."""
-    from monitor.app import add_feeds
-    from monitor.opml import read_opml
+    from monitor.ingest.opml import read_opml
+    from monitor.service.app import add_feeds
 
     opml = read_opml(file)
     added = sum(created for _url, created in add_feeds(ctx.app, opml.feeds))
@@ -227,7 +227,7 @@ def feeds_import(ctx: Context, file: Path) -> None:
 @pass_ctx
 def feeds_export(ctx: Context) -> None:
     """Print the feed list as OPML (folders and htmlUrl kept)."""
-    from monitor.opml import OpmlFeed, write_opml
+    from monitor.ingest.opml import OpmlFeed, write_opml
 
     feeds_ = [OpmlFeed(f.url, f.title, f.site_url, f.folder) for f in ctx.app.store.feeds()]
     click.echo(write_opml(feeds_), nl=False)

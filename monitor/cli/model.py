@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from monitor.cli.base import Context, pass_ctx
-from monitor.errors import MonitorError
-from monitor.processor import Options
+from monitor.core.errors import MonitorError
+from monitor.ingest.processor import Options
 from monitor.tagging import Tagger
 
 
@@ -19,8 +19,8 @@ from monitor.tagging import Tagger
 @pass_ctx
 def train(ctx: Context, paths: tuple[Path, ...], out_path: Path | None) -> None:
     """Fit the tag model on labelled JSON Lines files and write it (JSON weights); `retag` applies it."""
-    from monitor.evaluation.labelled import LabelledDataError, load
-    from monitor.training import analyse, fit
+    from monitor.tagging.labelled import LabelledDataError, load
+    from monitor.tagging.training import analyse, fit
 
     options = Options.from_settings(ctx.settings)
     out_path = out_path or options.model_file
@@ -54,7 +54,7 @@ def officials() -> None:
 @pass_ctx
 def officials_import_ifg(ctx: Context, source: Path, out_path: Path | None) -> None:
     """Ministers' tenures from the Institute for Government Ministers Database (appointments_joined.csv)."""
-    from monitor.ministers import CREDIT, convert, write
+    from monitor.tagging.ministers import CREDIT, convert, write
 
     options = Options.from_settings(ctx.settings)
     out_path = out_path or options.officials_file.parent / "ministers.csv"

@@ -12,21 +12,21 @@ from typing import Any
 
 import click
 
-from monitor.app import open_pipeline
 from monitor.cli.base import Context, echo_json, find_feed, json_option, pass_ctx, plural, shown
-from monitor.db import describe
-from monitor.errors import MonitorError
-from monitor.health import HEALTH_MIN_AGE, health_problems
-from monitor.instance import hold_polling_lock, instance_id, log_instance
-from monitor.models import utcnow
-from monitor.readmodels import iso
+from monitor.core.errors import MonitorError
+from monitor.service.app import open_pipeline
+from monitor.service.health import HEALTH_MIN_AGE, health_problems
+from monitor.store.engine import describe
+from monitor.store.instance import hold_polling_lock, instance_id, log_instance
+from monitor.store.models import utcnow
+from monitor.store.readmodels import iso
 
 
 @click.command()
 @pass_ctx
 def run(ctx: Context) -> None:
     """Run the daemon: poll due feeds on every tick until SIGTERM/SIGINT."""
-    from monitor.daemon import run_daemon
+    from monitor.service.daemon import run_daemon
 
     _become_poller(ctx)
     asyncio.run(run_daemon(ctx.app))

@@ -32,11 +32,10 @@ def labels() -> None:
 @pass_ctx
 def labels_export(ctx: Context, output: Path | None) -> None:
     """Write the labels as labelled JSON Lines (the format of the shared evaluation set), one article a line."""
-    from monitor.readmodels import labelled_items
-    from monitor.storage_views import Views
+    from monitor.store.readmodels import labelled_items
 
     store = ctx.app.store
-    lines = [json.dumps(item, ensure_ascii=False) for item in labelled_items(store, Views(store.engine).labels())]
+    lines = [json.dumps(item, ensure_ascii=False) for item in labelled_items(store, store.labels())]
     text = "".join(line + "\n" for line in lines)
     if output is None:
         click.echo(text, nl=False)

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.errors import MonitorError
+from monitor.core.errors import MonitorError
 
 TRUTH = "ground-truth.json"
 

@@ -21,9 +21,9 @@ from typing import TextIO
 
 import trafilatura
 
+from monitor.core.progress import progress
 from monitor.evaluation.benchmark import load_pages
-from monitor.extraction import extract_article
-from monitor.progress import progress
+from monitor.ingest.extraction import extract_article
 
 _TOKEN_RE = re.compile(r"\w+")
 
@@ -101,7 +101,7 @@ def run(path: Path, out: TextIO) -> int:
         worst.append((tallies["ours"].scores[-1][2], tallies["plain"].scores[-1][2], page.key, page.url))
     print(f"{len(truth)} pages from {path}", file=out)
     print(f"{'extractor':<22}{'precision':>10}{'recall':>10}{'F1':>10}{'CPU ms/page':>12}{'median':>8}", file=out)
-    for name, label in (("ours", "monitor.extraction"), ("plain", "trafilatura.extract")):
+    for name, label in (("ours", "monitor.ingest.extraction"), ("plain", "trafilatura.extract")):
         tally = tallies[name]
         print(
             f"{label:<22}{tally.mean(0):>10.4f}{tally.mean(1):>10.4f}{tally.mean(2):>10.4f}"

@@ -13,7 +13,7 @@ from typing import TextIO
 
 import feedparser
 
-from monitor.feedparse import FeedParseError, parse_feed
+from monitor.ingest.feedparse import FeedParseError, parse_feed
 
 FEED_SUFFIXES = {".xml", ".rss", ".atom", ".rdf", ".json", ".feed"}
 

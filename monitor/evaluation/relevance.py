@@ -1,5 +1,5 @@
 """Evaluate the tagging engine on hand-labelled relevance sets (JSON Lines, see
-:mod:`monitor.evaluation.labelled`).
+:mod:`monitor.tagging.labelled`).
 
 ``monitor eval relevance FILE… [--folds K] [-v]``
 
@@ -12,7 +12,7 @@ the held-out folds and as mean ± standard deviation across folds — on all ite
 and the tagging throughput.
 
 Predicted speakers are those of the statements behind a given statement tag (``uk-defence-statement``); see
-:mod:`monitor.evaluation.labelled` for how speakers are compared.
+:mod:`monitor.tagging.labelled` for how speakers are compared.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from monitor.evaluation.labelled import LabelledItem, load, speaker_key
 from monitor.tagging import Tagger, TaggingResult
-from monitor.training import Example, analyse, fit, stratified_folds
+from monitor.tagging.labelled import LabelledItem, load, speaker_key
+from monitor.tagging.training import Example, analyse, fit, stratified_folds
 
 SCOPES = ("all", "high-confidence")
 
@@ -74,7 +74,7 @@ def run(paths: Sequence[Path], tagger: Tagger, out: TextIO, *, folds: int | None
         progress: Callable[[int], None] | None = None) -> int:
     """Evaluate ``tagger`` on the labelled files; print the figures to ``out``; return 0.
 
-    Raises :class:`~monitor.evaluation.labelled.LabelledDataError` for a file that cannot be used.
+    Raises :class:`~monitor.tagging.labelled.LabelledDataError` for a file that cannot be used.
     """
     tags = [rule.name for rule in tagger.rules]
     items = load(list(paths), tags)

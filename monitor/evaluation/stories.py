@@ -3,12 +3,12 @@
 Usage: ``python -m monitor.evaluation.stories PATH`` (a folder with ``html/<key>.html`` and
 ``ground-truth.json`` ``{key: {"articleBody", "url"}}``, e.g. shared/eval/extraction).
 
-Each page gives two texts: the text our extractor pulls from its HTML (``monitor.extraction``, or plain
+Each page gives two texts: the text our extractor pulls from its HTML (``monitor.ingest.extraction``, or plain
 ``trafilatura.extract`` when that does not import) and its human-written body. The two texts of a page are
 the same story; texts of different pages are not (the set has pairs on the same topic and from the same site).
 Over all pairs, a pair is decided "same story" as the production lookup decides it: the two signatures share
 an LSH band key (the candidate step, through an inverted index like the database table) and
-:func:`monitor.neardup.same_story` accepts the pair. Texts below ``min_words`` have no signature and match
+:func:`monitor.dedup.neardup.same_story` accepts the pair. Texts below ``min_words`` have no signature and match
 nothing here. A second table checks synthetic variants of the human-written bodies: wrapped in other pages'
 text (boilerplate), given a new intro, or edited throughout.
 """
@@ -28,8 +28,8 @@ from typing import TextIO
 
 import trafilatura
 
-from monitor.evaluation.benchmark import load_pages
-from monitor.neardup import (
+from monitor.core.progress import progress
+from monitor.dedup.neardup import (
     NearDupConfig,
     Signature,
     band_keys,
@@ -39,7 +39,7 @@ from monitor.neardup import (
     similarity,
     words,
 )
-from monitor.progress import progress
+from monitor.evaluation.benchmark import load_pages
 
 TARGET_PRECISION = 0.99
 TARGET_RECALL = 0.95
@@ -49,7 +49,7 @@ _SEED = 20240601
 def _extractor() -> tuple[str, Callable[[str, str], str]]:
     """The project's extractor when it imports, else plain trafilatura."""
     try:
-        from monitor.extraction import extract_article
+        from monitor.ingest.extraction import extract_article
     except ImportError:
         return "trafilatura.extract", lambda html, url: trafilatura.extract(html, url=url) or ""
 
@@ -57,7 +57,7 @@ def _extractor() -> tuple[str, Callable[[str, str], str]]:
         result = extract_article(html, url)
         return result.text if result else ""
 
-    return "monitor.extraction", extract
+    return "monitor.ingest.extraction", extract
 
 
 def _signatures(texts: list[str], config: NearDupConfig) -> tuple[list[Signature | None], list[float]]:

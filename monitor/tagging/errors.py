@@ -1,6 +1,6 @@
 """Errors raised by the tagging engine."""
 
-from monitor.errors import ConfigError
+from monitor.core.errors import ConfigError
 
 
 class TaggingConfigError(ConfigError, ValueError):

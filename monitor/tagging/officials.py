@@ -144,7 +144,7 @@ def load_officials(path: Path) -> Officials:
 
 
 def read_ministers(path: Path) -> list[tuple[str, Tenure, str]]:
-    """(person, tenure, where) of every row of a ministers file (see monitor/ministers.py)."""
+    """(person, tenure, where) of every row of a ministers file (see monitor/tagging/ministers.py)."""
     try:
         with path.open(encoding="utf-8", newline="") as fh:
             rows = list(csv.DictReader(fh))

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from monitor.readmodels import article_summary_json, articles_json, feed_json, statement_item_json, story_json
-from monitor.storage_search import Order
+from monitor.store.readmodels import article_summary_json, articles_json, feed_json, statement_item_json, story_json
+from monitor.store.search import Order
 from monitor.web.context import Web, article_filter, parse_date, query_of, web
 
 router = APIRouter(prefix="/api/v1", tags=["api"])

@@ -12,9 +12,9 @@ from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException
 
 from monitor import __version__
-from monitor.config import Settings
-from monitor.errors import DatabaseError, InvalidParameter
-from monitor.storage import Store
+from monitor.core.config import Settings
+from monitor.core.errors import DatabaseError, InvalidParameter
+from monitor.store import Store
 from monitor.web import api, atom, pages
 from monitor.web.context import Web
 from monitor.web.security import Guard

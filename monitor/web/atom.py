@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from feedgen.feed import FeedGenerator
 
 from monitor import __version__
-from monitor.readmodels import articles_json, snippet
+from monitor.store.readmodels import articles_json, snippet
 from monitor.web.context import Web, article_filter, web
 
 router = APIRouter()

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 from fastapi import Request
 
-from monitor.config import Settings
-from monitor.errors import InvalidParameter
-from monitor.search import Node, parse_query
-from monitor.storage import Store
-from monitor.storage_search import ArticleFilter, ArticleSearch
-from monitor.storage_views import Views
+from monitor.core.config import Settings
+from monitor.core.errors import InvalidParameter
+from monitor.store import Store
+from monitor.store.query import Node, parse_query
+from monitor.store.search import ArticleFilter, ArticleSearch
+from monitor.store.views import Views
 
 
 @dataclass(frozen=True)

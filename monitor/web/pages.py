@@ -12,7 +12,8 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from monitor.readmodels import (
+from monitor.store.query import Node
+from monitor.store.readmodels import (
     articles_json,
     evidence_spans,
     feed_json,
@@ -22,8 +23,7 @@ from monitor.readmodels import (
     statement_item_json,
     story_json,
 )
-from monitor.search import Node
-from monitor.storage_search import ArticleFilter, Order
+from monitor.store.search import ArticleFilter, Order
 from monitor.web import charts
 from monitor.web.context import SOURCES, Web, article_filter, parse_date, query_of, web
 from monitor.web.security import COOKIE, token_matches
@@ -123,7 +123,7 @@ def label_article(
         raise HTTPException(400, "tag: which tag is wrong or missed")
     if w.store.article(article_id) is None:
         raise HTTPException(404, f"no article with id {article_id}")
-    w.views.add_label(article_id, tag.strip(), value)
+    w.store.add_label(article_id, tag.strip(), value)
     return RedirectResponse(f"/articles/{article_id}?labelled=1", status_code=303)
 
 

@@ -9,7 +9,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from monitor.errors import MonitorError
+from monitor.core.errors import MonitorError
 
 COOKIE = "monitor_token"
 # No script at all; styles and images only from this server (inline SVG is markup, not script).

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Generator
 
 import uvicorn
 
-from monitor.config import Settings
-from monitor.storage import Store
+from monitor.core.config import Settings
+from monitor.store import Store
 from monitor.web.security import WebError, check_bind
 
 log = logging.getLogger(__name__)

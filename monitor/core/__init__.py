@@ -1,0 +1,1 @@
+"""The core every layer uses: settings, errors, logging, metrics, progress."""

@@ -1,0 +1,405 @@
+"""HTTP fetching: one shared httpx client with a connection pool per host, polite per host, bounded in time
+and size."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import socket
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import ClassVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from monitor.core.config import HttpSettings
+from monitor.core.errors import ConfigError, MonitorError
+from monitor.ingest.decoding import BoundedDecoder, DecodingError
+from monitor.ingest.netguard import AddressPolicy, literal_address, resolve, resolve_now
+
+PERMANENT_REDIRECTS = {301, 308}
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml, application/feed+json, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
+)
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.8"
+
+
+class FetchError(Exception):
+    """A request that produced no usable body. Callers catch the subclasses; ``kind`` names the class in feed
+    errors (``blocked: 127.0.0.1 is a loopback address``) and metrics."""
+
+    kind: ClassVar[str] = "fetch"
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class FetchTimeout(FetchError):
+    """No complete response in time (connect, read or the total deadline)."""
+
+    kind = "timeout"
+
+
+class ConnectFailed(FetchError):
+    """The host could not be resolved or reached."""
+
+    kind = "connect"
+
+
+class Blocked(FetchError):
+    """Refused before connecting: the address is one the SSRF guard does not allow (see netguard)."""
+
+    kind = "blocked"
+
+
+class TooLarge(FetchError):
+    """The body, decompressed, exceeds ``http.max_body_bytes``."""
+
+    kind = "too_large"
+
+
+class HttpStatus(FetchError):
+    """An error status (4xx, 5xx)."""
+
+    kind = "http"
+
+
+class Gone(HttpStatus):
+    """410 Gone: the feed is to be disabled."""
+
+    kind = "gone"
+
+
+class ProtocolError(FetchError):
+    """Anything else HTTP-level: too many redirects, a malformed response or body encoding, a bad URL."""
+
+    kind = "protocol"
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    url: str  # final URL after redirects
+    status: int
+    content: bytes  # empty for 304
+    content_type: str | None
+    etag: str | None
+    last_modified: str | None
+    moved_to: str | None  # set when every redirect on the way was permanent
+    fresh_for: float | None = None  # seconds the server says the response stays fresh (max-age or Expires)
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+def freshness(cache_control: str | None, expires: str | None, now: datetime | None = None) -> float | None:
+    """Seconds a response stays fresh: ``Cache-Control: max-age`` (which wins), else ``Expires``; None when
+    neither says (or they say it is stale)."""
+    for directive in (cache_control or "").split(","):
+        name, _, value = directive.strip().partition("=")
+        if name.lower() == "max-age" and value.strip().strip('"').isdigit():
+            return float(value.strip().strip('"')) or None
+    if expires:
+        try:
+            when = email.utils.parsedate_to_datetime(expires)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+        return seconds if seconds > 0 else None
+    return None
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class RefusedUrl(MonitorError):
+    """A URL given to be polled that will never be fetched: not http(s), or an address the guard refuses."""
+
+
+def check_feed_url(url: str, settings: HttpSettings) -> str:
+    """``url`` stripped, when it is an http(s) URL whose host the SSRF guard allows (a name that does not
+    resolve now is accepted: it is checked again at every fetch). Raises RefusedUrl."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise RefusedUrl(f"not a valid URL: {url!r} ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RefusedUrl(f"not an http(s) URL: {url!r}")
+    try:
+        addresses = resolve_now(parts.hostname, port)
+    except (OSError, UnicodeError):
+        return url
+    refusal = AddressPolicy(settings.allowed_networks).first_refusal(addresses)
+    if refusal is not None:
+        raise RefusedUrl(f"refused {url}: blocked: {refusal} (see http.allowed_networks)")
+    return url
+
+
+class _HostGate:
+    """At most ``limit`` requests in flight to one host, starts at least ``gap`` seconds apart."""
+
+    def __init__(self, limit: int, gap: float):
+        self._slots = asyncio.Semaphore(limit)
+        self._gap = gap
+        self._next_start = 0.0
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> None:
+        await self._slots.acquire()
+        if self._gap:
+            async with self._lock:
+                now = time.monotonic()
+                wait = self._next_start - now
+                self._next_start = max(now, self._next_start) + self._gap
+            if wait > 0:
+                await asyncio.sleep(wait)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._slots.release()
+
+
+class _ReleasingStream(httpx.AsyncByteStream):
+    """A response body that calls ``release`` once closed."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, release: Callable[[], None]):
+        self._stream, self._release = stream, release
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            release, self._release = self._release, lambda: None  # once, however often it is closed
+            release()
+
+
+def configured_proxies(settings: HttpSettings) -> dict[str, str]:
+    """Proxy URL by scheme, plus ``no`` (the NO_PROXY list): ``http.proxy`` for http and https when set, else
+    the standard HTTP_PROXY / HTTPS_PROXY / ALL_PROXY variables. Only http(s) proxies are supported."""
+    found = {k: v for k, v in urllib.request.getproxies_environment().items() if k in ("http", "https", "all", "no")}
+    if settings.proxy:
+        found = {"http": settings.proxy, "https": settings.proxy} | ({"no": found["no"]} if "no" in found else {})
+    for scheme, url in found.items():
+        if scheme != "no" and urlsplit(url).scheme not in ("http", "https"):
+            raise ConfigError(f"unsupported proxy for {scheme} URLs: {url!r} (only http:// and https:// proxies)")
+    return found
+
+
+class _PoolPerHost(httpx.AsyncBaseTransport):
+    """One httpcore connection pool per origin, through the proxy configured for it. httpcore checks every
+    pooled connection (a system call each) whenever a request starts or ends, so one pool shared by many
+    hosts spends more CPU per request than the request itself. A pool idle for longer than the keep-alive
+    expiry is closed when a new one opens.
+
+    Every request — each redirect hop is one — passes the SSRF guard first. Without a proxy the host is
+    resolved here, every address it resolves to is checked, and the connection goes to the checked address
+    (the name is kept for the Host header and TLS): a second, rebound answer cannot slip in between check
+    and connect. Through a proxy the proxy resolves the name; its local resolution is checked when it has
+    one, an IP literal always."""
+
+    def __init__(self, per_host: int, policy: AddressPolicy, proxies: Mapping[str, str], keepalive_expiry: float = 5.0):
+        self._limits = httpx.Limits(
+            max_connections=per_host, max_keepalive_connections=per_host, keepalive_expiry=keepalive_expiry
+        )
+        self._policy = policy
+        self._proxies = dict(proxies)
+        self._ssl = httpx.create_ssl_context()  # one for all pools: building one costs milliseconds
+        self._pools: dict[tuple[bytes, bytes, int | None], httpx.AsyncHTTPTransport] = {}
+        self._in_use: dict[tuple[bytes, bytes, int | None], int] = {}
+        self._last_used: dict[tuple[bytes, bytes, int | None], float] = {}
+
+    def _proxy_for(self, url: httpx.URL) -> str | None:
+        if urllib.request.proxy_bypass_environment(url.host, self._proxies):
+            return None
+        return self._proxies.get(url.scheme) or self._proxies.get("all")
+
+    async def _guard(self, request: httpx.Request, proxy: str | None) -> httpx.Request:
+        """The request to send, once its host passed the guard (raises Blocked or ConnectFailed)."""
+        url = request.url
+        host = url.raw_host.decode("ascii")
+        try:
+            addresses = await resolve(host, url.port or (443 if url.scheme == "https" else 80))
+        except (socket.gaierror, UnicodeError) as exc:
+            if proxy is not None:
+                return request  # a name only the proxy can resolve
+            raise ConnectFailed(f"cannot resolve {host}: {exc}") from None
+        refusal = self._policy.first_refusal(addresses)
+        if refusal is not None:
+            raise Blocked(refusal)
+        if proxy is not None or literal_address(host) is not None:
+            return request
+        return httpx.Request(
+            request.method, url.copy_with(host=str(addresses[0])), headers=request.headers,
+            stream=request.stream, extensions={**request.extensions, "sni_hostname": host},
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        origin = (request.url.raw_scheme, request.url.raw_host, request.url.port)
+        proxy = self._proxy_for(request.url)
+        request = await self._guard(request, proxy)
+        pool = self._pools.get(origin)
+        if pool is None:
+            await self._close_idle()
+            pool = self._pools[origin] = httpx.AsyncHTTPTransport(verify=self._ssl, limits=self._limits, proxy=proxy)
+        self._in_use[origin] = self._in_use.get(origin, 0) + 1
+        try:
+            response = await pool.handle_async_request(request)
+        except BaseException:
+            self._release(origin)
+            raise
+        stream = _ReleasingStream(response.stream, lambda: self._release(origin))  # open until the body is read
+        return httpx.Response(response.status_code, headers=response.headers, stream=stream,
+                              extensions=response.extensions)
+
+    def _release(self, origin: tuple[bytes, bytes, int | None]) -> None:
+        self._in_use[origin] -= 1
+        self._last_used[origin] = time.monotonic()
+
+    async def _close_idle(self) -> None:
+        horizon = time.monotonic() - self._limits.keepalive_expiry
+        for origin in [o for o, t in self._last_used.items() if t < horizon and not self._in_use[o]]:
+            del self._last_used[origin], self._in_use[origin]
+            await self._pools.pop(origin).aclose()
+
+    async def aclose(self) -> None:
+        for pool in self._pools.values():
+            await pool.aclose()
+        self._pools.clear()
+
+
+class Fetcher:
+    """Fetches feeds and pages over one shared ``httpx.AsyncClient``."""
+
+    def __init__(self, settings: HttpSettings):
+        self._settings = settings
+        self._gates: dict[str, _HostGate] = {}
+        self._connections = asyncio.Semaphore(settings.max_connections)
+        self._client = httpx.AsyncClient(
+            follow_redirects=True,
+            max_redirects=10,
+            timeout=httpx.Timeout(
+                connect=settings.connect_timeout,
+                read=settings.read_timeout,
+                write=settings.read_timeout,
+                pool=settings.total_timeout,
+            ),
+            headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate, br"},
+            transport=_PoolPerHost(
+                settings.per_host_concurrency, AddressPolicy(settings.allowed_networks), configured_proxies(settings)
+            ),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _gate(self, url: str) -> _HostGate:
+        host = urlsplit(url).netloc.lower()
+        gate = self._gates.get(host)
+        if gate is None:
+            gate = self._gates[host] = _HostGate(
+                self._settings.per_host_concurrency, self._settings.per_host_min_gap
+            )
+        return gate
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str = PAGE_ACCEPT,
+    ) -> FetchResult:
+        """GET ``url``; conditional when ``etag``/``last_modified`` are given. Raises FetchError."""
+        headers = {"Accept": accept}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        try:
+            async with self._gate(url), self._connections, asyncio.timeout(self._settings.total_timeout):
+                return await self._get(url, headers)
+        except TimeoutError:
+            raise FetchTimeout(f"no complete response within {self._settings.total_timeout:g}s") from None
+        except httpx.TimeoutException as exc:
+            raise FetchTimeout(f"timed out ({type(exc).__name__})") from None
+        except httpx.ConnectError as exc:
+            raise ConnectFailed(f"cannot connect: {exc}") from None
+        except httpx.TooManyRedirects:
+            raise ProtocolError("too many redirects") from None
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise ProtocolError(f"{type(exc).__name__}: {exc}") from None
+
+    async def _get(self, url: str, headers: dict[str, str]) -> FetchResult:
+        async with self._client.stream("GET", url, headers=headers) as response:
+            if response.status_code == 304:
+                await response.aread()  # empty, but unread it would cost the connection its keep-alive
+                return self._result(response, b"")
+            if response.status_code >= 400:
+                error = Gone if response.status_code == 410 else HttpStatus
+                raise error(
+                    f"HTTP {response.status_code} {response.reason_phrase}".strip(),
+                    status=response.status_code, retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                )
+            return self._result(response, await self._read_body(response))
+
+    async def _read_body(self, response: httpx.Response) -> bytes:
+        """The decoded body, read and decoded piece by piece: reading stops as soon as the decoded size passes
+        the limit, however small the compressed body is."""
+        limit = self._settings.max_body_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit and "Content-Encoding" not in response.headers:
+            raise TooLarge(f"body of {declared} bytes exceeds the limit of {limit}")
+        decoder = BoundedDecoder(response.headers.get("Content-Encoding"))
+        body = bytearray()
+        try:
+            async for chunk in response.aiter_raw():
+                if response.num_bytes_downloaded > limit:  # more on the wire than a body may decode to
+                    raise TooLarge(f"body exceeds the limit of {limit} bytes")
+                for piece in decoder.feed(chunk):
+                    body += piece
+                    if len(body) > limit:
+                        raise TooLarge(f"body exceeds the limit of {limit} bytes")
+        except DecodingError as exc:
+            raise ProtocolError(f"cannot decode the {response.headers.get('Content-Encoding')} body: {exc}") from None
+        return bytes(body)
+    @staticmethod
+    def _result(response: httpx.Response, content: bytes) -> FetchResult:
+        history = response.history
+        moved = bool(history) and all(r.status_code in PERMANENT_REDIRECTS for r in history)
+        return FetchResult(
+            url=str(response.url),
+            status=response.status_code,
+            content=content,
+            content_type=response.headers.get("Content-Type"),
+            etag=response.headers.get("ETag"),
+            last_modified=response.headers.get("Last-Modified"),
+            moved_to=str(response.url) if moved else None,
+            fresh_for=freshness(response.headers.get("Cache-Control"), response.headers.get("Expires")),
+        )

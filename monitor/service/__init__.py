@@ -1,0 +1,1 @@
+"""The running service: wiring (settings → database → store → pipeline), the daemon, its health and ops endpoint."""

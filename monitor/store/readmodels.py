@@ -1,0 +1,263 @@
+"""Read models: the JSON of articles, statements, stories and feeds, and the pieces of text to highlight — one
+definition used by the CLI, the JSON API, the Atom feed and the pages."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from monitor.core.config import PollSettings
+from monitor.store import Store
+from monitor.store.models import Article, Feed, Label
+from monitor.store.models import Statement as StatementRow
+from monitor.store.query import Node, Term, positive_terms
+from monitor.store.views import FeedActivity
+
+SNIPPET_CHARS = 300
+_WORD = re.compile(r"[^\W_]+")
+
+
+def iso(when: datetime | None) -> str | None:
+    """The one timestamp format of JSON output: ISO 8601 in UTC, to the second, with "Z"."""
+    if when is None:
+        return None
+    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def statement_json(st: StatementRow) -> dict[str, Any]:
+    return {
+        "speaker": st.speaker, "role": st.role, "text": st.text, "field": st.field, "start": st.start, "end": st.end
+    }
+
+
+def statement_item_json(st: StatementRow, article: Article) -> dict[str, Any]:
+    """A statement with the article it was found in."""
+    return {"article_id": article.id, "title": article.title, "date": iso(article.published or article.fetched_at),
+            **statement_json(st)}
+
+
+def articles_json(store: Store, rows: list[Article]) -> list[dict[str, Any]]:
+    """The JSON form of articles: metadata, every URL seen, tags with evidence, statements, story."""
+    ids = [a.id for a in rows]
+    seen, details = store.sightings(ids), store.tag_details(ids)
+    statements: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+    for st, _article in store.statements(ids):
+        statements[st.article_id].append(statement_json(st))
+    feed_urls = {f.id: f.url for f in store.feeds()}
+    result = []
+    for a in rows:
+        urls = list(dict.fromkeys(s.url for s in seen[a.id]))
+        result.append({
+            "id": a.id,
+            "url": a.url or (urls[0] if urls else None),
+            "urls": urls,
+            "canonical_url": a.canonical_url,
+            "title": a.title,
+            "published": iso(a.published),
+            "feed": feed_urls.get(a.feed_id),
+            "source": a.source,
+            "site_name": a.site_name,
+            "language": a.language,
+            "authors": a.authors,
+            "fetched_at": iso(a.fetched_at),
+            "story_id": a.story_id or a.id,
+            "duplicate_of": a.duplicate_of,
+            "tags": a.tags,
+            "tag_details": {
+                t.tag: {"score": t.score, "evidence": t.evidence} for t in sorted(details[a.id], key=lambda t: t.tag)
+            },
+            "statements": statements[a.id],
+            "text": a.text,
+        })
+    return result
+
+
+# --- highlighting ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    label: str = ""
+
+
+def query_spans(text: str, query: Node | None) -> list[Span]:
+    """Where the query's full-text terms occur in a text (words compared as the search index does)."""
+    terms: list[Term] = positive_terms(query)
+    if not terms or not text:
+        return []
+    words = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)]
+    spans = []
+    for i in range(len(words)):
+        for term in terms:
+            n = len(term.words)
+            window = words[i : i + n]
+            if len(window) < n:
+                continue
+            exact, last = all(w[2] == t for w, t in zip(window[:-1], term.words[:-1], strict=True)), window[-1][2]
+            if exact and (last.startswith(term.words[-1]) if term.prefix else last == term.words[-1]):
+                spans.append(Span(window[0][0], window[-1][1], term.value))
+                break
+    return spans
+
+
+def evidence_spans(article: dict[str, Any], field: str = "text") -> list[Span]:
+    """The places in an article's text (or title) that some tag's evidence or a statement points at."""
+    spans = []
+    for tag, detail in article["tag_details"].items():
+        for e in detail["evidence"]:
+            if e.get("field", "text") == field and e.get("start") is not None and e.get("end") is not None:
+                spans.append(Span(e["start"], e["end"], f"{tag}: {e.get('kind', '')} {e.get('text', '')}".strip()))
+    return spans
+
+
+def segments(text: str, spans: list[Span]) -> list[tuple[str, str | None]]:
+    """The text cut into (piece, label) pairs, label None outside every span; overlapping spans are merged."""
+    merged: list[list[Any]] = []
+    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
+        start, end = max(0, span.start), min(len(text), span.end)
+        if start >= end:
+            continue
+        if merged and start < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+            if span.label and span.label not in merged[-1][2]:
+                merged[-1][2].append(span.label)
+        else:
+            merged.append([start, end, [span.label] if span.label else []])
+    result: list[tuple[str, str | None]] = []
+    pos = 0
+    for start, end, labels in merged:
+        if start > pos:
+            result.append((text[pos:start], None))
+        result.append((text[start:end], "; ".join(labels)))
+        pos = end
+    if pos < len(text):
+        result.append((text[pos:], None))
+    return result
+
+
+def snippet(text: str, query: Node | None, chars: int = SNIPPET_CHARS) -> tuple[str, list[Span]]:
+    """A part of the text around the query's first match (the start when none), with the matches in it as
+    offsets into the snippet."""
+    spans = query_spans(text, query)
+    if len(text) <= chars:
+        return text, spans
+    start = max(0, spans[0].start - chars // 4) if spans else 0
+    start = text.rfind(" ", 0, start) + 1 if start else 0
+    end = min(len(text), start + chars)
+    cut = text[start:end]
+    prefix = "…" if start else ""
+    suffix = "…" if end < len(text) else ""
+    shift = len(prefix) - start
+    inside = [Span(s.start + shift, s.end + shift, s.label) for s in spans if s.start >= start and s.end <= end]
+    return prefix + cut + suffix, inside
+
+
+def article_summary_json(item: dict[str, Any], query: Node | None) -> dict[str, Any]:
+    """An article's JSON with the text cut to a snippet around the query's matches, and those matches
+    (``highlights``: [start, end] offsets into the snippet)."""
+    text, spans = snippet(item["text"], query)
+    return {**item, "text": text, "highlights": [[s.start, s.end] for s in spans]}
+
+
+# --- stories and feeds ----------------------------------------------------------------------------------
+
+
+def story_json(store: Store, story_id: str) -> dict[str, Any] | None:
+    """One story's copies across outlets, first published first: when and where each appeared, its lag behind
+    the first, and whether it is a verbatim copy (same text: another URL of one stored article) or rewritten
+    (a near-copy: another article, with its estimated similarity to the one it copies)."""
+    members = store.story_members([story_id])[story_id]
+    if not members:
+        return None
+    by_id = {a.id: a for a in members}
+    seen = store.sightings(list(by_id))
+    feed_urls = {f.id: f.url for f in store.feeds()}
+    copies = []
+    for a in members:
+        places = seen[a.id] or []
+        for i, place in enumerate(places or [None]):
+            appeared = place.seen_at if place else a.fetched_at
+            copies.append({
+                "article_id": a.id,
+                "title": a.title,
+                "site_name": a.site_name,
+                "url": place.url if place else a.url,
+                "feed": feed_urls.get(place.feed_id) if place else feed_urls.get(a.feed_id),
+                "published": iso(a.published),
+                "appeared": appeared,
+                "kind": "original" if a.id == story_id and i == 0 else ("verbatim" if i else "rewritten"),
+                "copies": a.duplicate_of if i == 0 else a.id,
+                "similarity": _similarity(a, by_id.get(a.duplicate_of or "")) if i == 0 else 1.0,
+            })
+    copies.sort(key=lambda c: c["appeared"])
+    first = copies[0]["appeared"]
+    for c in copies:
+        c["lag_seconds"] = (c["appeared"] - first).total_seconds()
+        c["appeared"] = iso(c["appeared"])
+    head = by_id.get(story_id) or members[0]
+    return {"story_id": story_id, "title": head.title, "size": len(members), "copies": copies}
+
+
+def _similarity(a: Article, original: Article | None) -> float | None:
+    if original is None or a.minhash is None or original.minhash is None:
+        return None
+    from monitor.dedup.neardup import Signature, similarity  # numpy: only for the stories that have copies
+
+    return round(similarity(Signature.from_bytes(a.minhash), Signature.from_bytes(original.minhash)), 3)
+
+
+def feed_json(feed: Feed, activity: FeedActivity | None, poll: PollSettings, now: datetime) -> dict[str, Any]:
+    """A feed's health: last poll and success, errors, back-off, next poll, and whether it has been silent —
+    answering, but no new entry for ``poll.silent_after`` times its usual gap (:meth:`Feed.is_silent`, the rule
+    of ``feeds list`` and ``stats`` too)."""
+    return {
+        "id": feed.id,
+        "url": feed.url,
+        "title": feed.title,
+        "enabled": feed.enabled,
+        "disabled_reason": feed.disabled_reason,
+        "last_polled_at": iso(feed.last_polled_at),
+        "last_success_at": iso(feed.last_success_at),
+        "error_count": feed.error_count,
+        "last_error": feed.last_error,
+        "backoff_seconds": feed.retry_delay(poll, now) if feed.error_count else 0,
+        "next_poll_at": iso(feed.next_poll_at) if feed.enabled else None,
+        "articles": activity.sightings if activity else 0,
+        "last_article_at": iso(activity.last) if activity else None,
+        "silent": feed.is_silent(poll, now),
+    }
+
+
+# --- labels -----------------------------------------------------------------------------------------------
+
+LABEL_SOURCE_SET = "monitor-feedback"
+STATEMENT_TAG = "uk-defence-statement"
+
+
+def labelled_items(store: Store, labels: list[tuple[Label, Article]]) -> list[dict[str, Any]]:
+    """Analysts' labels as items of the shared evaluation format (one per article, the latest label of each tag
+    wins): ``labels`` holds only the tags an analyst judged; ``speakers`` are the statements the monitor found,
+    unless the analyst said the statement tag is wrong."""
+    judged: dict[str, dict[str, int]] = {}
+    articles: dict[str, Article] = {}
+    for label, article in labels:
+        judged.setdefault(article.id, {})[label.tag] = label.value
+        articles[article.id] = article
+    found = store.statements(list(articles))
+    items = []
+    for aid, tags in judged.items():
+        a = articles[aid]
+        speakers = [] if tags.get(STATEMENT_TAG) == 0 else list({
+            (st.speaker, st.role): {"name": st.speaker, "role": st.role} for st, _a in found if st.article_id == aid
+        }.values())
+        items.append({
+            "id": a.id, "source_set": LABEL_SOURCE_SET, "title": a.title, "text": a.text,
+            "published": iso(a.published or a.fetched_at), "url": a.url, "labels": tags,
+            "speakers": speakers, "confidence": "high",
+            "note": "analyst feedback in the monitor's web interface; speakers as the monitor found them",
+        })
+    return items

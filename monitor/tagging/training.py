@@ -1,0 +1,167 @@
+"""Fitting the tag model (:mod:`monitor.tagging.scoring`) on labelled items, and cross-validating it.
+
+Per tag, a class-weighted, L2-regularised logistic regression (scikit-learn) over the rule features. The
+regularisation strength and the decision threshold are chosen by an inner cross-validation on the training items
+only (maximum F1 of the out-of-fold predictions), then the model is fitted on all training items. Class weighting
+shifts the log-odds by log(negatives/positives); the intercept is corrected back, so the probabilities stay
+calibrated to the training prior. Weights are stored in the features' own units.
+
+A statement tag's model scores each statement the rules found. A statement counts as a positive example when its
+item is labelled with the tag and its speaker is one of the item's labelled speakers (any speaker where none are
+listed); the item's probability is that of its best statement.
+
+scikit-learn is imported only here: a running monitor reads the fitted weights and needs none of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from monitor.tagging.engine import Analysis, TagAnalysis, Tagger
+from monitor.tagging.labelled import LabelledItem, speaker_key
+from monitor.tagging.scoring import TagModel, TagWeights
+
+C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+INNER_FOLDS = 5
+SEED = 0
+
+
+@dataclass(frozen=True)
+class Example:
+    """A labelled item with the rules' analysis of it."""
+
+    item: LabelledItem
+    analysis: Analysis
+
+
+def analyse(tagger: Tagger, items: Sequence[LabelledItem],
+            progress: Callable[[int], None] | None = None) -> list[Example]:
+    out = []
+    for item in items:
+        out.append(Example(item, tagger.analyse(item.title, item.text, item.published)))
+        if progress is not None:
+            progress(1)
+    return out
+
+
+def stratified_folds(examples: Sequence[Example], k: int, tags: Sequence[str], seed: int = SEED) -> list[list[int]]:
+    """Indices of ``k`` held-out folds, stratified on the combination of the items' labels; deterministic."""
+    from sklearn.model_selection import StratifiedKFold
+
+    strata = [sum(int(ex.item.labels.get(t, False)) << i for i, t in enumerate(tags)) for ex in examples]
+    # A combination rarer than k cannot be spread over k folds: it joins the most common one.
+    counts = {s: strata.count(s) for s in set(strata)}
+    common = max(counts, key=lambda s: counts[s])
+    strata = [s if counts[s] >= k else common for s in strata]
+    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    return [list(test) for _, test in splitter.split(np.zeros(len(strata)), strata)]
+
+
+def fit(tagger: Tagger, examples: Sequence[Example], meta: dict | None = None) -> TagModel:
+    """Fit every tag that has labels among ``examples`` (C and threshold chosen by inner cross-validation)."""
+    names = tagger.feature_names()
+    tags: dict[str, TagWeights] = {}
+    for position, (tag, (kind, features)) in enumerate(names.items()):
+        rows = _rows(examples, position, tag, kind, features)
+        if rows is None:
+            continue
+        tags[tag] = _fit_tag(kind, features, *rows)
+    info = {"created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), **(meta or {})}
+    return TagModel(tags, info)
+
+
+def _rows(examples: Sequence[Example], position: int, tag: str, kind: str,
+          features: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """(X, row labels, row → item index, item labels) for one tag; None where no item is labelled with it."""
+    xs: list[list[float]] = []
+    ys: list[int] = []
+    owner: list[int] = []
+    item_y: list[int] = []
+    for ex in examples:
+        if tag not in ex.item.labels:
+            continue
+        label = ex.item.labels[tag]
+        index = len(item_y)
+        item_y.append(int(label))
+        analysis: TagAnalysis = ex.analysis.tags[position]
+        if kind == "document":
+            xs.append([analysis.features[f] for f in features])
+            ys.append(int(label))
+            owner.append(index)
+            continue
+        for cand in analysis.candidates:
+            st = cand.statement
+            gold = ex.item.speakers
+            xs.append([cand.features[f] for f in features])
+            ys.append(int(label and (not gold or speaker_key(st.speaker, st.role) in gold)))
+            owner.append(index)
+    if not item_y or len(set(item_y)) < 2 or len(set(ys)) < 2:
+        return None
+    return np.array(xs, dtype=float), np.array(ys), np.array(owner), np.array(item_y)
+
+
+def _fit_tag(kind: str, features: tuple[str, ...], x: np.ndarray, y: np.ndarray, owner: np.ndarray,
+             item_y: np.ndarray) -> TagWeights:
+    from sklearn.model_selection import StratifiedKFold
+
+    splitter = StratifiedKFold(n_splits=min(INNER_FOLDS, int(item_y.sum()), int((1 - item_y).sum())), shuffle=True,
+                               random_state=SEED)
+    best: tuple[float, float, float] | None = None  # (F1, C, threshold)
+    for c in C_GRID:
+        item_p = np.zeros(len(item_y))
+        for train_items, test_items in splitter.split(np.zeros(len(item_y)), item_y):
+            train = np.isin(owner, train_items)
+            test = np.isin(owner, test_items)
+            if len(set(y[train])) < 2:
+                continue
+            weights = _logistic(x[train], y[train], c)
+            p = _probabilities(weights, x[test])
+            np.maximum.at(item_p, owner[test], p)
+        f1, threshold = _best_threshold(item_p, item_y)
+        if best is None or f1 > best[0] + 1e-9:
+            best = (f1, c, threshold)
+    assert best is not None
+    coef, intercept = _logistic(x, y, best[1])
+    return TagWeights(kind, features, tuple(float(w) for w in coef), float(intercept), best[2])
+
+
+def _logistic(x: np.ndarray, y: np.ndarray, c: float) -> tuple[np.ndarray, float]:
+    """Class-weighted logistic regression on standardised features, returned in raw units, prior-corrected."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale == 0] = 1.0
+    model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
+    model.fit((x - mean) / scale, y)
+    coef = model.coef_[0] / scale
+    intercept = float(model.intercept_[0] - (model.coef_[0] * mean / scale).sum())
+    positives = max(int(y.sum()), 1)
+    negatives = max(len(y) - positives, 1)
+    return coef, intercept + math.log(positives / negatives)
+
+
+def _probabilities(weights: tuple[np.ndarray, float], x: np.ndarray) -> np.ndarray:
+    coef, intercept = weights
+    return 1.0 / (1.0 + np.exp(-(x @ coef + intercept)))
+
+
+def _best_threshold(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(best F1, threshold): the midpoint below the lowest probability of the best-F1 cut (a margin to new data)."""
+    order = np.argsort(-p)
+    sorted_p, sorted_y = p[order], y[order]
+    tp = np.cumsum(sorted_y)
+    k = np.arange(1, len(p) + 1)
+    f1 = 2 * tp / (k + y.sum())
+    # Only cut between distinct probabilities.
+    valid = np.append(sorted_p[1:] < sorted_p[:-1], True)
+    f1 = np.where(valid, f1, -1.0)
+    i = int(np.argmax(f1))
+    below = sorted_p[i + 1] if i + 1 < len(sorted_p) else 0.0
+    threshold = float(min(max((sorted_p[i] + below) / 2, 0.02), 0.98))
+    return float(f1[i]), threshold
