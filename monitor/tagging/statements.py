@@ -190,6 +190,7 @@ class RawStatement:
     end: int
     sentence: tuple[int, int]
     mention: tuple[int, int]
+    kind: str = "indirect"  # "direct": in quotation marks or a block quote after "said:" (see _kind)
 
 
 class StatementExtractor:
@@ -452,7 +453,7 @@ class StatementExtractor:
                 out.extend(self._noun_by_attribution(text, m, sents, mentions, starts))
         if title:
             out = [st for st in (_headline_clause(text, raw) for raw in out) if st is not None]
-        return _dedupe(out)
+        return [replace(st, kind=_kind(text, st.start, st.end, quotes, quote_starts)) for st in _dedupe(out)]
 
     def _label_attribution(self, text: str, sents: list[tuple[int, int]], n: int, mentions: list[Mention],
                            starts: list[int], quotes: list[tuple[int, int]]) -> RawStatement | None:
@@ -771,6 +772,20 @@ def _straight_quotes(text: str, start: int, end: int) -> list[tuple[int, int]]:
 def _inside(quotes: list[tuple[int, int]], quote_starts: list[int], pos: int) -> bool:
     i = bisect.bisect_right(quote_starts, pos) - 1
     return i >= 0 and quotes[i][0] < pos < quotes[i][1] - 1
+
+
+_COLON_BEFORE = re.compile(r":\s*[“\"‘']?\Z")
+
+
+def _kind(text: str, start: int, end: int, quotes: list[tuple[int, int]], quote_starts: list[int]) -> str:
+    """ "direct" for words inside one quotation (its marks may be trimmed off) or a block quote introduced by a
+    colon ("He said: We will ..."), else "indirect"."""
+    i = bisect.bisect_right(quote_starts, start) - 1
+    if i >= 0 and quotes[i][0] <= start and end <= quotes[i][1]:
+        return "direct"
+    if _COLON_BEFORE.search(text, max(0, start - 12), start):
+        return "direct"
+    return "indirect"
 
 
 def _dedupe(statements: list[RawStatement]) -> list[RawStatement]:
