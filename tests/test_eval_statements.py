@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.evaluation.labelled import LabelledDataError
 from monitor.evaluation.statements import Said, coverage, load_labels, run, score, score_item, speaker_identity
 from monitor.tagging import Tagger
+from monitor.tagging.labelled import LabelledDataError
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config"

@@ -49,8 +49,8 @@ def eval_statements(ctx: Context, labels: Path, more_items: tuple[Path, ...], it
                     folds: int | None, verbose: bool) -> None:
     """Precision/recall of the statements given, quote by quote, against LABELS (statements JSON Lines) on the
     items of the --items files (LABELS --items FILE...)."""
-    from monitor.evaluation.labelled import LabelledDataError
     from monitor.evaluation.statements import run as run_eval
+    from monitor.tagging.labelled import LabelledDataError
 
     if not items:
         raise MonitorError("give the labelled items files with --items FILE...")

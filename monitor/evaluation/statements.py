@@ -4,7 +4,7 @@
 
 LABELS is a JSON Lines file of the statements of every item that has some (``{"id", "statements": [{"speaker":
 {"name", "role"}, "kind", "text"}], "note"}``); the items are the labelled relevance files (see
-:mod:`monitor.evaluation.labelled`). Every item of the items files that LABELS does not list has no statements:
+:mod:`monitor.tagging.labelled`). Every item of the items files that LABELS does not list has no statements:
 anything the monitor gives there is wrong.
 
 The matching rule (that of the shared evaluation data):
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from monitor.evaluation.labelled import LabelledDataError
+from monitor.tagging.labelled import LabelledDataError
 
 if TYPE_CHECKING:
     from monitor.tagging import Tagger
@@ -234,11 +234,11 @@ def run(labels_path: Path, item_paths: Sequence[Path], tagger: Tagger, out: Text
         verbose: bool = False) -> int:
     """Tag the items (cross-validated with ``folds``), score their statements against the labels, print; return 0.
 
-    Raises :class:`~monitor.evaluation.labelled.LabelledDataError` for a file that cannot be used.
+    Raises :class:`~monitor.tagging.labelled.LabelledDataError` for a file that cannot be used.
     """
-    from monitor.evaluation.labelled import load
     from monitor.evaluation.relevance import predict
-    from monitor.training import analyse
+    from monitor.tagging.labelled import load
+    from monitor.tagging.training import analyse
 
     labels = load_labels(labels_path)
     tags = [rule.name for rule in tagger.rules]
