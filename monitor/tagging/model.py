@@ -12,7 +12,7 @@ class Statement:
     ``start``/``end`` are character offsets of ``text`` in the field named by ``field``: ``"text"`` (the article
     text passed to ``Tagger.tag``, the default) or ``"title"`` (a headline statement, offsets into the title).
     ``kind`` is ``"direct"`` for words in quotation marks (or a block quote introduced "He said:"), else
-    ``"indirect"`` (reported speech). (Not stored: the database's statement rows have no kind yet.)
+    ``"indirect"`` (reported speech).
     """
 
     speaker: str | None
