@@ -679,3 +679,41 @@ def test_sanctions_on_russia_are_on_topic_without_naming_the_war(tagger: Tagger)
     other = tagger.analyse("Iran sanctions tightened", "New sanctions target Iranian oil exports.",
                            datetime(2022, 3, 3))
     assert next(t for t in other.tags if t.rule.name == WAR).features["title.on_topic"] == 0.0
+
+
+def _said(tagger: Tagger, title: str, text: str, when: datetime = datetime(2022, 3, 10)) -> set[tuple]:
+    """(speaker, role, kind, text) of every statement the rules find, given or not."""
+    analysis = tagger.analyse(title, text, when)
+    return {(c.statement.speaker, c.statement.role, c.statement.kind, c.statement.text)
+            for tag in analysis.tags for c in tag.candidates}
+
+
+def test_the_words_start_after_where_they_were_said(tagger: Tagger) -> None:
+    text = ("Ben Wallace wrote in the Sunday papers that the army needed more long-range artillery to deter Moscow. "
+            "The Ministry of Defence said in its morning intelligence briefing that Russian columns had stalled "
+            "north of the capital.")
+    found = {t for *_, t in _said(tagger, "Artillery", text)}
+    assert "the army needed more long-range artillery to deter Moscow" in found
+    assert "Russian columns had stalled north of the capital" in found
+
+
+def test_a_former_holder_speaks_in_no_office(tagger: Tagger) -> None:
+    text = ("Former defence secretary Michael Fallon said the navy had too few frigates to patrol the Atlantic. "
+            "Lord Dannatt, the ex-head of the army, said tanks should be sent to Kyiv at once.")
+    assert not _said(tagger, "Frigates", text, datetime(2022, 3, 10))
+
+
+def test_the_uk_government_and_its_spokespeople_speak_for_the_government(tagger: Tagger) -> None:
+    text = ("The British government has condemned the Russian shelling of the nuclear plant at Zaporizhzhia. "
+            "A government spokesperson said more air-defence missiles would be sent to Ukraine.")
+    found = _said(tagger, "Shelling condemned", text)
+    assert {(s, r) for s, r, *_ in found} == {(None, "UK government")}
+    assert len(found) == 2
+
+
+def test_a_bare_defence_ministry_in_a_war_briefing_is_not_the_uks(tagger: Tagger) -> None:
+    text = ("Russian troops pushed towards Sloviansk overnight. The defence ministry said 40 enemy soldiers had "
+            "been killed in the fighting.")
+    assert not _said(tagger, "Battle for Sloviansk", text)
+    marked = "Britain's defence ministry said in its latest update that Russian troops were short of shells."
+    assert {r for _s, r, *_ in _said(tagger, "Shells", marked)} == {"Ministry of Defence"}

@@ -292,6 +292,8 @@ class StatementExtractor:
                     Speaker(self._resolve_role(entry, when, introduced), entry, None)
             elif family and context.get(family) == "foreign":
                 speaker = OTHER
+            elif family == "mod" and context.get(family) != "uk" and "defence ministry" in text[a_start:end].lower():
+                speaker = OTHER  # a bare "the defence ministry" (a war briefing's, often not the UK's) needs UK context
             elif isinstance(entry, Body):
                 speaker = Speaker(None, None, entry)
             else:
@@ -350,10 +352,16 @@ class StatementExtractor:
                 continue
             before = 0 <= start - a_end <= 1
             after = a_start >= end and _APPOSITION.fullmatch(text, end, a_start) is not None
-            if before or after:
+            if (before or after) and not self._no_longer(text, a_start):
                 return Speaker(person, entry, None)
         role = self.officials.role_at(person, when)
         return Speaker(person, role, None) if role else OTHER
+
+    def _no_longer(self, text: str, start: int) -> bool:
+        """True for an office the person named no longer holds: "former defence secretary Michael Fallon", "Lord
+        Dannatt, the ex-head of the army" (they speak in the office they hold on the article's date, if any)."""
+        before = re.split(r"[.,;:!?\n“”\"()]", text[max(0, start - 25) : start].replace("’", "'"))[-1]
+        return any(w.lower() in self.officials.not_current for w in re.findall(r"[\w'\-]+", before)[-2:])
 
     def _resolve_role(self, role: Role, when: dt.date | None, introduced: set[Person]) -> Person | None:
         named = [p for p in introduced if self.officials.held(p, role.key)]
@@ -665,7 +673,7 @@ def _statement_span(text: str, s0: int, s1: int, m0: int, m1: int, v0: int, v1: 
             if q0 < q_end <= q1:
                 return _trim_span(text, q0, q_end)
         return _trim_span(text, s0, q_end)
-    lead = re.match(r"\s*[:,]?\s*(?:that\b[\s,]*)?", rest)
+    lead = _LEAD.match(rest)
     body_start = v1 + (lead.end() if lead else 0) if not inverted else m1 + (lead.end() if lead else 0)
     if not inverted and text[v0:v1] in ("told", "tells", "tell", "telling"):
         obj = _OBJECT.match(text, body_start)
@@ -681,6 +689,12 @@ def _statement_span(text: str, s0: int, s1: int, m0: int, m1: int, v0: int, v1: 
     if inverted:
         return None
     return _trim_span(text, body_start, _paraphrase_end(text, body_start, s1, quotes))
+
+
+# What stands between a verb of saying and the words attributed: "said in its latest intelligence update that",
+# "argued in the Telegraph that", "told MPs on Monday that" (a short phrase without punctuation before "that").
+_LEAD = re.compile(r"\s*[:,]?\s*(?:(?:(?:in|on|to|at|during|for|via|after|before)\s+[^,;:“”\"\n]{1,60}?\s+)?"
+                   r"that\b[\s,]*)?")
 
 
 # The reporter's framing after a paraphrase: "..., amid concerns Russia could invade", "..., as the scandal looms".
