@@ -717,3 +717,23 @@ def test_a_bare_defence_ministry_in_a_war_briefing_is_not_the_uks(tagger: Tagger
     assert not _said(tagger, "Battle for Sloviansk", text)
     marked = "Britain's defence ministry said in its latest update that Russian troops were short of shells."
     assert {r for _s, r, *_ in _said(tagger, "Shells", marked)} == {"Ministry of Defence"}
+
+
+def test_someone_else_named_next_to_an_official_keeps_their_own_words(tagger: Tagger) -> None:
+    text = ("Ben Wallace announced a new package of anti-tank weapons for Ukraine on Monday. Moscow's envoy to "
+            "London, Andrei Kelin, described Wallace's package as a reckless escalation of the war. \u201cThis will "
+            "only prolong the fighting,\u201d he told reporters.\n\n"
+            "\u201cEvery shipment makes peace harder,\u201d said Grigory Pavlov, a Kremlin adviser. He added that "
+            "Russia would respond to the weapons deliveries.\n\n"
+            "One veteran of the Afghan war said the weapons were well suited to the Ukrainian army. He added that "
+            "British training would matter more than the missiles.")
+    found = _said(tagger, "Anti-tank weapons", text)
+    by_wallace = {t for s, _r, _k, t in found if s == "Ben Wallace"}
+    assert not any(word in t for t in by_wallace for word in ("prolong", "Kelin", "peace", "respond", "training"))
+
+
+def test_a_report_is_not_a_person_who_takes_her_pronoun(tagger: Tagger) -> None:
+    text = ("Critics attacked Liz Truss, who toured the Pacific last week, after a newspaper report said she had "
+            "warned that Russia's invasion of Ukraine could embolden other aggressors.")
+    assert ("Liz Truss", "Foreign Secretary") in {(s, r) for s, r, *_ in _said(tagger, "Truss", text,
+                                                                                datetime(2022, 1, 24))}

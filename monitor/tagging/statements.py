@@ -98,6 +98,28 @@ _THAT_NEXT = re.compile(r"\s+that\b")
 # "he" and "his" that follow are theirs, not those of an official named before).
 _NAMED_APPOSITIVE = re.compile(
     r"([A-Z][\w’'\-]+)\s*,[^,;:“”\"]{1,100},(?:\s+(?:has|had|also|then|later|would|will))*\s+$")
+# Someone described, not named, speaking: "one veteran said", "a young recruit told the BBC".
+_PERSON_NOUNS = (
+    "recruit|soldier|veteran|resident|officer|commander|volunteer|refugee|woman|man|analyst|expert|diplomat|"
+    "activist|witness|survivor|doctor|nurse|teacher|student|mother|father|son|daughter|wife|husband|friend|"
+    "neighbour|colleague|fighter|pilot|sailor|marine|journalist|reporter|correspondent|academic|professor|"
+    "historian|lawyer|campaigner|worker|farmer|villager|civilian|medic|paratrooper|reservist|trainee|instructor|"
+    "serviceman|servicewoman|mp|peer|adviser|aide|ally|critic|insider|observer|politician|leader|chief|general|"
+    "colonel|captain|sergeant|corporal|private|major|lieutenant")
+_NOUN_SUBJECT = re.compile(r"(?<![\w’'])(?:(?:[Oo]ne|[Aa]nother)\s+(?:[a-z][\w\-]*\s+){0,2}?([a-z][\w\-]*)|"
+                           r"(?:[Aa]n?|[Tt]he)\s+(?:[a-z][\w\-]*\s+){0,2}?(" + _PERSON_NOUNS + r"))"
+                           r"(?:\s+(?:has|had|also|then|later|would|will))*\s+$")
+# Someone else named: in apposition (", Dmitry Peskov,"), with a description after the name ("Vasyl Filipchuk, a
+# former spokesperson"), as the subject of a verb of saying, or after one ('said David Clark'). Their "he" follows.
+_NAME = re.compile(r"(?<![\w’'])[A-Z][\w’'\-]+(?:\s+[A-Z][\w’'\-]+){1,2}")
+_NAME_BEFORE = re.compile(r"(?:,|\b(?:said|says|added|adds|wrote|writes))\s\Z")
+_APPOSITIVE_VERB = re.compile(r"\s*,\s*(?:(?:has|had|also|then|later)\s+)?")
+_NAME_AFTER_OTHER = re.compile(r"\s*,\s+(?:a|an|who|whose|one)\s|\s+(?:has\s+|had\s+|also\s+)?(?:said|says|told|"
+                               r"tells|added|adds|claimed|claims|described|argued|insisted|warned)\b")
+_NOT_A_NAME = frozenset(("The", "In", "On", "At", "But", "And", "As", "When", "After", "Before", "If", "It", "He",
+                         "She", "They", "We", "This", "That", "A", "An", "Mr", "Mrs", "Ms", "Dr", "Sir", "Lord",
+                         "President", "Prime", "Foreign", "Defence", "Home", "Downing", "British", "Russian",
+                         "Ukrainian", "American", "European", "North", "South", "East", "West", "New", "United"))
 # What may stand between a speaker and the speech verb: an appositive, auxiliaries, time phrases.
 _GAP_RE = re.compile(
     r"(?:\s*,(?:[^,;:“”\"]{1,100},){1,2})?"
@@ -415,7 +437,21 @@ class StatementExtractor:
         events.extend((m.start(1), "other person", OTHER) for m in _PERSON_BEFORE.finditer(text)
                       if m.group(1) not in self._surname_set and _word_start(text, m.start())
                       and not _overlaps_any(mentions, m.start(), m.end()))
+        for m in _NAME.finditer(text):
+            if m.group().split()[0] in _NOT_A_NAME or _overlaps_any(mentions, m.start(), m.end()):
+                continue
+            verb_after = _APPOSITIVE_VERB.match(text, m.end())  # ", Dmitry Peskov, described ..."
+            if (verb_after and _VERB_RE.match(text, verb_after.end())
+                    and _NAME_BEFORE.search(text, max(0, m.start() - 8), m.start())) or \
+                    _NAME_AFTER_OTHER.match(text, m.end()):
+                events.append((m.start(), "other person", OTHER))
         events.sort(key=lambda e: e[0])
+        # "Putin's spokesman, Dmitry Peskov, described Truss's plan ... he told reporters": a possessive in what
+        # someone else said is not who "he" is.
+        others = [e[0] for e in events if e[1] == "other person"]
+        if others:
+            possessive = {mn.start for mn in mentions if text.startswith(("’s", "'s"), mn.end)}
+            events = [e for e in events if e[0] not in possessive or not _after_other(text, e[0], others)]
         starts = [mn.start for mn in mentions]
         out: list[RawStatement] = []
         for n, (s0, s1) in enumerate(sents):
@@ -576,14 +612,15 @@ class StatementExtractor:
             head = text[s0:v0].rstrip()
             if re.fullmatch(r"\s+(?:the\s+|a\s+|an\s+|britain['’]s\s+|the\s+uk['’]s\s+|uk\s+)?", gap_text, re.I) and (
                 head.endswith((",", "”", '"', "’", ":")) or not head
-            ):
+            ) and not text.startswith(("’s", "'s"), mn.end):  # "described Truss’s package": an object, not a subject
                 return mn.speaker, mn.start, mn.end, True
         # Someone else speaks (a non-official subject right before the verb).
         sub = re.search(r"([A-Z][\w’'\-]+|officials?|sources?|spokes\w+|minister|ministry|envoy|president)"
                         r"(?:\s+(?:has|had|also|then|later|would|will))*\s+$", before)
-        sub = sub or _NAMED_APPOSITIVE.search(before)
+        sub = sub or _NAMED_APPOSITIVE.search(before) or _NOUN_SUBJECT.search(before)
         if sub:
-            return OTHER, s0 + sub.start(1), s0 + sub.end(1), False
+            g = sub.lastindex or 0
+            return OTHER, s0 + sub.start(g), s0 + sub.end(g), False
         return None
 
     @staticmethod
@@ -636,6 +673,12 @@ def _describes(text: str, people: list[tuple[int, int]], start: int, end: int) -
     (an office in front, "Defence Secretary Ben Wallace", joins the name as one subject instead)."""
     return any(start >= p1 and _APPOSITION_ANY.fullmatch(text, p1, start) is not None
                and text[end : end + 1] in (",", ")", "", ".") for _p0, p1 in people)
+
+
+def _after_other(text: str, start: int, others: list[int]) -> bool:
+    """True where someone else was named shortly before ``start`` in the same paragraph."""
+    i = bisect.bisect_left(others, start) - 1
+    return i >= 0 and start - others[i] < 150 and "\n" not in text[others[i] : start]
 
 
 def _extend_subject(mentions: list[Mention], starts: list[int], m0: int) -> int:
