@@ -737,3 +737,22 @@ def test_a_report_is_not_a_person_who_takes_her_pronoun(tagger: Tagger) -> None:
             "warned that Russia's invasion of Ukraine could embolden other aggressors.")
     assert ("Liz Truss", "Foreign Secretary") in {(s, r) for s, r, *_ in _said(tagger, "Truss", text,
                                                                                 datetime(2022, 1, 24))}
+
+
+def test_a_quotation_carried_over_the_next_paragraph_keeps_its_speaker(tagger: Tagger) -> None:
+    text = ("\u201cWe will not be cowed by threats from Moscow,\u201d the defence secretary said.\n\n"
+            "\u201cOur help for Ukraine's army will go on for as long as it is needed.\u201d\n\n"
+            "\u201cThat is a lie,\u201d said a Russian diplomat.")
+    found = _said(tagger, "Not cowed", text, datetime(2022, 3, 10))
+    assert ("Ben Wallace", "Defence Secretary", "direct", "We will not be cowed by threats from Moscow") in found
+    assert ("Ben Wallace", "Defence Secretary", "direct",
+            "Our help for Ukraine's army will go on for as long as it is needed") in found
+    assert not any("lie" in t for *_, t in found)
+
+
+def test_a_quotation_reopened_for_its_next_paragraph_on_one_line(tagger: Tagger) -> None:
+    text = ("The foreign secretary, Liz Truss, said: \u201cRussia's troop build-up is a threat to all of Europe. "
+            "\u201cWe stand with our allies and any incursion would carry a severe cost.\u201d")
+    found = {t for s, _r, k, t in _said(tagger, "Build-up", text, datetime(2022, 1, 7)) if s == "Liz Truss"}
+    assert found == {"Russia's troop build-up is a threat to all of Europe",
+                     "We stand with our allies and any incursion would carry a severe cost"}

@@ -130,7 +130,9 @@ _GAP_RE = re.compile(
     re.IGNORECASE,
 )
 _STRAIGHT_QUOTE = re.compile(r'"')
-_CURLY_QUOTE = re.compile(r"“[^“”]{1,3000}?(?:”|(?=\n\s*\n)|$)")
+# A quotation ends at its closing mark, at a paragraph break, or where the next paragraph of it opens again ('X
+# said: “First paragraph. “Second paragraph.”', paragraphs flattened into one line).
+_CURLY_QUOTE = re.compile(r"“[^“”]{1,3000}?(?:”|(?=\n\s*\n)|(?=\s*“)|$)")
 _NAME_AFTER = re.compile(r"\s*,?\s+((?:[A-Z][\w’'\-]+\.?)(?:\s+[A-Z][\w’'\-]+\.?){1,4})")
 _WORD_BEFORE = re.compile(r"([\w’'\.\-]+)\s*$")
 _CAP_NAME = re.compile(r"[A-Z][a-zà-ÿ’'\-]+")
@@ -497,6 +499,8 @@ class StatementExtractor:
                 out.extend(self._noun_by_attribution(text, m, sents, mentions, starts))
         if title:
             out = [st for st in (_headline_clause(text, raw) for raw in out) if st is not None]
+        elif quotes and out:
+            out.extend(_carried_quotes(text, out, quotes, mentions))
         return [replace(st, kind=_kind(text, st.start, st.end, quotes, quote_starts)) for st in _dedupe(out)]
 
     def _label_attribution(self, text: str, sents: list[tuple[int, int]], n: int, mentions: list[Mention],
@@ -832,6 +836,45 @@ def _inside(quotes: list[tuple[int, int]], quote_starts: list[int], pos: int) ->
 
 
 _COLON_BEFORE = re.compile(r":\s*[“\"‘']?\Z")
+
+
+_AFTER_QUOTE_PARAGRAPH = re.compile(r"[\s.,;:!?…]*(?:\n|\Z)")
+
+
+def _carried_quotes(text: str, out: list[RawStatement], quotes: list[tuple[int, int]],
+                    mentions: list[Mention]) -> list[RawStatement]:
+    """Quotations that carry on an official's quotation without a new attribution: the next paragraph of a quote
+    left open ('he said: “… “The next paragraph …”'), or a paragraph that is only a quotation right after the
+    paragraph of the official's quote ('“We will not be deterred,” the defence secretary said.' + '“Our support
+    will continue.”'). Another name or verb of saying in between ends the chain."""
+    added: list[RawStatement] = []
+    starts = sorted((st.start, st.end, st) for st in out)
+    prev: tuple[RawStatement, int] | None = None  # the official's last quotation and where it ends
+    for q0, q1 in quotes:
+        i = bisect.bisect_left(starts, (q0, -1))
+        own = next((st for a, b, st in starts[i : i + 3] if a < q1 and b <= q1 + 1), None)
+        if own is not None:  # the quotation is an official's
+            prev = (own, q1)
+            continue
+        if prev is None:
+            continue
+        st, p1 = prev
+        gap = text[p1:q0]
+        open_before = text[p1 - 1] not in "”\"" and not gap.strip()
+        next_paragraph = ("\n" in gap and gap.count("\n") <= 2 and not text[gap.rfind("\n") + p1 : q0].strip()
+                          and _AFTER_QUOTE_PARAGRAPH.match(text, q1) is not None
+                          and not any(p1 <= mn.start < q0 and (mn.start, mn.end) != st.mention for mn in mentions))
+        if not (open_before or next_paragraph):
+            prev = None
+            continue
+        span = _trim_span(text, q0, q1)
+        if span is None:
+            prev = None
+            continue
+        new = RawStatement(st.speaker, span[0], span[1], (q0, q1), st.mention)
+        added.append(new)
+        prev = (new, q1)
+    return added
 
 
 def _kind(text: str, start: int, end: int, quotes: list[tuple[int, int]], quote_starts: list[int]) -> str:
