@@ -461,8 +461,9 @@ class StatementExtractor:
             if labelled is not None:
                 out.append(labelled)
                 continue
+            found_any, covered = False, -1
             for v in _VERB_RE.finditer(text, s0, s1):
-                if _inside(quotes, quote_starts, v.start()):
+                if v.start() < covered or _inside(quotes, quote_starts, v.start()):
                     continue
                 found = self._attribution(text, v, s0, s1, mentions, starts, events)
                 if found is None:
@@ -482,10 +483,14 @@ class StatementExtractor:
                     if partner is not None:
                         out.append(RawStatement(partner.speaker, span[0], span[1], (s0, s1),
                                                 (partner.start, partner.end)))
+                    found_any = True
+                    # Read on for another verb of saying after these words ("..., and he said the Kremlin should",
+                    # "“…”, Johnson warned as he said a war was possible").
+                    covered = max(span[1], v.end())
+                    continue
                 break
-            else:
-                if title:
-                    out.extend(self._dash_attribution(text, s0, s1, mentions))
+            if title and not found_any:
+                out.extend(self._dash_attribution(text, s0, s1, mentions))
         for m in _ACCORDING.finditer(text):
             if _word_start(text, m.start()):
                 out.extend(self._according(text, m, sents, mentions, quotes, quote_starts))
@@ -731,11 +736,29 @@ def _statement_span(text: str, s0: int, s1: int, m0: int, m1: int, v0: int, v1: 
             return _trim_span(text, q[0], q[1])
     head_words = len(head.split())
     rest_clause = re.split(r"[,;]", rest.strip(), maxsplit=1)[0]
-    if head_words >= 4 and re.search(r"[,:]\s*$", head) and (len(rest_clause.split()) <= 4 or inverted):
+    # "Sanctions would follow, Johnson added in a later answer to MPs.": the words are before the speaker when
+    # what follows the verb is short or only says where (not when the head is framing: "Speaking in Kyiv, ...").
+    if head_words >= 4 and re.search(r"[,:]\s*$", head) and not _FRAMING_HEAD.match(head) and (
+            len(rest_clause.split()) <= 4 or inverted or _WHERE_ONLY.fullmatch(rest_clause)):
         return _trim_span(text, s0, before_end)
     if inverted:
         return None
+    mental = _MENTAL.match(text, body_start)  # "said he believed the Ukrainians would fight"
+    body_start = mental.end() if mental else body_start
     return _trim_span(text, body_start, _paraphrase_end(text, body_start, s1, quotes))
+
+
+# A head that frames the sentence rather than being the words attributed: a participle clause or a prepositional
+# phrase ("Addressing Ukrainians in their language, Boris Johnson urged ...", "In a later answer, ...").
+_FRAMING_HEAD = re.compile(r"\s*(?:[A-Z][a-z]+ing\b|(?:In|On|At|During|After|Before|Asked|Speaking|Writing|"
+                           r"Following|Ahead\s+of|Later|Earlier)\b)")
+# After the verb, only where or to whom it was said: "in a later answer to Conservative MP Tom Tugendhat".
+_WHERE_ONLY = re.compile(r"(?:in|on|at|during|to|after|before|later|earlier|when|while|from)\b(?:(?!\bthat\b)[^“”\"])*")
+_MENTAL = re.compile(r"(?:he|she|they|it)\s+(?:believed|believes|thought|thinks|felt|feels|hoped|hopes|expected|"
+                     r"expects|feared|fears)\s+(?:that\s+)?")
+# A new reporting clause that ends the words attributed: "..., and he said the Kremlin should understand that".
+_NEXT_REPORT = re.compile(r",?\s+(?:and|but)\s+(?:he|she|they|it)\s+(?:also\s+)?(?:said|says|added|adds|warned|"
+                          r"insisted|argued|stressed|told)\b")
 
 
 # What stands between a verb of saying and the words attributed: "said in its latest intelligence update that",
@@ -750,7 +773,10 @@ _FRAMING = re.compile(r",\s+(?:amid|despite|as|while|after|following|before|when
 
 def _paraphrase_end(text: str, start: int, end: int, quotes: list[tuple[int, int]]) -> int:
     """Where the words attributed end: before a trailing framing clause of the reporter's (outside quotes), where
-    at least four words are left before it."""
+    at least four words are left before it, or before a new reporting clause (", and he said ...")."""
+    nxt = _NEXT_REPORT.search(text, start, end)
+    if nxt is not None and len(text[start : nxt.start()].split()) >= 2:
+        end = nxt.start()
     for m in _FRAMING.finditer(text, start, end):
         if len(text[start : m.start()].split()) >= 4 and not any(q0 < m.start() < q1 for q0, q1 in quotes):
             return m.start()
@@ -848,11 +874,12 @@ def _carried_quotes(text: str, out: list[RawStatement], quotes: list[tuple[int, 
     paragraph of the official's quote ('“We will not be deterred,” the defence secretary said.' + '“Our support
     will continue.”'). Another name or verb of saying in between ends the chain."""
     added: list[RawStatement] = []
-    starts = sorted((st.start, st.end, st) for st in out)
+    ordered = sorted(out, key=lambda st: (st.start, st.end))
+    begins = [st.start for st in ordered]
     prev: tuple[RawStatement, int] | None = None  # the official's last quotation and where it ends
     for q0, q1 in quotes:
-        i = bisect.bisect_left(starts, (q0, -1))
-        own = next((st for a, b, st in starts[i : i + 3] if a < q1 and b <= q1 + 1), None)
+        i = bisect.bisect_left(begins, q0)
+        own = next((st for st in ordered[i : i + 3] if st.start < q1 and st.end <= q1 + 1), None)
         if own is not None:  # the quotation is an official's
             prev = (own, q1)
             continue
