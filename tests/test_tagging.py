@@ -773,3 +773,19 @@ def test_a_joint_statement_of_two_officials_is_read_once_each(tagger: Tagger) ->
             "they said.\n\n\u201cThe alliance is united.\u201d")
     found = _said(tagger, "Troops to Poland", text)
     assert {s for s, *_ in found} >= {"Boris Johnson", "Ben Wallace"}
+
+
+def test_headline_attribution_without_a_comma_and_by_an_agent(tagger: Tagger) -> None:
+    lead = "The defence secretary spoke after talks with Nato allies about Russian aggression."
+    found = _said(tagger, "British jets will not patrol Ukrainian skies says Wallace", lead)
+    assert ("Ben Wallace", "Defence Secretary", "indirect", "British jets will not patrol Ukrainian skies") in found
+    found = _said(tagger, "Plea for more air defences turned down by defence secretary", lead)
+    assert ("Ben Wallace", "Defence Secretary", "indirect", "Plea for more air defences turned down") in found
+
+
+def test_press_review_paraphrases_of_an_official(tagger: Tagger) -> None:
+    text = ("The Mirror leads with the defence secretary's \u201cpaper tiger\u201d jibe at the Kremlin over the war in "
+            "Ukraine. The Times carries Ben Wallace's remarks likening Russia's generals to gamblers.")
+    found = {(s, k, t) for s, _r, k, t in _said(tagger, "The papers", text)}
+    assert ("Ben Wallace", "direct", "paper tiger") in found
+    assert ("Ben Wallace", "indirect", "likening Russia's generals to gamblers") in found

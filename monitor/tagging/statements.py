@@ -67,6 +67,15 @@ _SPEECH_NOUN = re.compile(
     r"[Pp]ledge|[Ii]nsistence|[Cc]onfirmation|[Ss]tatement|[Pp]rediction|[Ee]stimate|[Dd]isclosure|"
     r"[Aa]cknowledgement|[Pp]romise)(?:\s+(?:on|at|in|last|this|earlier|yesterday|today)(?:\s+[\w’'\-]+){0,2}?)?\Z"
 )
+# An official's possessive, a speech noun and the words: "’s “full tonto” jibe", "’s remarks comparing ...".
+_OWNER_PARTICIPLES = frozenset(("comparing", "calling", "saying", "suggesting", "likening", "describing", "urging",
+                                "warning", "claiming", "insisting", "vowing", "pledging"))
+_OWNER_NOUN = re.compile(
+    r"['’]s\s+(?:[a-z][\w\-]*\s+){0,2}?(?:(?P<quote>[“\"‘'][^“”\"‘’\n]{2,80}[”\"’'])\s+)?"
+    r"(?:remarks?|comments?|words|jibe|quip|claims?|warnings?|pledge|vow|promise|call|plea|suggestion|comparison|"
+    r"description|boast|admission|threat|attack|criticism|insistence)"
+    r"(?P<link>(?(quote)|\s+(?:" + "|".join(sorted(_OWNER_PARTICIPLES)) + r"|that|about|on|over)\s+))"
+)
 # A speech noun and who made it: "a warning made by the foreign secretary, Liz Truss, on Saturday of a plot".
 _NOUN_BY = re.compile(r"(?<![\w’'])(?:[Ww]arning|[Ss]tatement|[Aa]nnouncement|[Aa]ssessment|[Cc]laim|[Pp]ledge|"
                       r"[Pp]romise|[Rr]emarks|[Cc]omments)\s+(?:(?:made|issued|given|delivered)\s+)?by\s+")
@@ -499,6 +508,9 @@ class StatementExtractor:
             m = _SPEECH_NOUN.search(text, window, that.start())
             if m is not None and not _inside(quotes, quote_starts, m.start()):
                 out.extend(self._noun_attribution(text, m, that.end(), sents, mentions, events, quotes))
+        for m in _OWNER_NOUN.finditer(text):
+            if not _inside(quotes, quote_starts, m.start()):
+                out.extend(self._owner_noun_attribution(text, m, sents, mentions, starts, quotes))
         for m in _NOUN_BY.finditer(text):
             if not _inside(quotes, quote_starts, m.start()):
                 out.extend(self._noun_by_attribution(text, m, sents, mentions, starts))
@@ -567,6 +579,27 @@ class StatementExtractor:
         return [RawStatement(speaker, span[0], span[1], sent, mention)] if span else []
 
     @staticmethod
+    def _owner_noun_attribution(text: str, m: re.Match[str], sents: list[tuple[int, int]], mentions: list[Mention],
+                                starts: list[int], quotes: list[tuple[int, int]]) -> list[RawStatement]:
+        """A press review's paraphrase: "the defence secretary's “full tonto” jibe", "the PM's remarks comparing
+        X to Y", "Wallace's claim about Z" (an official's possessive, a speech noun, then the words or a quote)."""
+        i = bisect.bisect_right(starts, m.start()) - 1
+        if i < 0 or mentions[i].end != m.start() or mentions[i].speaker.other:
+            return []
+        mn = mentions[i]
+        sent = next(((a, b) for a, b in sents if a <= m.start() < b), None)
+        if sent is None:
+            return []
+        quoted = m.group("quote")
+        if quoted:
+            q0 = m.start("quote")
+            span = _trim_span(text, q0, q0 + len(quoted))
+        else:
+            body = m.end() - (len(m.group("link")) if m.group("link").strip() in _OWNER_PARTICIPLES else 0)
+            span = _trim_span(text, body, _paraphrase_end(text, body, sent[1], quotes))
+        return [RawStatement(mn.speaker, span[0], span[1], sent, (mn.start, mn.end))] if span else []
+
+    @staticmethod
     def _noun_by_attribution(text: str, m: re.Match[str], sents: list[tuple[int, int]], mentions: list[Mention],
                              starts: list[int]) -> list[RawStatement]:
         """ "a warning made by the foreign secretary, Liz Truss, on Saturday of a Kremlin plot ..."."""
@@ -619,8 +652,9 @@ class StatementExtractor:
             mn = mentions[j]
             gap_text = text[v1 : mn.start]
             head = text[s0:v0].rstrip()
+            at_end = not text[mn.end : s1].strip(" .!?'\"’”")  # "UK troops will not fight says Wallace" (headline)
             if re.fullmatch(r"\s+(?:the\s+|a\s+|an\s+|britain['’]s\s+|the\s+uk['’]s\s+|uk\s+)?", gap_text, re.I) and (
-                head.endswith((",", "”", '"', "’", ":")) or not head
+                head.endswith((",", "”", '"', "’", ":")) or not head or (at_end and len(head.split()) >= 3)
             ) and not text.startswith(("’s", "'s"), mn.end):  # "described Truss’s package": an object, not a subject
                 return mn.speaker, mn.start, mn.end, True
         # Someone else speaks (a non-official subject right before the verb).
@@ -669,12 +703,16 @@ class StatementExtractor:
         """Headline attribution: "British troops 'unlikely' to fight - Truss"."""
         for mn in mentions:
             if s0 <= mn.start and mn.end <= s1 and not text[mn.end : s1].strip(" .'\"’”"):
-                dash = re.search(r"\s[-–—]\s*$", text[s0 : mn.start])
+                dash = re.search(r"\s[-–—]\s*$", text[s0 : mn.start]) or _BY_AGENT.search(text[s0 : mn.start])
                 if dash and not mn.speaker.other:
                     span = _trim_span(text, s0, s0 + dash.start())
                     if span:
                         return [RawStatement(mn.speaker, span[0], span[1], (s0, s1), (mn.start, mn.end))]
         return []
+
+
+# "Calls for no-fly zone rejected by defence secretary": a headline's passive with the official as its agent.
+_BY_AGENT = re.compile(r"(?<=\w)(?<!\s\w)(?:(?<=ed)|(?<=en)|(?<=down)|(?<=out)|(?<=off))\s+by\s*$")
 
 
 def _describes(text: str, people: list[tuple[int, int]], start: int, end: int) -> bool:
@@ -738,6 +776,9 @@ def _statement_span(text: str, s0: int, s1: int, m0: int, m1: int, v0: int, v1: 
     rest_clause = re.split(r"[,;]", rest.strip(), maxsplit=1)[0]
     # "Sanctions would follow, Johnson added in a later answer to MPs.": the words are before the speaker when
     # what follows the verb is short or only says where (not when the head is framing: "Speaking in Kyiv, ...").
+    at_end = inverted and not text[m1:s1].strip(" .!?'\"’”")
+    if head_words >= 3 and at_end and not re.search(r"[,:]\s*$", head):
+        return _trim_span(text, s0, before_end)  # a headline: "UK troops will not fight says Wallace"
     if head_words >= 4 and re.search(r"[,:]\s*$", head) and not _FRAMING_HEAD.match(head) and (
             len(rest_clause.split()) <= 4 or inverted or _WHERE_ONLY.fullmatch(rest_clause)):
         return _trim_span(text, s0, before_end)
