@@ -42,7 +42,7 @@ def store_corpus(store: Store) -> dict[str, str]:
         feed = first if n < 3 else second
         store.save_article(
             Article(id=aid, content_hash=aid, title=title, text=text, source="feed", tags=tags, feed_id=feed.id,
-                    fetched_at=T0 + timedelta(hours=n)),
+                    published=T0 + timedelta(hours=n), fetched_at=T0 + timedelta(hours=n)),
             Sighting(feed.id, f"http://127.0.0.9/{key}", None, key),
             tags=[ArticleTag(article_id=aid, tag=t, score=1.0, evidence=evidence(text)) for t in tags],
             statements=[Statement(article_id=aid, speaker=who[0], role=who[1], text="said", start=0, end=4)]

@@ -185,7 +185,7 @@ def test_a_body_is_named_as_the_speaker_not_unattributed(alerting: tuple[Setting
     [msg] = mail.messages
     for body in parts(msg):
         assert "Ministry of Defence" in body and "unattributed" not in body
-    assert f'- Ministry of Defence: "{QUOTE}"' in parts(msg)[0]
+    assert f'- Ministry of Defence: \u201c{QUOTE}\u201d' in parts(msg)[0]
 
 
 def test_filters_tags_keywords_feeds_and_never_seeds(config_file: Path, mail: SmtpServer, store: Store) -> None:

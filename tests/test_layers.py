@@ -110,7 +110,8 @@ def package_graph(root: Path = PACKAGE) -> str:
             if mine and theirs and theirs != mine:
                 edges.add((mine, theirs))
     order = [name for names in reversed(LAYERS) for name in names]
-    lines = ["flowchart TD"] + [f"    {a} --> {b}" for a, b in sorted(edges, key=lambda e: (order.index(e[0]), order.index(e[1])))]
+    ranked = sorted(edges, key=lambda e: (order.index(e[0]), order.index(e[1])))
+    lines = ["flowchart TD"] + [f"    {a} --> {b}" for a, b in ranked]
     return "\n".join(lines) + "\n"
 
 

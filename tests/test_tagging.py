@@ -464,8 +464,7 @@ def test_narration_after_an_unclosed_straight_quote_is_not_read_as_quoted(tagger
             'added. "Never again." Also in Gateshead, Tony Blair told the audience he believed the Iraq war would '
             'make Britain safer and that troops would come home. He added: "I still think there are big changes."')
     found = _candidates(tagger, "Campaign trail", text, datetime(2005, 4, 1))
-    assert ("Tony Blair", "he believed the Iraq war would make Britain safer and that troops would come home") \
-        in found
+    assert ("Tony Blair", "the Iraq war would make Britain safer and that troops would come home") in found
 
 
 def test_object_of_told_is_not_part_of_the_statement(tagger: Tagger) -> None:
@@ -679,3 +678,114 @@ def test_sanctions_on_russia_are_on_topic_without_naming_the_war(tagger: Tagger)
     other = tagger.analyse("Iran sanctions tightened", "New sanctions target Iranian oil exports.",
                            datetime(2022, 3, 3))
     assert next(t for t in other.tags if t.rule.name == WAR).features["title.on_topic"] == 0.0
+
+
+def _said(tagger: Tagger, title: str, text: str, when: datetime = datetime(2022, 3, 10)) -> set[tuple]:
+    """(speaker, role, kind, text) of every statement the rules find, given or not."""
+    analysis = tagger.analyse(title, text, when)
+    return {(c.statement.speaker, c.statement.role, c.statement.kind, c.statement.text)
+            for tag in analysis.tags for c in tag.candidates}
+
+
+def test_the_words_start_after_where_they_were_said(tagger: Tagger) -> None:
+    text = ("Ben Wallace wrote in the Sunday papers that the army needed more long-range artillery to deter Moscow. "
+            "The Ministry of Defence said in its morning intelligence briefing that Russian columns had stalled "
+            "north of the capital.")
+    found = {t for *_, t in _said(tagger, "Artillery", text)}
+    assert "the army needed more long-range artillery to deter Moscow" in found
+    assert "Russian columns had stalled north of the capital" in found
+
+
+def test_a_former_holder_speaks_in_no_office(tagger: Tagger) -> None:
+    text = ("Former defence secretary Michael Fallon said the navy had too few frigates to patrol the Atlantic. "
+            "Lord Dannatt, the ex-head of the army, said tanks should be sent to Kyiv at once.")
+    assert not _said(tagger, "Frigates", text, datetime(2022, 3, 10))
+
+
+def test_the_uk_government_and_its_spokespeople_speak_for_the_government(tagger: Tagger) -> None:
+    text = ("The British government has condemned the Russian shelling of the nuclear plant at Zaporizhzhia. "
+            "A government spokesperson said more air-defence missiles would be sent to Ukraine.")
+    found = _said(tagger, "Shelling condemned", text)
+    assert {(s, r) for s, r, *_ in found} == {(None, "UK government")}
+    assert len(found) == 2
+
+
+def test_a_bare_defence_ministry_in_a_war_briefing_is_not_the_uks(tagger: Tagger) -> None:
+    text = ("Russian troops pushed towards Sloviansk overnight. The defence ministry said 40 enemy soldiers had "
+            "been killed in the fighting.")
+    assert not _said(tagger, "Battle for Sloviansk", text)
+    marked = "Britain's defence ministry said in its latest update that Russian troops were short of shells."
+    assert {r for _s, r, *_ in _said(tagger, "Shells", marked)} == {"Ministry of Defence"}
+
+
+def test_someone_else_named_next_to_an_official_keeps_their_own_words(tagger: Tagger) -> None:
+    text = ("Ben Wallace announced a new package of anti-tank weapons for Ukraine on Monday. Moscow's envoy to "
+            "London, Andrei Kelin, described Wallace's package as a reckless escalation of the war. \u201cThis will "
+            "only prolong the fighting,\u201d he told reporters.\n\n"
+            "\u201cEvery shipment makes peace harder,\u201d said Grigory Pavlov, a Kremlin adviser. He added that "
+            "Russia would respond to the weapons deliveries.\n\n"
+            "One veteran of the Afghan war said the weapons were well suited to the Ukrainian army. He added that "
+            "British training would matter more than the missiles.")
+    found = _said(tagger, "Anti-tank weapons", text)
+    by_wallace = {t for s, _r, _k, t in found if s == "Ben Wallace"}
+    assert not any(word in t for t in by_wallace for word in ("prolong", "Kelin", "peace", "respond", "training"))
+
+
+def test_a_report_is_not_a_person_who_takes_her_pronoun(tagger: Tagger) -> None:
+    text = ("Critics attacked Liz Truss, who toured the Pacific last week, after a newspaper report said she had "
+            "warned that Russia's invasion of Ukraine could embolden other aggressors.")
+    assert ("Liz Truss", "Foreign Secretary") in {(s, r) for s, r, *_ in _said(tagger, "Truss", text,
+                                                                                datetime(2022, 1, 24))}
+
+
+def test_a_quotation_carried_over_the_next_paragraph_keeps_its_speaker(tagger: Tagger) -> None:
+    text = ("\u201cWe will not be cowed by threats from Moscow,\u201d the defence secretary said.\n\n"
+            "\u201cOur help for Ukraine's army will go on for as long as it is needed.\u201d\n\n"
+            "\u201cThat is a lie,\u201d said a Russian diplomat.")
+    found = _said(tagger, "Not cowed", text, datetime(2022, 3, 10))
+    assert ("Ben Wallace", "Defence Secretary", "direct", "We will not be cowed by threats from Moscow") in found
+    assert ("Ben Wallace", "Defence Secretary", "direct",
+            "Our help for Ukraine's army will go on for as long as it is needed") in found
+    assert not any("lie" in t for *_, t in found)
+
+
+def test_a_quotation_reopened_for_its_next_paragraph_on_one_line(tagger: Tagger) -> None:
+    text = ("The foreign secretary, Liz Truss, said: \u201cRussia's troop build-up is a threat to all of Europe. "
+            "\u201cWe stand with our allies and any incursion would carry a severe cost.\u201d")
+    found = {t for s, _r, k, t in _said(tagger, "Build-up", text, datetime(2022, 1, 7)) if s == "Liz Truss"}
+    assert found == {"Russia's troop build-up is a threat to all of Europe",
+                     "We stand with our allies and any incursion would carry a severe cost"}
+
+
+def test_framing_and_reporting_words_are_not_the_words_attributed(tagger: Tagger) -> None:
+    text = ("Speaking to troops in Estonia on Friday, Ben Wallace praised their readiness. "
+            "New frigates would be ordered within a year, Wallace added in a later reply to a Labour MP. "
+            "If pressed, Wallace said he believed the Baltic states would hold, and he said Moscow should know it.")
+    found = {t for s, _r, _k, t in _said(tagger, "Frigates", text) if s == "Ben Wallace"}
+    assert "New frigates would be ordered within a year" in found
+    assert "the Baltic states would hold" in found
+    assert "Moscow should know it" in found
+    assert not any(t.startswith(("Speaking", "in a later", "he believed")) for t in found)
+
+
+def test_a_joint_statement_of_two_officials_is_read_once_each(tagger: Tagger) -> None:
+    text = ("Boris Johnson and Ben Wallace said more British troops would go to Poland. \u201cWe are ready,\u201d "
+            "they said.\n\n\u201cThe alliance is united.\u201d")
+    found = _said(tagger, "Troops to Poland", text)
+    assert {s for s, *_ in found} >= {"Boris Johnson", "Ben Wallace"}
+
+
+def test_headline_attribution_without_a_comma_and_by_an_agent(tagger: Tagger) -> None:
+    lead = "The defence secretary spoke after talks with Nato allies about Russian aggression."
+    found = _said(tagger, "British jets will not patrol Ukrainian skies says Wallace", lead)
+    assert ("Ben Wallace", "Defence Secretary", "indirect", "British jets will not patrol Ukrainian skies") in found
+    found = _said(tagger, "Plea for more air defences turned down by defence secretary", lead)
+    assert ("Ben Wallace", "Defence Secretary", "indirect", "Plea for more air defences turned down") in found
+
+
+def test_press_review_paraphrases_of_an_official(tagger: Tagger) -> None:
+    text = ("The Mirror leads with the defence secretary's \u201cpaper tiger\u201d jibe at the Kremlin over the war in "
+            "Ukraine. The Times carries Ben Wallace's remarks likening Russia's generals to gamblers.")
+    found = {(s, k, t) for s, _r, k, t in _said(tagger, "The papers", text)}
+    assert ("Ben Wallace", "direct", "paper tiger") in found
+    assert ("Ben Wallace", "indirect", "likening Russia's generals to gamblers") in found

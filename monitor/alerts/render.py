@@ -17,6 +17,7 @@ import jinja2
 from monitor.core.config import Settings
 from monitor.store.alerts import AlertArticles
 from monitor.store.models import Alert, ArticleTag, Statement, utcnow
+from monitor.store.readmodels import quoted
 
 MAX_SUBJECT = 160
 EXTRACT_CHARS = 400
@@ -101,6 +102,7 @@ class Renderer:
             keep_trailing_newline=True,
             undefined=jinja2.ChainableUndefined,
         )
+        self.env.globals["quoted"] = quoted
         self.env.globals["evidence_shown"] = EVIDENCE_SHOWN
 
     def alert(self, alert: Alert, articles: Sequence[ArticleView]) -> EmailMessage:

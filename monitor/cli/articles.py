@@ -25,7 +25,7 @@ from monitor.core.errors import MonitorError
 from monitor.store import Store
 from monitor.store.models import Article
 from monitor.store.query import parse_query
-from monitor.store.readmodels import articles_json, iso, statement_item_json
+from monitor.store.readmodels import articles_json, iso, quoted, statement_entries
 from monitor.store.search import ArticleFilter, ArticleSearch, Order
 
 EVIDENCE_SHOWN = 6
@@ -194,16 +194,22 @@ def statements() -> None:
 @json_option("JSON Lines, one statement a line")
 @pass_ctx
 def statements_list(ctx: Context, speaker: str | None, since: str | None, limit: int, as_json: bool) -> None:
-    """List statements, newest article first."""
-    rows = limited(ctx.app.store.statements(speaker=speaker, since=parse_since(since), limit=query_limit(limit)),
-                   limit)
-    if not rows:
+    """List statements, newest publication first (undated last); a statement several articles carry is listed
+    once, with each of them."""
+    window = (limit + 1) * 10 if limit else None  # reports of one statement are grouped within this many rows
+    rows = ctx.app.store.statements(speaker=speaker, since=parse_since(since), limit=window)
+    entries = limited(statement_entries(rows), limit)
+    if not entries:
         nothing("no statements match")
-    for st, article in rows:
+    for entry in entries:
         if as_json:
-            echo_json(statement_item_json(st, article))
-        else:
-            click.echo(f"{article.id}  {st.label()}: {st.text}")
+            echo_json(entry)
+            continue
+        who = f"{entry['speaker']} ({entry['role']})" if entry["speaker"] and entry["role"] else (
+            entry["speaker"] or entry["role"] or "unknown speaker")
+        sources = ", ".join(s["article_id"] for s in entry["sources"])
+        words = quoted(entry["kind"], entry["text"])
+        click.echo(f"{(entry['date'] or 'undated')[:10]:<10}  {who}: {words}  [{sources}]")
 
 
 @click.group()

@@ -14,7 +14,7 @@ from monitor.ingest.processor import Options, tagger
 
 @click.group("eval")
 def evaluate() -> None:
-    """Evaluation scripts over real data (feeds, relevance, extraction, stories)."""
+    """Evaluation scripts over real data (feeds, relevance, statements, extraction, stories)."""
 
 
 @evaluate.command("relevance")
@@ -31,6 +31,32 @@ def eval_relevance(ctx: Context, paths: tuple[Path, ...], folds: int | None, ver
     try:
         sys.exit(run_eval(paths, tagger(Options.from_settings(ctx.settings)), sys.stdout, folds=folds,
                           verbose=verbose))
+    except LabelledDataError as exc:
+        raise MonitorError(str(exc)) from None
+
+
+@evaluate.command("statements")
+@click.argument("labels", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("more_items", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--items", "items", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A labelled relevance file whose items are tagged (files after it are items files too).")
+@click.option("--folds", type=click.IntRange(min=2), help="K-fold cross-validation, as in `eval relevance`: the "
+              "model deciding an item is fitted on the other folds.")
+@click.option("-v", "--verbose", is_flag=True, help="List every labelled statement missed and every statement "
+              "given wrongly.")
+@pass_ctx
+def eval_statements(ctx: Context, labels: Path, more_items: tuple[Path, ...], items: tuple[Path, ...],
+                    folds: int | None, verbose: bool) -> None:
+    """Precision/recall of the statements given, quote by quote, against LABELS (statements JSON Lines) on the
+    items of the --items files (LABELS --items FILE...)."""
+    from monitor.evaluation.statements import run as run_eval
+    from monitor.tagging.labelled import LabelledDataError
+
+    if not items:
+        raise MonitorError("give the labelled items files with --items FILE...")
+    try:
+        sys.exit(run_eval(labels, (*items, *more_items), tagger(Options.from_settings(ctx.settings)), sys.stdout,
+                          folds=folds, verbose=verbose))
     except LabelledDataError as exc:
         raise MonitorError(str(exc)) from None
 

@@ -80,13 +80,8 @@ def run(paths: Sequence[Path], tagger: Tagger, out: TextIO, *, folds: int | None
     items = load(list(paths), tags)
     started, cpu_started = time.perf_counter(), time.process_time()
     examples = analyse(tagger, items, progress)
-    if folds is None:
-        results = [tagger.decide(ex.analysis) for ex in examples]
-        fold_of = [0] * len(examples)
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    else:
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-        results, fold_of = _cross_validate(tagger, examples, folds, tags)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    results, fold_of = predict(tagger, examples, folds, tags)
     n_folds = folds or 1
     reports = {scope: [Report() for _ in range(n_folds)] for scope in SCOPES}
     for ex, result, k in zip(examples, results, fold_of, strict=True):
@@ -118,6 +113,16 @@ def run(paths: Sequence[Path], tagger: Tagger, out: TextIO, *, folds: int | None
         out.write(f"throughput on 3-5 KB texts: {wall:,.0f} articles/s wall, {per_cpu:,.0f} per CPU-second "
                   f"({len(sample)} items x 5)\n")
     return 0
+
+
+def predict(tagger: Tagger, examples: list[Example], folds: int | None,
+            tags: list[str]) -> tuple[list[TaggingResult], list[int]]:
+    """The result of each analysed item and its fold: as configured (all fold 0) without ``folds``, else
+    cross-validated (each fold decided by a model fitted on the other folds). Shared with
+    :mod:`monitor.evaluation.statements`."""
+    if folds is None:
+        return [tagger.decide(ex.analysis) for ex in examples], [0] * len(examples)
+    return _cross_validate(tagger, examples, folds, tags)
 
 
 def _cross_validate(tagger: Tagger, examples: list[Example], k: int,

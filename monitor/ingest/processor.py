@@ -96,7 +96,7 @@ def analysis_rows(article: Article, analysis: Analysis) -> tuple[list[ArticleTag
     statements = [
         StatementRow(
             article_id=article.id, speaker=st.speaker, role=st.role, text=st.text, field=st.field,
-            start=st.start, end=st.end,
+            start=st.start, end=st.end, kind=st.kind,
         )
         for st in analysis.statements
     ]

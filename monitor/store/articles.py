@@ -316,7 +316,8 @@ class ArticleStore(StoryStore):
         since: datetime | None = None,
         limit: int | None = None,
     ) -> list[tuple[Statement, Article]]:
-        """Statements with their articles, newest article first."""
+        """Statements with their articles, newest publication first (undated articles last; ``since`` leaves
+        them out)."""
         with self.session() as s:
             query = select(Statement, Article).join(Article, col(Article.id) == col(Statement.article_id))
             if article_ids is not None:
@@ -327,8 +328,10 @@ class ArticleStore(StoryStore):
                     sa.or_(sa.func.lower(Statement.speaker).like(pattern), sa.func.lower(Statement.role).like(pattern))
                 )
             if since:
-                query = query.where(sa.func.coalesce(col(Article.published), col(Article.fetched_at)) >= since)
-            query = query.order_by(col(Article.fetched_at).desc(), col(Statement.article_id), col(Statement.start))
+                query = query.where(col(Article.published) >= since)
+            query = query.order_by(
+                col(Article.published).desc().nulls_last(), col(Statement.article_id), col(Statement.start)
+            )
             return [(st, a) for st, a in s.exec(query.limit(limit) if limit else query)]
 
     def replace_analysis(

@@ -227,6 +227,9 @@ class Statement(SQLModel, table=True):
     field: str = "text"
     start: int
     end: int
+    # "direct" (the speaker's words, shown in quotation marks) or "indirect" (a paraphrase, shown without);
+    # None for a row stored before kinds were (``monitor retag`` gives it one).
+    kind: str | None = None
 
     def label(self) -> str:
         """The speaker as shown to people: "Ben Wallace (Defence Secretary)", or a body such as "Ministry of

@@ -27,15 +27,58 @@ def iso(when: datetime | None) -> str | None:
 
 
 def statement_json(st: StatementRow) -> dict[str, Any]:
+    """``kind``: "direct" (quoted: show it in quotation marks), "indirect" (a paraphrase: show it without), or
+    null for a row stored before kinds were."""
     return {
-        "speaker": st.speaker, "role": st.role, "text": st.text, "field": st.field, "start": st.start, "end": st.end
+        "speaker": st.speaker, "role": st.role, "kind": st.kind, "text": st.text, "field": st.field,
+        "start": st.start, "end": st.end,
     }
 
 
 def statement_item_json(st: StatementRow, article: Article) -> dict[str, Any]:
-    """A statement with the article it was found in."""
-    return {"article_id": article.id, "title": article.title, "date": iso(article.published or article.fetched_at),
-            **statement_json(st)}
+    """A statement with the article it was found in, dated by the article's publication (``date`` null: the
+    article is undated — never its fetch time)."""
+    return {"article_id": article.id, "title": article.title, "date": iso(article.published), **statement_json(st)}
+
+
+def quoted(kind: str | None, text: str) -> str:
+    """A statement's words as a reader should see them: a direct quote in quotation marks, a paraphrase bare."""
+    return text if kind == "indirect" else f"\u201c{text}\u201d"
+
+
+_WORDS = re.compile(r"\w+")
+SAME_STATEMENT = 0.8  # word-set Jaccard at/above which two reports of one speaker are one statement
+
+
+def statement_entries(rows: list[tuple[StatementRow, Article]]) -> list[dict[str, Any]]:
+    """One entry per statement however many articles carry it — the same speaker and nearly the same words
+    (word sets overlapping by ``SAME_STATEMENT``) — in the order of ``rows``' first appearance. Each entry is the
+    statement's JSON from its earliest dated report, with ``sources`` (every article carrying it: id, title,
+    date; earliest first) and ``date`` the first date it appeared (null when no report is dated)."""
+    entries: list[dict[str, Any]] = []
+    seen: dict[str, list[tuple[set[str], dict[str, Any]]]] = {}
+    for st, article in rows:
+        item = statement_item_json(st, article)
+        words = set(_WORDS.findall(st.text.lower()))
+        who = (st.speaker or st.role or "").lower()
+        entry = next((e for w, e in seen.get(who, []) if _jaccard(w, words) >= SAME_STATEMENT), None)
+        source = {"article_id": article.id, "title": article.title, "date": item["date"]}
+        if entry is None:
+            entry = {**item, "sources": [source]}
+            entries.append(entry)
+            seen.setdefault(who, []).append((words, entry))
+            continue
+        if all(s["article_id"] != article.id for s in entry["sources"]):
+            entry["sources"].append(source)
+            entry["sources"].sort(key=lambda s: (s["date"] is None, s["date"] or ""))
+        first = entry["sources"][0]
+        if first["article_id"] == article.id:  # an earlier report: the entry shows its words and date
+            entry.update({k: v for k, v in item.items() if k != "sources"})
+    return entries
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0
 
 
 def articles_json(store: Store, rows: list[Article]) -> list[dict[str, Any]]:

@@ -41,9 +41,10 @@ class Views:
         query: Node | None = None,
         limit: int = 500,
     ) -> list[tuple[Statement, Article]]:
-        """Statements with their articles, newest first by the article's date (published, else fetched); speaker
-        and role are case-insensitive substrings, ``query`` a search over the articles."""
-        when = sa.func.coalesce(col(Article.published), col(Article.fetched_at))
+        """Statements with their articles, newest first by the article's publication date (undated articles last;
+        a date filter leaves them out); speaker and role are case-insensitive substrings, ``query`` a search over
+        the articles."""
+        when = col(Article.published)
         q = select(Statement, Article).join(Article, col(Article.id) == col(Statement.article_id))
         if speaker:
             q = q.where(sa.func.lower(Statement.speaker).like(f"%{speaker.lower()}%"))
@@ -55,7 +56,7 @@ class Views:
             q = q.where(when < until)
         if query is not None:
             q = q.where(self.search.compiler.condition(query))
-        q = q.order_by(when.desc(), col(Statement.article_id), col(Statement.start)).limit(limit)
+        q = q.order_by(when.desc().nulls_last(), col(Statement.article_id), col(Statement.start)).limit(limit)
         with Session(self.engine) as s:
             return [(st, a) for st, a in s.exec(q)]
 

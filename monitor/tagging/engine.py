@@ -294,7 +294,7 @@ class Tagger:
         ):
             for raw in raws:
                 statement = Statement(raw.speaker.name, raw.speaker.role_title, original[raw.start : raw.end],
-                                      raw.start, raw.end, field)
+                                      raw.start, raw.end, field, raw.kind)
                 found = self._group_terms(rule, fld.views[rule.name][0][raw.start : raw.end])  # the words attributed
                 if field == "text" and in_headline:
                     found_or_heard = {g: found.get(g, set()) | in_headline.get(g, set())

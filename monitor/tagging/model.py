@@ -11,6 +11,8 @@ class Statement:
 
     ``start``/``end`` are character offsets of ``text`` in the field named by ``field``: ``"text"`` (the article
     text passed to ``Tagger.tag``, the default) or ``"title"`` (a headline statement, offsets into the title).
+    ``kind`` is ``"direct"`` for words in quotation marks (or a block quote introduced "He said:"), else
+    ``"indirect"`` (reported speech).
     """
 
     speaker: str | None
@@ -19,11 +21,12 @@ class Statement:
     start: int
     end: int
     field: str = "text"
+    kind: str = "indirect"
 
     def as_dict(self) -> dict:
         """The fields as a dict (written out: ``dataclasses.asdict`` deep-copies, ~30x slower)."""
         return {"speaker": self.speaker, "role": self.role, "text": self.text, "start": self.start,
-                "end": self.end, "field": self.field}
+                "end": self.end, "field": self.field, "kind": self.kind}
 
     def label(self) -> str:
         """Speaker as shown to humans: "Ben Wallace (Defence Secretary)" or "Ministry of Defence"."""

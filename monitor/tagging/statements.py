@@ -67,6 +67,15 @@ _SPEECH_NOUN = re.compile(
     r"[Pp]ledge|[Ii]nsistence|[Cc]onfirmation|[Ss]tatement|[Pp]rediction|[Ee]stimate|[Dd]isclosure|"
     r"[Aa]cknowledgement|[Pp]romise)(?:\s+(?:on|at|in|last|this|earlier|yesterday|today)(?:\s+[\w’'\-]+){0,2}?)?\Z"
 )
+# An official's possessive, a speech noun and the words: "’s “full tonto” jibe", "’s remarks comparing ...".
+_OWNER_PARTICIPLES = frozenset(("comparing", "calling", "saying", "suggesting", "likening", "describing", "urging",
+                                "warning", "claiming", "insisting", "vowing", "pledging"))
+_OWNER_NOUN = re.compile(
+    r"['’]s\s+(?:[a-z][\w\-]*\s+){0,2}?(?:(?P<quote>[“\"‘'][^“”\"‘’\n]{2,80}[”\"’'])\s+)?"
+    r"(?:remarks?|comments?|words|jibe|quip|claims?|warnings?|pledge|vow|promise|call|plea|suggestion|comparison|"
+    r"description|boast|admission|threat|attack|criticism|insistence)"
+    r"(?P<link>(?(quote)|\s+(?:" + "|".join(sorted(_OWNER_PARTICIPLES)) + r"|that|about|on|over)\s+))"
+)
 # A speech noun and who made it: "a warning made by the foreign secretary, Liz Truss, on Saturday of a plot".
 _NOUN_BY = re.compile(r"(?<![\w’'])(?:[Ww]arning|[Ss]tatement|[Aa]nnouncement|[Aa]ssessment|[Cc]laim|[Pp]ledge|"
                       r"[Pp]romise|[Rr]emarks|[Cc]omments)\s+(?:(?:made|issued|given|delivered)\s+)?by\s+")
@@ -98,6 +107,28 @@ _THAT_NEXT = re.compile(r"\s+that\b")
 # "he" and "his" that follow are theirs, not those of an official named before).
 _NAMED_APPOSITIVE = re.compile(
     r"([A-Z][\w’'\-]+)\s*,[^,;:“”\"]{1,100},(?:\s+(?:has|had|also|then|later|would|will))*\s+$")
+# Someone described, not named, speaking: "one veteran said", "a young recruit told the BBC".
+_PERSON_NOUNS = (
+    "recruit|soldier|veteran|resident|officer|commander|volunteer|refugee|woman|man|analyst|expert|diplomat|"
+    "activist|witness|survivor|doctor|nurse|teacher|student|mother|father|son|daughter|wife|husband|friend|"
+    "neighbour|colleague|fighter|pilot|sailor|marine|journalist|reporter|correspondent|academic|professor|"
+    "historian|lawyer|campaigner|worker|farmer|villager|civilian|medic|paratrooper|reservist|trainee|instructor|"
+    "serviceman|servicewoman|mp|peer|adviser|aide|ally|critic|insider|observer|politician|leader|chief|general|"
+    "colonel|captain|sergeant|corporal|private|major|lieutenant")
+_NOUN_SUBJECT = re.compile(r"(?<![\w’'])(?:(?:[Oo]ne|[Aa]nother)\s+(?:[a-z][\w\-]*\s+){0,2}?([a-z][\w\-]*)|"
+                           r"(?:[Aa]n?|[Tt]he)\s+(?:[a-z][\w\-]*\s+){0,2}?(" + _PERSON_NOUNS + r"))"
+                           r"(?:\s+(?:has|had|also|then|later|would|will))*\s+$")
+# Someone else named: in apposition (", Dmitry Peskov,"), with a description after the name ("Vasyl Filipchuk, a
+# former spokesperson"), as the subject of a verb of saying, or after one ('said David Clark'). Their "he" follows.
+_NAME = re.compile(r"(?<![\w’'])[A-Z][\w’'\-]+(?:\s+[A-Z][\w’'\-]+){1,2}")
+_NAME_BEFORE = re.compile(r"(?:,|\b(?:said|says|added|adds|wrote|writes))\s\Z")
+_APPOSITIVE_VERB = re.compile(r"\s*,\s*(?:(?:has|had|also|then|later)\s+)?")
+_NAME_AFTER_OTHER = re.compile(r"\s*,\s+(?:a|an|who|whose|one)\s|\s+(?:has\s+|had\s+|also\s+)?(?:said|says|told|"
+                               r"tells|added|adds|claimed|claims|described|argued|insisted|warned)\b")
+_NOT_A_NAME = frozenset(("The", "In", "On", "At", "But", "And", "As", "When", "After", "Before", "If", "It", "He",
+                         "She", "They", "We", "This", "That", "A", "An", "Mr", "Mrs", "Ms", "Dr", "Sir", "Lord",
+                         "President", "Prime", "Foreign", "Defence", "Home", "Downing", "British", "Russian",
+                         "Ukrainian", "American", "European", "North", "South", "East", "West", "New", "United"))
 # What may stand between a speaker and the speech verb: an appositive, auxiliaries, time phrases.
 _GAP_RE = re.compile(
     r"(?:\s*,(?:[^,;:“”\"]{1,100},){1,2})?"
@@ -108,7 +139,9 @@ _GAP_RE = re.compile(
     re.IGNORECASE,
 )
 _STRAIGHT_QUOTE = re.compile(r'"')
-_CURLY_QUOTE = re.compile(r"“[^“”]{1,3000}?(?:”|(?=\n\s*\n)|$)")
+# A quotation ends at its closing mark, at a paragraph break, or where the next paragraph of it opens again ('X
+# said: “First paragraph. “Second paragraph.”', paragraphs flattened into one line).
+_CURLY_QUOTE = re.compile(r"“[^“”]{1,3000}?(?:”|(?=\n\s*\n)|(?=\s*“)|$)")
 _NAME_AFTER = re.compile(r"\s*,?\s+((?:[A-Z][\w’'\-]+\.?)(?:\s+[A-Z][\w’'\-]+\.?){1,4})")
 _WORD_BEFORE = re.compile(r"([\w’'\.\-]+)\s*$")
 _CAP_NAME = re.compile(r"[A-Z][a-zà-ÿ’'\-]+")
@@ -190,6 +223,7 @@ class RawStatement:
     end: int
     sentence: tuple[int, int]
     mention: tuple[int, int]
+    kind: str = "indirect"  # "direct": in quotation marks or a block quote after "said:" (see _kind)
 
 
 class StatementExtractor:
@@ -291,6 +325,8 @@ class StatementExtractor:
                     Speaker(self._resolve_role(entry, when, introduced), entry, None)
             elif family and context.get(family) == "foreign":
                 speaker = OTHER
+            elif family == "mod" and context.get(family) != "uk" and "defence ministry" in text[a_start:end].lower():
+                speaker = OTHER  # a bare "the defence ministry" (a war briefing's, often not the UK's) needs UK context
             elif isinstance(entry, Body):
                 speaker = Speaker(None, None, entry)
             else:
@@ -349,10 +385,16 @@ class StatementExtractor:
                 continue
             before = 0 <= start - a_end <= 1
             after = a_start >= end and _APPOSITION.fullmatch(text, end, a_start) is not None
-            if before or after:
+            if (before or after) and not self._no_longer(text, a_start):
                 return Speaker(person, entry, None)
         role = self.officials.role_at(person, when)
         return Speaker(person, role, None) if role else OTHER
+
+    def _no_longer(self, text: str, start: int) -> bool:
+        """True for an office the person named no longer holds: "former defence secretary Michael Fallon", "Lord
+        Dannatt, the ex-head of the army" (they speak in the office they hold on the article's date, if any)."""
+        before = re.split(r"[.,;:!?\n“”\"()]", text[max(0, start - 25) : start].replace("’", "'"))[-1]
+        return any(w.lower() in self.officials.not_current for w in re.findall(r"[\w'\-]+", before)[-2:])
 
     def _resolve_role(self, role: Role, when: dt.date | None, introduced: set[Person]) -> Person | None:
         named = [p for p in introduced if self.officials.held(p, role.key)]
@@ -406,7 +448,21 @@ class StatementExtractor:
         events.extend((m.start(1), "other person", OTHER) for m in _PERSON_BEFORE.finditer(text)
                       if m.group(1) not in self._surname_set and _word_start(text, m.start())
                       and not _overlaps_any(mentions, m.start(), m.end()))
+        for m in _NAME.finditer(text):
+            if m.group().split()[0] in _NOT_A_NAME or _overlaps_any(mentions, m.start(), m.end()):
+                continue
+            verb_after = _APPOSITIVE_VERB.match(text, m.end())  # ", Dmitry Peskov, described ..."
+            if (verb_after and _VERB_RE.match(text, verb_after.end())
+                    and _NAME_BEFORE.search(text, max(0, m.start() - 8), m.start())) or \
+                    _NAME_AFTER_OTHER.match(text, m.end()):
+                events.append((m.start(), "other person", OTHER))
         events.sort(key=lambda e: e[0])
+        # "Putin's spokesman, Dmitry Peskov, described Truss's plan ... he told reporters": a possessive in what
+        # someone else said is not who "he" is.
+        others = [e[0] for e in events if e[1] == "other person"]
+        if others:
+            possessive = {mn.start for mn in mentions if text.startswith(("’s", "'s"), mn.end)}
+            events = [e for e in events if e[0] not in possessive or not _after_other(text, e[0], others)]
         starts = [mn.start for mn in mentions]
         out: list[RawStatement] = []
         for n, (s0, s1) in enumerate(sents):
@@ -414,8 +470,9 @@ class StatementExtractor:
             if labelled is not None:
                 out.append(labelled)
                 continue
+            found_any, covered = False, -1
             for v in _VERB_RE.finditer(text, s0, s1):
-                if _inside(quotes, quote_starts, v.start()):
+                if v.start() < covered or _inside(quotes, quote_starts, v.start()):
                     continue
                 found = self._attribution(text, v, s0, s1, mentions, starts, events)
                 if found is None:
@@ -435,10 +492,14 @@ class StatementExtractor:
                     if partner is not None:
                         out.append(RawStatement(partner.speaker, span[0], span[1], (s0, s1),
                                                 (partner.start, partner.end)))
+                    found_any = True
+                    # Read on for another verb of saying after these words ("..., and he said the Kremlin should",
+                    # "“…”, Johnson warned as he said a war was possible").
+                    covered = max(span[1], v.end())
+                    continue
                 break
-            else:
-                if title:
-                    out.extend(self._dash_attribution(text, s0, s1, mentions))
+            if title and not found_any:
+                out.extend(self._dash_attribution(text, s0, s1, mentions))
         for m in _ACCORDING.finditer(text):
             if _word_start(text, m.start()):
                 out.extend(self._according(text, m, sents, mentions, quotes, quote_starts))
@@ -447,12 +508,17 @@ class StatementExtractor:
             m = _SPEECH_NOUN.search(text, window, that.start())
             if m is not None and not _inside(quotes, quote_starts, m.start()):
                 out.extend(self._noun_attribution(text, m, that.end(), sents, mentions, events, quotes))
+        for m in _OWNER_NOUN.finditer(text):
+            if not _inside(quotes, quote_starts, m.start()):
+                out.extend(self._owner_noun_attribution(text, m, sents, mentions, starts, quotes))
         for m in _NOUN_BY.finditer(text):
             if not _inside(quotes, quote_starts, m.start()):
                 out.extend(self._noun_by_attribution(text, m, sents, mentions, starts))
         if title:
             out = [st for st in (_headline_clause(text, raw) for raw in out) if st is not None]
-        return _dedupe(out)
+        elif quotes and out:
+            out.extend(_carried_quotes(text, out, quotes, mentions))
+        return [replace(st, kind=_kind(text, st.start, st.end, quotes, quote_starts)) for st in _dedupe(out)]
 
     def _label_attribution(self, text: str, sents: list[tuple[int, int]], n: int, mentions: list[Mention],
                            starts: list[int], quotes: list[tuple[int, int]]) -> RawStatement | None:
@@ -513,6 +579,27 @@ class StatementExtractor:
         return [RawStatement(speaker, span[0], span[1], sent, mention)] if span else []
 
     @staticmethod
+    def _owner_noun_attribution(text: str, m: re.Match[str], sents: list[tuple[int, int]], mentions: list[Mention],
+                                starts: list[int], quotes: list[tuple[int, int]]) -> list[RawStatement]:
+        """A press review's paraphrase: "the defence secretary's “full tonto” jibe", "the PM's remarks comparing
+        X to Y", "Wallace's claim about Z" (an official's possessive, a speech noun, then the words or a quote)."""
+        i = bisect.bisect_right(starts, m.start()) - 1
+        if i < 0 or mentions[i].end != m.start() or mentions[i].speaker.other:
+            return []
+        mn = mentions[i]
+        sent = next(((a, b) for a, b in sents if a <= m.start() < b), None)
+        if sent is None:
+            return []
+        quoted = m.group("quote")
+        if quoted:
+            q0 = m.start("quote")
+            span = _trim_span(text, q0, q0 + len(quoted))
+        else:
+            body = m.end() - (len(m.group("link")) if m.group("link").strip() in _OWNER_PARTICIPLES else 0)
+            span = _trim_span(text, body, _paraphrase_end(text, body, sent[1], quotes))
+        return [RawStatement(mn.speaker, span[0], span[1], sent, (mn.start, mn.end))] if span else []
+
+    @staticmethod
     def _noun_by_attribution(text: str, m: re.Match[str], sents: list[tuple[int, int]], mentions: list[Mention],
                              starts: list[int]) -> list[RawStatement]:
         """ "a warning made by the foreign secretary, Liz Truss, on Saturday of a Kremlin plot ..."."""
@@ -565,16 +652,18 @@ class StatementExtractor:
             mn = mentions[j]
             gap_text = text[v1 : mn.start]
             head = text[s0:v0].rstrip()
+            at_end = not text[mn.end : s1].strip(" .!?'\"’”")  # "UK troops will not fight says Wallace" (headline)
             if re.fullmatch(r"\s+(?:the\s+|a\s+|an\s+|britain['’]s\s+|the\s+uk['’]s\s+|uk\s+)?", gap_text, re.I) and (
-                head.endswith((",", "”", '"', "’", ":")) or not head
-            ):
+                head.endswith((",", "”", '"', "’", ":")) or not head or (at_end and len(head.split()) >= 3)
+            ) and not text.startswith(("’s", "'s"), mn.end):  # "described Truss’s package": an object, not a subject
                 return mn.speaker, mn.start, mn.end, True
         # Someone else speaks (a non-official subject right before the verb).
         sub = re.search(r"([A-Z][\w’'\-]+|officials?|sources?|spokes\w+|minister|ministry|envoy|president)"
                         r"(?:\s+(?:has|had|also|then|later|would|will))*\s+$", before)
-        sub = sub or _NAMED_APPOSITIVE.search(before)
+        sub = sub or _NAMED_APPOSITIVE.search(before) or _NOUN_SUBJECT.search(before)
         if sub:
-            return OTHER, s0 + sub.start(1), s0 + sub.end(1), False
+            g = sub.lastindex or 0
+            return OTHER, s0 + sub.start(g), s0 + sub.end(g), False
         return None
 
     @staticmethod
@@ -614,7 +703,7 @@ class StatementExtractor:
         """Headline attribution: "British troops 'unlikely' to fight - Truss"."""
         for mn in mentions:
             if s0 <= mn.start and mn.end <= s1 and not text[mn.end : s1].strip(" .'\"’”"):
-                dash = re.search(r"\s[-–—]\s*$", text[s0 : mn.start])
+                dash = re.search(r"\s[-–—]\s*$", text[s0 : mn.start]) or _BY_AGENT.search(text[s0 : mn.start])
                 if dash and not mn.speaker.other:
                     span = _trim_span(text, s0, s0 + dash.start())
                     if span:
@@ -622,11 +711,21 @@ class StatementExtractor:
         return []
 
 
+# "Calls for no-fly zone rejected by defence secretary": a headline's passive with the official as its agent.
+_BY_AGENT = re.compile(r"(?<=\w)(?<!\s\w)(?:(?<=ed)|(?<=en)|(?<=down)|(?<=out)|(?<=off))\s+by\s*$")
+
+
 def _describes(text: str, people: list[tuple[int, int]], start: int, end: int) -> bool:
     """True when an office stands in apposition after a person's name: "James Heappey, a defence minister,"
     (an office in front, "Defence Secretary Ben Wallace", joins the name as one subject instead)."""
     return any(start >= p1 and _APPOSITION_ANY.fullmatch(text, p1, start) is not None
                and text[end : end + 1] in (",", ")", "", ".") for _p0, p1 in people)
+
+
+def _after_other(text: str, start: int, others: list[int]) -> bool:
+    """True where someone else was named shortly before ``start`` in the same paragraph."""
+    i = bisect.bisect_left(others, start) - 1
+    return i >= 0 and start - others[i] < 150 and "\n" not in text[others[i] : start]
 
 
 def _extend_subject(mentions: list[Mention], starts: list[int], m0: int) -> int:
@@ -664,7 +763,7 @@ def _statement_span(text: str, s0: int, s1: int, m0: int, m1: int, v0: int, v1: 
             if q0 < q_end <= q1:
                 return _trim_span(text, q0, q_end)
         return _trim_span(text, s0, q_end)
-    lead = re.match(r"\s*[:,]?\s*(?:that\b[\s,]*)?", rest)
+    lead = _LEAD.match(rest)
     body_start = v1 + (lead.end() if lead else 0) if not inverted else m1 + (lead.end() if lead else 0)
     if not inverted and text[v0:v1] in ("told", "tells", "tell", "telling"):
         obj = _OBJECT.match(text, body_start)
@@ -675,11 +774,38 @@ def _statement_span(text: str, s0: int, s1: int, m0: int, m1: int, v0: int, v1: 
             return _trim_span(text, q[0], q[1])
     head_words = len(head.split())
     rest_clause = re.split(r"[,;]", rest.strip(), maxsplit=1)[0]
-    if head_words >= 4 and re.search(r"[,:]\s*$", head) and (len(rest_clause.split()) <= 4 or inverted):
+    # "Sanctions would follow, Johnson added in a later answer to MPs.": the words are before the speaker when
+    # what follows the verb is short or only says where (not when the head is framing: "Speaking in Kyiv, ...").
+    at_end = inverted and not text[m1:s1].strip(" .!?'\"’”")
+    if head_words >= 3 and at_end and not re.search(r"[,:]\s*$", head):
+        return _trim_span(text, s0, before_end)  # a headline: "UK troops will not fight says Wallace"
+    if head_words >= 4 and re.search(r"[,:]\s*$", head) and not _FRAMING_HEAD.match(head) and (
+            len(rest_clause.split()) <= 4 or inverted or _WHERE_ONLY.fullmatch(rest_clause)):
         return _trim_span(text, s0, before_end)
     if inverted:
         return None
+    mental = _MENTAL.match(text, body_start)  # "said he believed the Ukrainians would fight"
+    body_start = mental.end() if mental else body_start
     return _trim_span(text, body_start, _paraphrase_end(text, body_start, s1, quotes))
+
+
+# A head that frames the sentence rather than being the words attributed: a participle clause or a prepositional
+# phrase ("Addressing Ukrainians in their language, Boris Johnson urged ...", "In a later answer, ...").
+_FRAMING_HEAD = re.compile(r"\s*(?:[A-Z][a-z]+ing\b|(?:In|On|At|During|After|Before|Asked|Speaking|Writing|"
+                           r"Following|Ahead\s+of|Later|Earlier)\b)")
+# After the verb, only where or to whom it was said: "in a later answer to Conservative MP Tom Tugendhat".
+_WHERE_ONLY = re.compile(r"(?:in|on|at|during|to|after|before|later|earlier|when|while|from)\b(?:(?!\bthat\b)[^“”\"])*")
+_MENTAL = re.compile(r"(?:he|she|they|it)\s+(?:believed|believes|thought|thinks|felt|feels|hoped|hopes|expected|"
+                     r"expects|feared|fears)\s+(?:that\s+)?")
+# A new reporting clause that ends the words attributed: "..., and he said the Kremlin should understand that".
+_NEXT_REPORT = re.compile(r",?\s+(?:and|but)\s+(?:he|she|they|it)\s+(?:also\s+)?(?:said|says|added|adds|warned|"
+                          r"insisted|argued|stressed|told)\b")
+
+
+# What stands between a verb of saying and the words attributed: "said in its latest intelligence update that",
+# "argued in the Telegraph that", "told MPs on Monday that" (a short phrase without punctuation before "that").
+_LEAD = re.compile(r"\s*[:,]?\s*(?:(?:(?:in|on|to|at|during|for|via|after|before)\s+[^,;:“”\"\n]{1,60}?\s+)?"
+                   r"that\b[\s,]*)?")
 
 
 # The reporter's framing after a paraphrase: "..., amid concerns Russia could invade", "..., as the scandal looms".
@@ -688,7 +814,10 @@ _FRAMING = re.compile(r",\s+(?:amid|despite|as|while|after|following|before|when
 
 def _paraphrase_end(text: str, start: int, end: int, quotes: list[tuple[int, int]]) -> int:
     """Where the words attributed end: before a trailing framing clause of the reporter's (outside quotes), where
-    at least four words are left before it."""
+    at least four words are left before it, or before a new reporting clause (", and he said ...")."""
+    nxt = _NEXT_REPORT.search(text, start, end)
+    if nxt is not None and len(text[start : nxt.start()].split()) >= 2:
+        end = nxt.start()
     for m in _FRAMING.finditer(text, start, end):
         if len(text[start : m.start()].split()) >= 4 and not any(q0 < m.start() < q1 for q0, q1 in quotes):
             return m.start()
@@ -771,6 +900,60 @@ def _straight_quotes(text: str, start: int, end: int) -> list[tuple[int, int]]:
 def _inside(quotes: list[tuple[int, int]], quote_starts: list[int], pos: int) -> bool:
     i = bisect.bisect_right(quote_starts, pos) - 1
     return i >= 0 and quotes[i][0] < pos < quotes[i][1] - 1
+
+
+_COLON_BEFORE = re.compile(r":\s*[“\"‘']?\Z")
+
+
+_AFTER_QUOTE_PARAGRAPH = re.compile(r"[\s.,;:!?…]*(?:\n|\Z)")
+
+
+def _carried_quotes(text: str, out: list[RawStatement], quotes: list[tuple[int, int]],
+                    mentions: list[Mention]) -> list[RawStatement]:
+    """Quotations that carry on an official's quotation without a new attribution: the next paragraph of a quote
+    left open ('he said: “… “The next paragraph …”'), or a paragraph that is only a quotation right after the
+    paragraph of the official's quote ('“We will not be deterred,” the defence secretary said.' + '“Our support
+    will continue.”'). Another name or verb of saying in between ends the chain."""
+    added: list[RawStatement] = []
+    ordered = sorted(out, key=lambda st: (st.start, st.end))
+    begins = [st.start for st in ordered]
+    prev: tuple[RawStatement, int] | None = None  # the official's last quotation and where it ends
+    for q0, q1 in quotes:
+        i = bisect.bisect_left(begins, q0)
+        own = next((st for st in ordered[i : i + 3] if st.start < q1 and st.end <= q1 + 1), None)
+        if own is not None:  # the quotation is an official's
+            prev = (own, q1)
+            continue
+        if prev is None:
+            continue
+        st, p1 = prev
+        gap = text[p1:q0]
+        open_before = text[p1 - 1] not in "”\"" and not gap.strip()
+        next_paragraph = ("\n" in gap and gap.count("\n") <= 2 and not text[gap.rfind("\n") + p1 : q0].strip()
+                          and _AFTER_QUOTE_PARAGRAPH.match(text, q1) is not None
+                          and not any(p1 <= mn.start < q0 and (mn.start, mn.end) != st.mention for mn in mentions))
+        if not (open_before or next_paragraph):
+            prev = None
+            continue
+        span = _trim_span(text, q0, q1)
+        if span is None:
+            prev = None
+            continue
+        new = RawStatement(st.speaker, span[0], span[1], (q0, q1), st.mention)
+        added.append(new)
+        prev = (new, q1)
+    return added
+
+
+def _kind(text: str, start: int, end: int, quotes: list[tuple[int, int]], quote_starts: list[int]) -> str:
+    """ "direct" for words inside one quotation (its marks may be trimmed off) or a block quote introduced by a
+    colon ("He said: We will ..."), else "indirect"."""
+    i = bisect.bisect_right(quote_starts, start) - 1
+    if i >= 0 and quotes[i][0] <= start and end <= quotes[i][1]:
+        return "direct"
+    if _COLON_BEFORE.search(text, max(0, start - 12), start):
+        return "direct"
+    return "indirect"
 
 
 def _dedupe(statements: list[RawStatement]) -> list[RawStatement]:

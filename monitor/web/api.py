@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from monitor.store.readmodels import article_summary_json, articles_json, feed_json, statement_item_json, story_json
+from monitor.store.readmodels import article_summary_json, articles_json, feed_json, statement_entries, story_json
 from monitor.store.search import Order
 from monitor.web.context import Web, article_filter, parse_date, query_of, web
 
@@ -61,12 +61,13 @@ def list_statements(
     q: Annotated[str | None, Query(description="Search over the statements' articles.")] = None,
     limit: Limit = None,
 ) -> dict[str, Any]:
-    """Statements by UK defence voices, newest first: `{"items": [...]}`."""
+    """Statements by UK defence voices, newest publication first (undated last): `{"items": [...]}`. A statement
+    several articles carry is one item, its `sources` every such article and `date` the first it appeared."""
     rows = w.views.statements(
         speaker=speaker, role=role, since=parse_date(since, "since"), until=parse_date(until, "until"),
         query=query_of(q), limit=limit or w.settings.web.page_size,
     )
-    return {"items": [statement_item_json(st, a) for st, a in rows]}
+    return {"items": statement_entries(rows)}
 
 
 @router.get("/stories/{story_id}")

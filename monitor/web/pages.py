@@ -18,9 +18,10 @@ from monitor.store.readmodels import (
     evidence_spans,
     feed_json,
     query_spans,
+    quoted,
     segments,
     snippet,
-    statement_item_json,
+    statement_entries,
     story_json,
 )
 from monitor.store.search import ArticleFilter, Order
@@ -30,6 +31,7 @@ from monitor.web.security import COOKIE, token_matches
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.globals["quoted"] = quoted
 CHART_DAYS = 30
 CHART_SERIES = 6
 STATEMENTS_SHOWN = 500  # the newest, on the timeline page
@@ -144,18 +146,18 @@ def statements_page(
         speaker=speaker, role=role, since=parse_date(since, "since"), until=parse_date(until, "until"),
         query=query_of(q), limit=STATEMENTS_SHOWN,
     )
-    items = [statement_item_json(st, a) for st, a in rows]
+    items = statement_entries(rows)  # one entry per statement, with every article carrying it
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for item in reversed(items):  # oldest first: a timeline
+    for item in sorted(items, key=lambda i: (i["date"] is None, i["date"] or "")):  # a timeline; undated last
         grouped[item[group] or item["role"] or "unknown"].append(item)
     busiest = [name for name, _n in Counter({k: len(v) for k, v in grouped.items()}).most_common(CHART_SERIES)]
-    months = _months([date.fromisoformat(i["date"][:10]) for i in items])
+    months = _months([date.fromisoformat(i["date"][:10]) for i in items if i["date"]])
     per_month = {
-        name: [sum(1 for i in grouped[name] if i["date"][:7] == m) for m in months] for name in busiest
+        name: [sum(1 for i in grouped[name] if (i["date"] or "")[:7] == m) for m in months] for name in busiest
     }
     chart = charts.lines(f"Statements per {group} per month", months, per_month)
     params = {"speaker": speaker, "role": role, "since": since, "until": until}
-    groups = sorted(grouped.items(), key=lambda kv: kv[1][0]["date"])
+    groups = sorted(grouped.items(), key=lambda kv: (kv[1][0]["date"] is None, kv[1][0]["date"] or ""))
     return render(request, "statements.html", params=params, q=q, group=group, chart=chart, groups=groups)
 
 
