@@ -219,6 +219,14 @@ class Tagger:
         matches = {field: rule.matches(tokens, lowered) for field, (lowered, tokens) in
                    (("title", title_f.views[rule.name]), ("text", text_f.views[rule.name])) if tokens is not None}
         units = unit_hits(matches["text"], text_f.units)
+        if not rule.anchored({g for found in matches.values() for _a, _b, g, _i in found if g}):
+            # Nothing anywhere ties the article to the subject (Russia and Nato, but never Ukraine, the war or a
+            # sanction): no unit is on topic, and the headline's terms measure nothing.
+            units = [UnitHits(u.start, u.end, ()) for u in units]
+            title_f = _Field(title_f.masked, title_f.lowered, [], title_f.views)
+            evidence.append(Evidence("unanchored", "the article never ties itself to the subject (no terms of "
+                                     + " or ".join("+".join(c) for c in rule.anchor_when) + ")", "text", None,
+                                     None, 0.0))
         if title_f.units:
             (unit,) = unit_hits(matches["title"], title_f.units)
             value, topical = unit_score(rule, unit)
