@@ -87,6 +87,40 @@ def test_a_tie_to_the_war_deep_in_the_text_keeps_russian_forces_on_topic(tagger:
     assert war.features["text.on_topic_sentences"] * war.rule.unit_count_cap == 2  # troops; the invasion
 
 
+# -- sports clubs and fixtures named after Ukrainian cities --------------------------------------------------
+
+@pytest.mark.parametrize(("title", "text"), [
+    ("Shakhtar Donetsk stun Real Madrid",
+     "Shakhtar Donetsk beat Real Madrid 2-1 in Kyiv, their attack tearing through the visitors' defence as "
+     "they scored twice in the first half. The Ukrainian champions now face Dynamo Kyiv at the weekend."),
+    ("Zorya Luhansk hold Dynamo Kiev in the Ukrainian league",
+     "Zorya Luhansk drew 1-1 with Dynamo Kiev in Zaporizhzhia. The Ukrainian side's forward scored from a "
+     "corner; the home team's head coach praised the fight shown by his players."),
+])
+def test_football_clubs_named_after_ukrainian_cities_are_not_the_war(tagger: Tagger, title: str,
+                                                                      text: str) -> None:
+    war = _war(tagger, title, text, datetime(2021, 10, 20))
+    assert war.score < war.rule.threshold
+    assert not ({"donetsk", "luhansk"} & _terms(war))  # the clubs' names are not places of the war
+    assert not war.features["title.on_topic"]
+
+
+def test_a_fixture_needs_no_competition_name_to_be_sport(tagger: Tagger) -> None:
+    text = ("The Ukrainian side attacked from the kick-off and their winger scored twice. "
+            "Football fans packed the ground in Lviv.")
+    war = _war(tagger, "Lviv side battle to victory", text, datetime(2021, 9, 1))
+    assert any(e.kind == "exclusion" and "sport coverage" in e.text for e in war.evidence)
+    assert war.score < war.rule.threshold
+
+
+def test_the_war_hitting_a_football_club_is_still_war_when_the_lead_is_the_war(tagger: Tagger) -> None:
+    text = ("Russian missiles struck Kharkiv overnight, killing six civilians. Shelling also hit the Metalist "
+            "Kharkiv stadium, which had been used as a shelter. Ukrainian forces said they had repelled an "
+            "assault north of the city.")
+    result = tagger.tag("Russian missiles hit Kharkiv", text, WHEN)
+    assert WAR in result.tags
+
+
 # -- cost ---------------------------------------------------------------------------------------------------
 
 def test_tagging_stays_fast_on_long_texts_full_of_near_misses(tagger: Tagger) -> None:

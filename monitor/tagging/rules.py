@@ -28,6 +28,7 @@ class Exclusion:
     scope: str
     weight: float
     note: str
+    mutes: frozenset[str] = frozenset()  # groups whose terms count nowhere in an article where this one fires
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,11 @@ def parse_tag(name: str, table: Any, source: str) -> TagRule:
             scope = ex.get("scope", "any")
             if scope not in _SCOPES:
                 raise TaggingConfigError(f"{ewhere}.scope must be one of {', '.join(_SCOPES)}")
-            exclusions.append(Exclusion(scope, _num(ex, "weight", None, ewhere), str(ex.get("note", ""))))
+            mutes = ex.get("mutes", [])
+            if not isinstance(mutes, list) or not all(isinstance(g, str) for g in mutes) or set(mutes) - set(groups):
+                raise TaggingConfigError(f"{ewhere}.mutes must be a list of the tag's group names")
+            exclusions.append(Exclusion(scope, _num(ex, "weight", None, ewhere), str(ex.get("note", "")),
+                                        frozenset(mutes)))
         rule = TagRule(
             name=name,
             description=str(table.get("description", "")),
