@@ -121,6 +121,30 @@ def test_the_war_hitting_a_football_club_is_still_war_when_the_lead_is_the_war(t
     assert WAR in result.tags
 
 
+# -- what the war does to people, without war vocabulary ------------------------------------------------------
+
+@pytest.mark.parametrize(("title", "text"), [
+    ("Families who fled Kharkiv reach Lviv",
+     "Hundreds of children fled Kharkiv by train on Sunday. Volunteers met the families at the station in Lviv."),
+    ("Last buses leave Mariupol",
+     "Civilians leaving Mariupol described days in basements. The displaced now wait in Zaporizhzhia for news "
+     "of relatives."),
+    ("Ukrainians arrive under the Homes for Ukraine scheme",
+     "The first families came through Homes for Ukraine this week, hosted by households in Yorkshire."),
+])
+def test_people_fleeing_or_displaced_from_places_of_the_war_are_on_topic(tagger: Tagger, title: str,
+                                                                          text: str) -> None:
+    war = _war(tagger, title, text, datetime(2022, 3, 20))
+    assert _on_topic(war)
+    assert war.score >= war.rule.threshold
+
+
+def test_ukraine_in_a_travel_piece_is_still_not_the_war(tagger: Tagger) -> None:
+    text = "The old town of Lviv is full of coffee houses. Visitors to Odesa come for the beaches and the opera."
+    war = _war(tagger, "A weekend in Ukraine", text, datetime(2019, 6, 1))
+    assert not _on_topic(war)
+
+
 # -- cost ---------------------------------------------------------------------------------------------------
 
 def test_tagging_stays_fast_on_long_texts_full_of_near_misses(tagger: Tagger) -> None:
