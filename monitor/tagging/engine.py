@@ -218,7 +218,19 @@ class Tagger:
         score = 0.0
         matches = {field: rule.matches(tokens, lowered) for field, (lowered, tokens) in
                    (("title", title_f.views[rule.name]), ("text", text_f.views[rule.name])) if tokens is not None}
+        fired = self._exclusions(rule, text_f, matches)
+        muted = frozenset().union(*(rule.exclusions[i].mutes for i, *_ in fired))
+        if muted:  # e.g. sport coverage: "attack", "defence", "battle" are the game's words
+            matches = {field: [m for m in found if m[2] not in muted] for field, found in matches.items()}
         units = unit_hits(matches["text"], text_f.units)
+        if not rule.anchored({g for found in matches.values() for _a, _b, g, _i in found if g}):
+            # Nothing anywhere ties the article to the subject (Russia and Nato, but never Ukraine, the war or a
+            # sanction): no unit is on topic, and the headline's terms measure nothing.
+            units = [UnitHits(u.start, u.end, ()) for u in units]
+            title_f = _Field(title_f.masked, title_f.lowered, [], title_f.views)
+            evidence.append(Evidence("unanchored", "the article never ties itself to the subject (no terms of "
+                                     + " or ".join("+".join(c) for c in rule.anchor_when) + ")", "text", None,
+                                     None, 0.0))
         if title_f.units:
             (unit,) = unit_hits(matches["title"], title_f.units)
             value, topical = unit_score(rule, unit)
@@ -262,22 +274,33 @@ class Tagger:
                                      f"{rule.unit_count_cap})", "text", None, None, count))
             for _, unit in on_topic[:8]:
                 evidence.extend(term_evidence(rule, unit, "text", 0.0, text))
-        lead_end = text_f.units[min(rule.lead_units, len(text_f.units)) - 1][1] if text_f.units else 0
-        excluding = {field: [(a, b, idx) for a, b, g, idx in found if not g] for field, found in matches.items()}
-        for i, ex in enumerate(rule.exclusions):
-            for field, original in (("title", title), ("text", text)):
-                hits = [(a, b) for a, b, idx in excluding[field] if idx == i
-                        and (ex.scope != "lead" or field == "title" or a < lead_end)]
-                if hits and (ex.scope in (field, "any") or ex.scope == "lead"):
-                    a, b = min(hits)
-                    score += ex.weight
-                    features[f"exclusion.{i}"] = 1.0
-                    evidence.append(Evidence("exclusion", f"{original[a:b]!r}: {ex.note}", field, a, b, ex.weight))
-                    break
+        for i, field, a, b in fired:
+            ex = rule.exclusions[i]
+            original = title if field == "title" else text
+            score += ex.weight
+            features[f"exclusion.{i}"] = 1.0
+            muting = f" (terms of {', '.join(sorted(ex.mutes))} not counted)" if ex.mutes else ""
+            evidence.append(Evidence("exclusion", f"{original[a:b]!r}: {ex.note}{muting}", field, a, b, ex.weight))
         score = round(score, 4)
         features["rule.score"] = max(min(score / rule.threshold, 3.0), -1.0)
         features["text.short"] = 1.0 if len(text) <= _SHORT_TEXT else 0.0
         return TagAnalysis(rule, score, tuple(evidence), features)
+
+    @staticmethod
+    def _exclusions(rule: TagRule, text_f: _Field,
+                    matches: dict[str, list[tuple[int, int, str, int]]]) -> list[tuple[int, str, int, int]]:
+        """(exclusion index, field, start, end of its first match) of every exclusion that fires."""
+        lead_end = text_f.units[min(rule.lead_units, len(text_f.units)) - 1][1] if text_f.units else 0
+        excluding = {field: [(a, b, idx) for a, b, g, idx in found if not g] for field, found in matches.items()}
+        fired = []
+        for i, ex in enumerate(rule.exclusions):
+            for field in ("title", "text"):
+                hits = [(a, b) for a, b, idx in excluding[field] if idx == i
+                        and (ex.scope != "lead" or field == "title" or a < lead_end)]
+                if hits and (ex.scope in (field, "any") or ex.scope == "lead"):
+                    fired.append((i, field, *min(hits)))
+                    break
+        return fired
 
     # -- statement tags --------------------------------------------------------------------------------------
     def _statement_analysis(self, rule: TagRule, title: str, text: str, title_f: _Field, text_f: _Field,

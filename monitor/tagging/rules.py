@@ -28,6 +28,7 @@ class Exclusion:
     scope: str
     weight: float
     note: str
+    mutes: frozenset[str] = frozenset()  # groups whose terms count nowhere in an article where this one fires
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,13 @@ class TagRule:
     exclusions: tuple[Exclusion, ...]
     statement: StatementRule | None
     lexicon: Lexicon  # owners: (group name, term index) or ("", exclusion index)
+    # The article (title and text together) must have a term of every group of one of these combinations, or
+    # none of its units is on topic (empty: no such requirement).
+    anchor_when: tuple[tuple[str, ...], ...] = ()
+
+    def anchored(self, present: set[str]) -> bool:
+        """Whether groups ``present`` anywhere in the article tie it to the tag's subject (``anchor_when``)."""
+        return not self.anchor_when or any(all(g in present for g in combo) for combo in self.anchor_when)
 
     def matches(self, tokens: Tokens, lowered: str) -> list[tuple[int, int, str, int]]:
         """(start, end, group name or "" for an exclusion, index) of every pattern match."""
@@ -153,8 +161,8 @@ def _num(table: dict[str, Any], key: str, default: float | None, where: str, *, 
 
 _KNOWN_KEYS = {
     "description", "threshold", "title_weight", "text_weight", "unit_min", "unit_cap", "density_weight",
-    "lead_units", "lead_weight", "unit_weight", "unit_count_cap", "topical_when", "groups", "exclusions",
-    "requires_statement", "statement",
+    "lead_units", "lead_weight", "unit_weight", "unit_count_cap", "topical_when", "anchor_when", "groups",
+    "exclusions", "requires_statement", "statement",
 }
 
 
@@ -177,6 +185,7 @@ def parse_tag(name: str, table: Any, source: str) -> TagRule:
             raise TaggingConfigError(f"{where}.requires_statement must be true or false")
         statement = None
         topical: list[tuple[str, ...]] = []
+        anchor: list[tuple[str, ...]] = []
         if requires_statement:
             st = table.get("statement", {})
             if not isinstance(st, dict):
@@ -198,13 +207,8 @@ def parse_tag(name: str, table: Any, source: str) -> TagRule:
                                       frozenset(implied), other)
         else:
             raw = table.get("topical_when", [list(groups)])
-            if not isinstance(raw, list) or not raw or not all(isinstance(c, list) and c for c in raw):
-                raise TaggingConfigError(f"{where}.topical_when must be a list of lists of group names")
-            for combo in raw:
-                for g in combo:
-                    if g not in groups:
-                        raise TaggingConfigError(f"{where}.topical_when names unknown group {g!r}")
-                topical.append(tuple(combo))
+            topical = _combinations(raw, groups, f"{where}.topical_when")
+            anchor = _combinations(table.get("anchor_when", []), groups, f"{where}.anchor_when", empty=True)
             if not groups:
                 raise TaggingConfigError(f"{where}.groups must define at least one group of terms")
         exclusions = []
@@ -220,7 +224,11 @@ def parse_tag(name: str, table: Any, source: str) -> TagRule:
             scope = ex.get("scope", "any")
             if scope not in _SCOPES:
                 raise TaggingConfigError(f"{ewhere}.scope must be one of {', '.join(_SCOPES)}")
-            exclusions.append(Exclusion(scope, _num(ex, "weight", None, ewhere), str(ex.get("note", ""))))
+            mutes = ex.get("mutes", [])
+            if not isinstance(mutes, list) or not all(isinstance(g, str) for g in mutes) or set(mutes) - set(groups):
+                raise TaggingConfigError(f"{ewhere}.mutes must be a list of the tag's group names")
+            exclusions.append(Exclusion(scope, _num(ex, "weight", None, ewhere), str(ex.get("note", "")),
+                                        frozenset(mutes)))
         rule = TagRule(
             name=name,
             description=str(table.get("description", "")),
@@ -239,10 +247,23 @@ def parse_tag(name: str, table: Any, source: str) -> TagRule:
             exclusions=tuple(exclusions),
             statement=statement,
             lexicon=lexicon,
+            anchor_when=tuple(anchor),
         )
     except TaggingConfigError as exc:
         raise TaggingConfigError(f"{source}: {exc}") from None
     return rule
+
+
+def _combinations(raw: Any, groups: dict[str, TermGroup], where: str, *,
+                  empty: bool = False) -> list[tuple[str, ...]]:
+    """A list of lists of group names (``topical_when``, ``anchor_when``), checked against the groups."""
+    if not isinstance(raw, list) or (not raw and not empty) or not all(isinstance(c, list) and c for c in raw):
+        raise TaggingConfigError(f"{where} must be a list of lists of group names")
+    for combo in raw:
+        for g in combo:
+            if g not in groups:
+                raise TaggingConfigError(f"{where} names unknown group {g!r}")
+    return [tuple(combo) for combo in raw]
 
 
 def unit_hits(matches: list[tuple[int, int, str, int]], units: list[tuple[int, int]]) -> list[UnitHits]:
@@ -274,7 +295,7 @@ def term_evidence(rule: TagRule, unit: UnitHits, field: str, factor: float, orig
     out = []
     seen: set[tuple[str, int]] = set()
     for gname, start, end, idx in unit.hits:
-        if (gname, idx) in seen:
+        if (gname, idx) in seen or not rule.groups[gname].weights[idx]:  # a tie only (weight 0): no evidence
             continue
         seen.add((gname, idx))
         label = rule.groups[gname].terms[idx]
