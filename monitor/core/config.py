@@ -89,6 +89,7 @@ class MetricsSettings(Section):
 
 
 MIN_TOKEN_CHARS = 32
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
 class WebSettings(Section):
@@ -97,9 +98,9 @@ class WebSettings(Section):
     port: int = Field(8080, ge=0, le=65535)
     token: str = ""
     page_size: int = Field(50, ge=1, le=500)
-    # Host names the interface answers to (the Host header; a DNS-rebinding page names another): loopback names,
-    # plus web.host when it is a name or a specific address, plus base_url's host.
-    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
+    # More host names the interface answers to (the Host header; a DNS-rebinding page names its own): loopback
+    # names, web.host when it is a name or a specific address, and base_url's host are always answered.
+    allowed_hosts: tuple[str, ...] = ()
     # The interface's public address (``https://monitor.example.org``): absolute links (Atom, mails) use it,
     # never the request's Host.
     base_url: str = ""
@@ -108,6 +109,12 @@ class WebSettings(Section):
     feed_keys: tuple[str, ...] = ()
     session_hours: float = Field(12, gt=0)  # a sign-in lasts this long
     login_attempts: int = Field(5, ge=1)  # failed sign-ins per address per minute before the next are refused
+
+    @field_validator("allowed_hosts", "feed_keys", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """From the environment (MONITOR_WEB_ALLOWED_HOSTS, MONITOR_WEB_FEED_KEYS) the list is comma-separated."""
+        return tuple(v.strip() for v in value.split(",") if v.strip()) if isinstance(value, str) else value
 
     @field_validator("token")
     @classmethod
@@ -135,7 +142,7 @@ class WebSettings(Section):
 
     def hosts(self) -> set[str]:
         """Every host name the interface answers to, lower-case."""
-        names = {h.lower().strip("[]") for h in self.allowed_hosts}
+        names = {h.lower().strip("[]") for h in (*LOOPBACK_NAMES, *self.allowed_hosts)}
         if self.host not in ("0.0.0.0", "::", ""):
             names.add(self.host.lower().strip("[]"))
         if self.base_url:
