@@ -197,7 +197,7 @@ def test_eval_input_errors_are_one_line(tmp_path: Path, kind: str, truth: str | 
         (["stats"], {"MONITOR_POLL_TICKS": "3"}, "monitor: error: unknown setting in environment: MONITOR_POLL_TICKS"),
         (["stats"], {"MONITOR_DATABASE_URL": "nonsense"}, "monitor: error: invalid database URL"),
         (["articles", "show", "0000000000000000"], {}, "monitor: error: no article with id 0000000000000000"),
-        (["articles", "list", "--since", "soonish"], {}, "monitor: error: not a date: 'soonish'"),
+        (["articles", "list", "--since", "soonish"], {}, "monitor: error: --since: not a date: 'soonish'"),
         (["poll"], {}, "monitor: error: `monitor poll` needs --once"),
         (["feeds", "add"], {}, "monitor: error: Missing argument 'URLS...' (see `monitor feeds add --help`)"),
         (["stats", "--bogus"], {}, "monitor: error: No such option '--bogus' (see `monitor stats --help`)"),

@@ -27,12 +27,14 @@ from tests.corpus import T0, store_corpus
 from tests.test_ops import free_port
 from tests.test_process_safety import wait_for
 
-TOKEN = "s3cret-token"
+TOKEN = "s3cret-token-of-at-least-32-characters"
 
 
 def client_for(settings: Settings, store: Store, **web: object) -> TestClient:
     settings = settings.model_copy(update={"web": settings.web.model_copy(update=web)})
-    return TestClient(create_app(settings, store), base_url="http://127.0.0.1:8080")
+    # a browser sends its page's Origin with a form (state-changing requests without one are refused)
+    return TestClient(create_app(settings, store), base_url="http://127.0.0.1:8080",
+                      headers={"Origin": "http://127.0.0.1:8080"})
 
 
 @pytest.fixture
@@ -89,7 +91,7 @@ def test_an_article_item_is_the_cli_json_with_the_text_cut_to_a_highlighted_snip
 @pytest.mark.parametrize(("path", "params", "status", "message"), [
     ("/api/v1/articles", {"q": '"unclosed'}, 400, "unbalanced quote"),
     ("/api/v1/articles", {"q": "kyiv OR"}, 400, "OR needs a term"),
-    ("/api/v1/articles", {"since": "yesterday"}, 400, "since: not a date"),
+    ("/api/v1/articles", {"since": "soonish"}, 400, "since: not a date"),
     ("/api/v1/articles", {"limit": "0"}, 400, "limit"),
     ("/api/v1/articles", {"limit": "100000"}, 400, "limit"),
     ("/api/v1/articles", {"limit": "ten"}, 400, "limit"),
@@ -213,6 +215,7 @@ def test_a_token_guards_everything_and_is_compared_as_a_whole(
     with client_for(settings, store, token=TOKEN) as client:
         assert client.get("/api/v1/articles").status_code == 401
         assert client.get("/api/v1/articles", headers={"Authorization": "Bearer s3cret"}).status_code == 401
+        assert client.get("/api/v1/articles", headers={"Authorization": f"Bearer {TOKEN}x"}).status_code == 401
         assert client.get("/api/v1/articles", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
         assert client.get("/feed.atom").status_code == 401
         page = client.get("/articles", follow_redirects=False)

@@ -14,6 +14,7 @@ import click
 from monitor.core.config import Settings, load_settings
 from monitor.core.errors import MonitorError
 from monitor.core.logs import setup_logging
+from monitor.core.when import parse_when
 
 if TYPE_CHECKING:
     from monitor.ingest.processor import Options
@@ -73,24 +74,8 @@ def find_feed(store: Store, url: str) -> Feed:
 
 
 def parse_since(value: str | None) -> datetime | None:
-    """An ISO 8601 date or time, or a relative one ("2d", "12h", "1w", "yesterday", "3 days ago"); UTC unless
-    the value names a zone."""
-    if value is None:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        import dateparser  # only here: it takes a noticeable moment to import
-
-        parsed = dateparser.parse(value, settings={
-            "TIMEZONE": "UTC", "RETURN_AS_TIMEZONE_AWARE": True, "PREFER_DATES_FROM": "past",
-        })
-        if parsed is None:
-            raise MonitorError(
-                f"not a date: {value!r} (use 2026-05-01, an ISO 8601 time, or a relative one: 2d, 12h, yesterday)"
-            ) from None
-        when = parsed
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    """``--since``: the dates the API reads too (``monitor.core.when``)."""
+    return parse_when(value, "--since")
 
 
 def shown(when: datetime | None, empty: str = "never") -> str:

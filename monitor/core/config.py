@@ -88,12 +88,66 @@ class MetricsSettings(Section):
     port: int = Field(9464, ge=0, le=65535)
 
 
+MIN_TOKEN_CHARS = 32
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
 class WebSettings(Section):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     token: str = ""
     page_size: int = Field(50, ge=1, le=500)
+    # More host names the interface answers to (the Host header; a DNS-rebinding page names its own): loopback
+    # names, web.host when it is a name or a specific address, and base_url's host are always answered.
+    allowed_hosts: tuple[str, ...] = ()
+    # The interface's public address (``https://monitor.example.org``): absolute links (Atom, mails) use it,
+    # never the request's Host.
+    base_url: str = ""
+    # Read-only keys for the Atom feed (``/feed.atom?key=…``) so a feed reader can subscribe when a token guards
+    # the pages; each opens nothing else, and removing it revokes it. At least 32 characters each.
+    feed_keys: tuple[str, ...] = ()
+    session_hours: float = Field(12, gt=0)  # a sign-in lasts this long
+    login_attempts: int = Field(5, ge=1)  # failed sign-ins per address per minute before the next are refused
+
+    @field_validator("allowed_hosts", "feed_keys", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """From the environment (MONITOR_WEB_ALLOWED_HOSTS, MONITOR_WEB_FEED_KEYS) the list is comma-separated."""
+        return tuple(v.strip() for v in value.split(",") if v.strip()) if isinstance(value, str) else value
+
+    @field_validator("token")
+    @classmethod
+    def _long_token(cls, value: str) -> str:
+        if value and len(value) < MIN_TOKEN_CHARS:
+            raise ValueError(
+                f"an access token needs at least {MIN_TOKEN_CHARS} characters (this one has {len(value)}); "
+                "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return value
+
+    @field_validator("feed_keys")
+    @classmethod
+    def _long_keys(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(len(k) < MIN_TOKEN_CHARS for k in value):
+            raise ValueError(f"each feed key needs at least {MIN_TOKEN_CHARS} characters")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_base(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError(f"base_url must be an http(s) URL, not {value!r}")
+        return value.rstrip("/")
+
+    def hosts(self) -> set[str]:
+        """Every host name the interface answers to, lower-case."""
+        names = {h.lower().strip("[]") for h in (*LOOPBACK_NAMES, *self.allowed_hosts)}
+        if self.host not in ("0.0.0.0", "::", ""):
+            names.add(self.host.lower().strip("[]"))
+        if self.base_url:
+            names.add((urlsplit(self.base_url).hostname or "").lower())
+        return names - {""}
 
 
 class Settings(Section):

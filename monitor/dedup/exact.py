@@ -20,6 +20,15 @@ def content_hash(text: str) -> str:
     return digest[:HASH_HEX_DIGITS]
 
 
+def http_url(url: str | None) -> str | None:
+    """The URL when it is an absolute http(s) one, else None: ``javascript:``, ``data:`` and the like are never
+    stored as an article's place nor rendered as a link."""
+    if not url:
+        return None
+    url = url.strip()
+    return url if url.lower().startswith(("http://", "https://")) and len(url) > 8 else None
+
+
 def canonical_url(url: str) -> str:
     """Clean a URL for comparison: tracking parameters (utm_*, fbclid, gclid …) and fragment removed,
     scheme and host lower-cased, default port dropped, dot segments (``/./``, ``/../``) resolved, query

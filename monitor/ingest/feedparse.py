@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
+from monitor.dedup.exact import http_url
+
 _BLOCK_TAGS = {
     "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "table",
     "section", "article", "header", "footer", "pre", "figure", "figcaption", "hr",
@@ -126,7 +128,7 @@ def _entry(entry: Any) -> FeedEntry:
     link = entry.get("link") or _permalink_guid(entry)
     return FeedEntry(
         guid=_clean(entry.get("id")),
-        link=link.strip() if link else None,
+        link=http_url(link),
         title=_clean(html_to_text(entry.get("title", ""))),
         text=html_to_text(markup),
         published=datetime.fromtimestamp(calendar.timegm(parsed_time), UTC) if parsed_time else None,
@@ -167,7 +169,7 @@ def _parse_json_feed(content: bytes, url: str) -> ParsedFeed:
         entries.append(
             FeedEntry(
                 guid=_clean(str(item["id"])) if item.get("id") is not None else None,
-                link=urljoin(url, link) if isinstance(link, str) else None,
+                link=http_url(urljoin(url, link)) if isinstance(link, str) else None,
                 title=_clean(item.get("title")),
                 text=html_to_text(item.get("content_html") or "") or (item.get("content_text") or "").strip()
                 or (item.get("summary") or "").strip(),

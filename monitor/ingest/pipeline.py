@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar
 from monitor.core import metrics
 from monitor.core.config import Settings
 from monitor.core.errors import MonitorError
-from monitor.dedup.exact import canonical_url
+from monitor.dedup.exact import canonical_url, http_url
 from monitor.ingest.feedparse import FeedEntry, FeedParseError, parse_feed
 from monitor.ingest.fetcher import FEED_ACCEPT, Fetcher, FetchError, Gone
 from monitor.ingest.processor import Candidate, Options, Processed, analysis_rows, process
@@ -294,10 +294,10 @@ class Pipeline:
 
     @staticmethod
     def _sighting(feed: Feed, entry: FeedEntry) -> Sighting:
-        link = entry.link
+        link = entry.link  # http(s) only (feedparse drops the others)
         return Sighting(
             feed_id=feed.id,
-            url=link or entry.guid or feed.url,
+            url=link or http_url(entry.guid) or feed.url,
             canonical_url=canonical_url(link) if link else None,
             guid=entry.guid,
         )

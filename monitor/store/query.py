@@ -23,6 +23,7 @@ from monitor.core.errors import InvalidParameter
 
 MAX_QUERY_CHARS = 1000
 MAX_TERMS = 32
+MAX_DEPTH = 16  # nested parentheses and exclusions
 
 
 class QueryError(InvalidParameter):
@@ -97,6 +98,7 @@ class _Parser:
                 pos += 1
         self.pos = 0
         self.terms = 0
+        self.depth = 0
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -136,17 +138,29 @@ class _Parser:
 
     def either(self) -> Node | None:
         kind, text = self.take()
+        if kind in ("minus", "open"):
+            self.depth += 1  # each level is a frame of this recursive parser: bounded, never a RecursionError
+            if self.depth > MAX_DEPTH:
+                raise QueryError(f"the query nests too deeply (at most {MAX_DEPTH} levels of parentheses or '-')")
+            try:
+                return self._nested(kind)
+            finally:
+                self.depth -= 1
+        return self._plain(kind, text)
+
+    def _nested(self, kind: str) -> Node | None:
         if kind == "minus":
             if self.peek() is None:
                 raise QueryError("'-' must be followed by a term to exclude")
             child = self.either()
             return None if child is None else Not(child)
-        if kind == "open":
-            inner = self.query(nested=True)
-            if self.peek() is None:
-                raise QueryError("unbalanced '(' in the query")
-            self.take()
-            return inner
+        inner = self.query(nested=True)  # kind == "open"
+        if self.peek() is None:
+            raise QueryError("unbalanced '(' in the query")
+        self.take()
+        return inner
+
+    def _plain(self, kind: str, text: str) -> Node | None:
         if kind == "close":
             raise QueryError("unbalanced ')' in the query")
         field = Field.TEXT
@@ -190,11 +204,14 @@ class _Parser:
 
 
 def parse_query(query: str) -> Node | None:
-    """Parse a search query; None when it has nothing to search for. Raises QueryError when malformed."""
+    """Parse a search query; None for a blank one. Raises QueryError when malformed, too deep, or when it has
+    nothing to search for (punctuation alone)."""
     if len(query) > MAX_QUERY_CHARS:
         raise QueryError(f"the query is too long (at most {MAX_QUERY_CHARS} characters)")
     parser = _Parser(query)
     node = parser.query(nested=False)
+    if node is None and query.strip():
+        raise QueryError(f"nothing to search for in {query.strip()[:40]!r}: give a word or a phrase")
     if node is not None and _only_exclusions(node):
         raise QueryError("the query only excludes: add a term to search for")
     return node

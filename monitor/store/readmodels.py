@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.core.config import PollSettings
+from monitor.dedup.exact import http_url
 from monitor.store import Store
 from monitor.store.models import Article, Feed, Label
 from monitor.store.models import Statement as StatementRow
@@ -91,10 +92,10 @@ def articles_json(store: Store, rows: list[Article]) -> list[dict[str, Any]]:
     feed_urls = {f.id: f.url for f in store.feeds()}
     result = []
     for a in rows:
-        urls = list(dict.fromkeys(s.url for s in seen[a.id]))
+        urls = [u for u in dict.fromkeys(http_url(s.url) for s in seen[a.id]) if u]  # links only to the web
         result.append({
             "id": a.id,
-            "url": a.url or (urls[0] if urls else None),
+            "url": http_url(a.url) or (urls[0] if urls else None),
             "urls": urls,
             "canonical_url": a.canonical_url,
             "title": a.title,
@@ -209,6 +210,18 @@ def article_summary_json(item: dict[str, Any], query: Node | None) -> dict[str, 
 # --- stories and feeds ----------------------------------------------------------------------------------
 
 
+def stories_json(
+    store: Store, min_size: int = 2, since: datetime | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Stories with at least ``min_size`` articles, most recently active first: id, size, latest article, title."""
+    rows = store.stories(since=since, min_size=min_size, limit=limit)
+    members = store.story_members([sid for sid, _n, _t in rows])
+    return [
+        {"story_id": sid, "size": n, "latest": iso(latest), "title": members[sid][0].title if members[sid] else None}
+        for sid, n, latest in rows
+    ]
+
+
 def story_json(store: Store, story_id: str) -> dict[str, Any] | None:
     """One story's copies across outlets, first published first: when and where each appeared, its lag behind
     the first, and whether it is a verbatim copy (same text: another URL of one stored article) or rewritten
@@ -228,7 +241,7 @@ def story_json(store: Store, story_id: str) -> dict[str, Any] | None:
                 "article_id": a.id,
                 "title": a.title,
                 "site_name": a.site_name,
-                "url": place.url if place else a.url,
+                "url": http_url(place.url if place else a.url),
                 "feed": feed_urls.get(place.feed_id) if place else feed_urls.get(a.feed_id),
                 "published": iso(a.published),
                 "appeared": appeared,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import bisect
 import re
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from monitor.tagging.errors import TaggingConfigError
@@ -303,3 +305,14 @@ def term_evidence(rule: TagRule, unit: UnitHits, field: str, factor: float, orig
         out.append(Evidence(kind, f"{original[start:end]!r} ({label} [{gname}])", field, start, end,
                             rule.groups[gname].weights[idx] * factor))
     return out
+
+
+def defined_tags(path: Path) -> set[str]:
+    """The tag names a rules file defines, read without compiling its rules (for checking a tag a user names)."""
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise TaggingConfigError(f"{path}: {exc}") from None
+    tags = data.get("tags")
+    return set(tags) if isinstance(tags, dict) else set()

@@ -8,7 +8,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from monitor.store.readmodels import article_summary_json, articles_json, feed_json, statement_entries, story_json
+from monitor.store.readmodels import (
+    article_summary_json,
+    articles_json,
+    feed_json,
+    statement_entries,
+    stories_json,
+    story_json,
+)
 from monitor.store.search import Order
 from monitor.web.context import Web, article_filter, parse_date, query_of, web
 
@@ -34,7 +41,7 @@ def list_articles(
     full: Annotated[bool, Query(description="The whole text instead of a snippet with highlights.")] = False,
 ) -> dict[str, Any]:
     """Articles, newest first (or by relevance to `q`): `{"items": [...], "next": cursor or null}`."""
-    wanted = article_filter(q, tag, feed, since, until, story, source)
+    wanted = w.checked(article_filter(q, tag, feed, since, until, story, source))
     page = w.search.find(wanted, limit=limit or w.settings.web.page_size, cursor=cursor, order=order)
     items = articles_json(w.store, page.articles)
     if not full:
@@ -68,6 +75,18 @@ def list_statements(
         query=query_of(q), limit=limit or w.settings.web.page_size,
     )
     return {"items": statement_entries(rows)}
+
+
+@router.get("/stories")
+def list_stories(
+    w: Annotated[Web, Depends(web)],
+    min_size: Annotated[int, Query(ge=1, description="Only stories with at least this many articles.")] = 2,
+    since: Annotated[str | None, Query(description="Only stories with an article fetched since then.")] = None,
+    limit: Limit = None,
+) -> dict[str, Any]:
+    """Stories (near-copies of one article across outlets), most recently active first: `{"items": [...]}`."""
+    rows = stories_json(w.store, min_size, parse_date(since, "since"), limit or w.settings.web.page_size)
+    return {"items": rows}
 
 
 @router.get("/stories/{story_id}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request, Response
 from feedgen.feed import FeedGenerator
@@ -28,22 +29,29 @@ def atom(
     source: str | None = None,
 ) -> Response:
     """The newest articles matching the filters (as `/api/v1/articles`), as Atom."""
-    wanted = article_filter(q=q, tag=tag, feed=feed, since=since, source=source)
+    wanted = w.checked(article_filter(q=q, tag=tag, feed=feed, since=since, source=source))
     rows = w.search.find(wanted, limit=ATOM_ENTRIES).articles
-    base = str(request.base_url).rstrip("/")
+    base = w.base_url()  # from the settings, never the request's Host
+    shown = [(k, v) for k, v in request.query_params.multi_items() if k != "key"]  # never echo a feed key
+    query = urlencode(shown)
     fg = FeedGenerator()
-    fg.id(str(request.url))
-    fg.title("monitor: " + (", ".join(f"{k}={v}" for k, v in request.query_params.items()) or "all articles"))
-    fg.link(href=str(request.url), rel="self")
-    fg.link(href=f"{base}/articles?{request.url.query}", rel="alternate")
+    fg.id(f"{base}/feed.atom?{query}")
+    fg.title("monitor: " + (", ".join(f"{k}={v}" for k, v in shown) or "all articles"))
+    fg.link(href=f"{base}/feed.atom?{query}", rel="self")
+    fg.link(href=f"{base}/articles?{query}", rel="alternate", type="text/html")
     fg.generator("monitor", __version__)
     fg.updated(max((a.fetched_at for a in rows), default=EPOCH))
+    related: dict[str, str] = {}  # the monitor's page → the source it stands beside
     for item, article in zip(reversed(articles_json(w.store, rows)), reversed(rows), strict=True):
         entry = fg.add_entry()
         entry.id(f"{base}/articles/{article.id}")
         entry.title(article.title or "(untitled)")
-        entry.link(href=item["url"] or f"{base}/articles/{article.id}")
-        entry.link(href=f"{base}/articles/{article.id}", rel="related")
+        page = f"{base}/articles/{article.id}"
+        # one alternate, the source (RFC 4287 allows one per type); the monitor's page is related
+        entry.link(href=item["url"] or page, rel="alternate", type="text/html")
+        if item["url"]:
+            entry.link(href=page, rel="related", type="text/html")
+            related[page] = item["url"]
         entry.updated(article.fetched_at)
         if article.published:
             entry.published(article.published)
@@ -52,5 +60,18 @@ def atom(
         for name in article.tags:
             entry.category(term=name)
         entry.summary(snippet(article.text, wanted.query)[0])
-    return Response(fg.atom_str(pretty=True), media_type="application/atom+xml")
+    return Response(_with_link_relations(fg.atom_str(pretty=True), related), media_type="application/atom+xml")
+
+
+def _with_link_relations(document: bytes, related: dict[str, str]) -> bytes:
+    """feedgen (1.0) writes an entry's links without their ``rel`` and ``type``, so a reader takes the monitor's
+    page for the source: put them back (the source ``alternate``, the monitor's page ``related``)."""
+    from lxml import etree
+
+    root = etree.fromstring(document)
+    for link in root.iterfind("{http://www.w3.org/2005/Atom}entry/{http://www.w3.org/2005/Atom}link"):
+        href = link.get("href", "")
+        link.set("rel", "related" if href in related else "alternate")
+        link.set("type", "text/html")
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import Request
 
 from monitor.core.config import Settings
 from monitor.core.errors import InvalidParameter
+from monitor.core.when import parse_when
 from monitor.store import Store
 from monitor.store.query import Node, parse_query
 from monitor.store.search import ArticleFilter, ArticleSearch
@@ -21,11 +22,37 @@ class Web:
     store: Store
     search: ArticleSearch
     views: Views
+    defined_tags: frozenset[str]  # the tags the rules define: labels and filters name one of them
 
     @classmethod
     def open(cls, settings: Settings, store: Store) -> Web:
+        from monitor.tagging.rules import defined_tags
+
         views = Views(store.engine)
-        return cls(settings, store, views.search, views)
+        tags_file = settings.resolve(settings.tagging.tags_file)
+        defined = defined_tags(tags_file) if tags_file is not None else set()
+        return cls(settings, store, views.search, views, frozenset(defined))
+
+    def base_url(self) -> str:
+        """The interface's absolute address: ``web.base_url``, else the address it is bound to."""
+        web = self.settings.web
+        host = f"[{web.host}]" if ":" in web.host else web.host
+        return web.base_url or f"http://{host}:{web.port}"
+
+    def known_tags(self) -> set[str]:
+        """Defined tags, and any a stored article carries (from rules since changed)."""
+        return set(self.defined_tags) | set(self.views.tag_names())
+
+    def checked(self, wanted: ArticleFilter) -> ArticleFilter:
+        """The filter, its tag, feed and story checked to exist (the CLI refuses the same): an unknown one is a
+        400 that says so, not an empty list."""
+        if wanted.tag and wanted.tag not in self.known_tags():
+            raise InvalidParameter(f"tag: unknown tag {wanted.tag!r} (known: {', '.join(sorted(self.known_tags()))})")
+        if wanted.feed_url and self.store.feed(wanted.feed_url) is None:
+            raise InvalidParameter(f"feed: no feed {wanted.feed_url!r} (see /api/v1/feeds)")
+        if wanted.story and not self.store.story_members([wanted.story])[wanted.story]:
+            raise InvalidParameter(f"story: no story {wanted.story!r}")
+        return wanted
 
 
 def web(request: Request) -> Web:
@@ -33,14 +60,8 @@ def web(request: Request) -> Web:
 
 
 def parse_date(value: str | None, name: str) -> datetime | None:
-    """A date or ISO 8601 time from a request (UTC when no zone is given)."""
-    if not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidParameter(f"{name}: not a date: {value!r} (use YYYY-MM-DD or an ISO 8601 time)") from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    """A date from a request, read as the CLI reads it (``monitor.core.when``: ISO 8601 or relative)."""
+    return parse_when(value, name)
 
 
 def query_of(q: str | None) -> Node | None:

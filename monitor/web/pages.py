@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from monitor.dedup.exact import http_url
 from monitor.store.query import Node
 from monitor.store.readmodels import (
     articles_json,
@@ -22,13 +24,15 @@ from monitor.store.readmodels import (
     segments,
     snippet,
     statement_entries,
+    stories_json,
     story_json,
 )
 from monitor.store.search import ArticleFilter, Order
 from monitor.web import charts
 from monitor.web.context import SOURCES, Web, article_filter, parse_date, query_of, web
-from monitor.web.security import COOKIE, token_matches
+from monitor.web.security import COOKIE, Attempts, Sessions, token_matches
 
+log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["quoted"] = quoted
@@ -80,7 +84,7 @@ def articles_page(
 ) -> HTMLResponse:
     params = {"q": q, "tag": tag, "feed": feed, "since": since, "until": until, "source": source,
               "order": order.value}
-    wanted = article_filter(q, tag, feed, since, until, None, source)
+    wanted = w.checked(article_filter(q, tag, feed, since, until, None, source))
     page = w.search.find(wanted, limit=w.settings.web.page_size, cursor=cursor, order=order)
     given = {k: v for k, v in params.items() if v}
     next_url = f"/articles?{urlencode({**given, 'cursor': page.next})}" if page.next else None
@@ -102,7 +106,8 @@ def article_page(
     query = query_of(q)
     feed_urls = {f.id: f.url for f in w.store.feeds()}
     sightings = [
-        {"url": s.url, "feed": feed_urls.get(s.feed_id), "seen_at": f"{s.seen_at:%Y-%m-%d %H:%M}"}
+        {"url": http_url(s.url), "shown": s.url, "feed": feed_urls.get(s.feed_id),
+         "seen_at": f"{s.seen_at:%Y-%m-%d %H:%M}"}
         for s in w.store.sightings([article.id])[article.id]
     ]
     title = item["title"] or "(untitled)"
@@ -121,10 +126,10 @@ def label_article(
     """Relevance feedback: value 0 = the tag is wrong, 1 = the tag was missed."""
     if value not in (0, 1):
         raise HTTPException(400, "value: 0 (wrong tag) or 1 (missed tag)")
-    if not tag.strip():
-        raise HTTPException(400, "tag: which tag is wrong or missed")
     if w.store.article(article_id) is None:
         raise HTTPException(404, f"no article with id {article_id}")
+    if tag.strip() not in w.defined_tags:
+        raise HTTPException(400, f"tag: one of {', '.join(sorted(w.defined_tags))}, not {tag.strip()!r}")
     w.store.add_label(article_id, tag.strip(), value)
     return RedirectResponse(f"/articles/{article_id}?labelled=1", status_code=303)
 
@@ -174,12 +179,9 @@ def _months(days: list[date]) -> list[str]:
 
 @router.get("/stories", response_class=HTMLResponse)
 def stories_page(request: Request, w: Annotated[Web, Depends(web)]) -> HTMLResponse:
-    rows = w.store.stories(min_size=2)[:100]
-    members = w.store.story_members([sid for sid, _n, _t in rows])
     stories = [
-        {"id": sid, "size": n, "latest": f"{latest:%Y-%m-%d %H:%M}",
-         "title": members[sid][0].title if members[sid] else None}
-        for sid, n, latest in rows
+        {"id": s["story_id"], "size": s["size"], "latest": s["latest"][:16].replace("T", " "), "title": s["title"]}
+        for s in stories_json(w.store, min_size=2, limit=100)
     ]
     return render(request, "stories.html", stories=stories)
 
@@ -221,8 +223,29 @@ def login_form(request: Request) -> HTMLResponse:
 
 @router.post("/login")
 def login(request: Request, w: Annotated[Web, Depends(web)], token: Annotated[str, Form()]) -> Response:
+    """Sign in: a server-side session whose random id is the cookie (never the token itself). Failed attempts
+    are logged; past ``web.login_attempts`` a minute from one address, the next are refused unchecked."""
+    client = request.client.host if request.client else "unknown"
+    attempts: Attempts = request.app.state.attempts
+    if attempts.blocked(client):
+        log.warning("sign-in refused: too many failed attempts", extra={"client": client})
+        return render(request, "login.html", status=429, error="Too many failed attempts: wait a minute.")
     if not w.settings.web.token or not token_matches(token, w.settings.web.token):
+        attempts.failed(client)
+        log.warning("sign-in failed: wrong access token", extra={"client": client})
         return render(request, "login.html", status=401, error="That is not the access token.")
+    sessions: Sessions = request.app.state.sessions
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    response.set_cookie(COOKIE, sessions.start(), max_age=int(sessions.seconds), httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https" or w.settings.web.base_url.startswith("https:"))
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    """Sign out: the session ends on the server and the cookie is cleared."""
+    sessions: Sessions = request.app.state.sessions
+    sessions.end(request.cookies.get(COOKIE))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE)
     return response
