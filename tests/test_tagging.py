@@ -789,3 +789,19 @@ def test_press_review_paraphrases_of_an_official(tagger: Tagger) -> None:
     found = {(s, k, t) for s, _r, k, t in _said(tagger, "The papers", text)}
     assert ("Ben Wallace", "direct", "paper tiger") in found
     assert ("Ben Wallace", "indirect", "likening Russia's generals to gamblers") in found
+
+
+def test_a_whole_quoted_sentence_after_an_officials_quote_on_the_same_line(tagger: Tagger) -> None:
+    text = ("\u201cMoscow must understand that sanctions will follow any incursion,\u201d Ben Wallace said. \u201cWe "
+            "are sending more anti-tank weapons to Ukraine this week.\u201d \u201cThat is provocation,\u201d said "
+            "Mr Peskov. \u201cRussia will answer it.\u201d")
+    found = {(s, t) for s, _r, _k, t in _said(tagger, "Weapons", text)}
+    assert ("Ben Wallace", "We are sending more anti-tank weapons to Ukraine this week") in found
+    assert not any("answer" in t or "provocation" in t for _s, t in found)
+
+
+def test_a_participle_introducing_a_quote_after_a_pronoun_subject(tagger: Tagger) -> None:
+    text = ("Ben Wallace flew to Tallinn on Friday. Keen to reassure the Baltic states, he met the Estonian prime "
+            "minister, adding: \u201cBritain will defend every inch of Nato territory.\u201d")
+    assert ("Ben Wallace", "direct", "Britain will defend every inch of Nato territory") in {
+        (s, k, t) for s, _r, k, t in _said(tagger, "Tallinn", text)}

@@ -56,7 +56,7 @@ def _trie_regex(words: list[str]) -> str:
     return source(root)
 
 
-_VERB_RE = re.compile(r"(?<![\w’'])(?:" + "|".join(_PREDICATES) + "|" + _trie_regex(sorted(set(_VERBS)))
+_VERB_RE = re.compile(r"(?<![\w’'])(?:" + "|".join(_PREDICATES) + "|" + _trie_regex(sorted({*_VERBS, *_PARTICIPLES}))
                       + r")(?![\w’'])")
 # A speech noun heading a that-clause: "the Foreign Office revelation that ...", "his warning that ...". Found by
 # looking back from each " that " (much faster than scanning for the nouns everywhere).
@@ -107,6 +107,11 @@ _THAT_NEXT = re.compile(r"\s+that\b")
 # "he" and "his" that follow are theirs, not those of an official named before).
 _NAMED_APPOSITIVE = re.compile(
     r"([A-Z][\w’'\-]+)\s*,[^,;:“”\"]{1,100},(?:\s+(?:has|had|also|then|later|would|will))*\s+$")
+# Verbs of saying that are also plural nouns, read as nouns after a determiner ("the Baltic states").
+_NOUN_LIKE = frozenset(("states", "reports", "claims", "calls", "questions", "issues", "notes", "remarks", "answers",
+                        "highlights", "promises", "pledges", "signals", "hints", "thoughts"))
+_DETERMINED = re.compile(r"(?i)(?<![\w’'])(?:the|a|an|his|her|its|their|these|those|our|many|some)\s+"
+                         r"(?:[\w’'\-]+\s+)?\Z")
 # Someone described, not named, speaking: "one veteran said", "a young recruit told the BBC".
 _PERSON_NOUNS = (
     "recruit|soldier|veteran|resident|officer|commander|volunteer|refugee|woman|man|analyst|expert|diplomat|"
@@ -517,7 +522,8 @@ class StatementExtractor:
         if title:
             out = [st for st in (_headline_clause(text, raw) for raw in out) if st is not None]
         elif quotes and out:
-            out.extend(_carried_quotes(text, out, quotes, mentions))
+            out.extend(_carried_quotes(text, out, quotes, mentions,
+                                       [e[0] for e in events if e[1] == "other person" or e[2].other]))
         return [replace(st, kind=_kind(text, st.start, st.end, quotes, quote_starts)) for st in _dedupe(out)]
 
     def _label_attribution(self, text: str, sents: list[tuple[int, int]], n: int, mentions: list[Mention],
@@ -657,6 +663,9 @@ class StatementExtractor:
                 head.endswith((",", "”", '"', "’", ":")) or not head or (at_end and len(head.split()) >= 3)
             ) and not text.startswith(("’s", "'s"), mn.end):  # "described Truss’s package": an object, not a subject
                 return mn.speaker, mn.start, mn.end, True
+        # A noun, not a verb: "the Baltic states", "the latest reports".
+        if verb.group() in _NOUN_LIKE and _DETERMINED.search(before):
+            return None
         # Someone else speaks (a non-official subject right before the verb).
         sub = re.search(r"([A-Z][\w’'\-]+|officials?|sources?|spokes\w+|minister|ministry|envoy|president)"
                         r"(?:\s+(?:has|had|also|then|later|would|will))*\s+$", before)
@@ -908,8 +917,12 @@ _COLON_BEFORE = re.compile(r":\s*[“\"‘']?\Z")
 _AFTER_QUOTE_PARAGRAPH = re.compile(r"[\s.,;:!?…]*(?:\n|\Z)")
 
 
+_SENTENCE_GAP = re.compile(r"[.!?]\s+\Z")
+_STANDALONE_AFTER = re.compile(r"\s*(?:\Z|\n|[“\"]|[A-Z])")
+
+
 def _carried_quotes(text: str, out: list[RawStatement], quotes: list[tuple[int, int]],
-                    mentions: list[Mention]) -> list[RawStatement]:
+                    mentions: list[Mention], others: list[int]) -> list[RawStatement]:
     """Quotations that carry on an official's quotation without a new attribution: the next paragraph of a quote
     left open ('he said: “… “The next paragraph …”'), or a paragraph that is only a quotation right after the
     paragraph of the official's quote ('“We will not be deterred,” the defence secretary said.' + '“Our support
@@ -929,10 +942,16 @@ def _carried_quotes(text: str, out: list[RawStatement], quotes: list[tuple[int, 
         st, p1 = prev
         gap = text[p1:q0]
         open_before = text[p1 - 1] not in "”\"" and not gap.strip()
+        nobody_else = (not any(p1 <= mn.start < q0 and (mn.start, mn.end) != st.mention for mn in mentions)
+                       and not any(p1 <= o < q0 for o in others))
         next_paragraph = ("\n" in gap and gap.count("\n") <= 2 and not text[gap.rfind("\n") + p1 : q0].strip()
-                          and _AFTER_QUOTE_PARAGRAPH.match(text, q1) is not None
-                          and not any(p1 <= mn.start < q0 and (mn.start, mn.end) != st.mention for mn in mentions))
-        if not (open_before or next_paragraph):
+                          and _AFTER_QUOTE_PARAGRAPH.match(text, q1) is not None and nobody_else)
+        # Paragraphs flattened into one line: '“…,” Johnson said. “We are bringing forward …”' (a whole sentence
+        # quoted, with no attribution of its own, after the sentence of the official's quote).
+        next_sentence = ("\n" not in gap and len(gap) <= 80 and _SENTENCE_GAP.search(gap) is not None
+                         and text[q1 - 2 : q1 - 1] in (".", "!", "?", "…") and _STANDALONE_AFTER.match(text, q1)
+                         and nobody_else)
+        if not (open_before or next_paragraph or next_sentence):
             prev = None
             continue
         span = _trim_span(text, q0, q1)
