@@ -805,3 +805,15 @@ def test_a_participle_introducing_a_quote_after_a_pronoun_subject(tagger: Tagger
             "minister, adding: \u201cBritain will defend every inch of Nato territory.\u201d")
     assert ("Ben Wallace", "direct", "Britain will defend every inch of Nato territory") in {
         (s, k, t) for s, _r, k, t in _said(tagger, "Tallinn", text)}
+
+
+@pytest.mark.parametrize("text", [
+    "According to the latest British intelligence assessment, Russian units near Kherson are short of fuel.",
+    "The UK Ministry of Defence's newest intelligence update said Russian units near Kherson were short of fuel.",
+    "Britain's defence ministry said Russian units near Kherson were short of fuel, in its daily update on Twitter.",
+    "UK defence intelligence assessed that Russian units near Kherson were short of fuel.",
+])
+def test_the_mods_intelligence_updates_however_introduced(tagger: Tagger, text: str) -> None:
+    found = _said(tagger, "Kherson", text)
+    assert {(s, r.startswith("Ministry of Defence")) for s, r, *_ in found} == {(None, True)}
+    assert all(t.startswith("Russian units near Kherson") and t.endswith("short of fuel") for *_, t in found)

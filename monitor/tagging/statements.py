@@ -91,6 +91,12 @@ _LABEL_BEFORE = re.compile(
 _JOINT_BEFORE = re.compile(r"([A-Z][\w’'\-]*)\s+(?:and|&)\s+\Z")
 _PERSON_BEFORE = re.compile(r"(?:M[rs]s?|Dr|President|Chancellor|Senator)\b\.?\s+([A-Z][\w’'\-]+)")
 _ACCORDING = re.compile(r"[Aa]ccording to\s+")
+_ACCORDING_GAP = re.compile(r"(?i)(?:the\s+|a\s+|an\s+)?"
+                            r"(?:(?:latest|most\s+recent|new|daily|regular|weekly|recent)\s+)?")
+# An intelligence update or assessment a body's words come in: "the MoD's latest intelligence update said",
+# "according to British intelligence assessments, ...".
+_REPORT_NOUN = re.compile(r"(?:['’]s)?(?:\s+[a-z][\w\-]*){0,3}?\s+(?:updates?|assessments?|briefings?|reports?|"
+                          r"estimates?|statements?)\b")
 # A subject standing for someone named before: a pronoun, or a bare description of an office-holder ("Ben
 # Wallace visited Estonia. The minister said ...").
 _PRONOUN_SUBJECT = re.compile(
@@ -634,7 +640,8 @@ class StatementExtractor:
             i -= 1
         for k in range(i, max(-1, i - 3), -1):
             mn = mentions[k]
-            if mn.start >= s0 and (_GAP_RE.fullmatch(text, mn.end, v0) is not None or (
+            report = _REPORT_NOUN.match(text, mn.end, v0) if mn.speaker.body is not None else None
+            if mn.start >= s0 and (_GAP_RE.fullmatch(text, report.end() if report else mn.end, v0) is not None or (
                     _PURPOSE_GAP.fullmatch(text, mn.end, v0) and _THAT_NEXT.match(text, v1))):
                 m0 = _extend_subject(mentions, starts, mn.start)
                 joint = _JOINT_BEFORE.search(text, max(s0, m0 - 40), m0)
@@ -692,16 +699,18 @@ class StatementExtractor:
     def _according(self, text: str, m: re.Match[str], sents: list[tuple[int, int]], mentions: list[Mention],
                    quotes: list[tuple[int, int]], quote_starts: list[int]) -> list[RawStatement]:
         mn = next((x for x in mentions if x.start == m.end() or (x.start > m.end() and
-                   re.fullmatch(r"(?i)(?:the\s+|a\s+|an\s+)?", text[m.end() : x.start]))), None)
+                   _ACCORDING_GAP.fullmatch(text, m.end(), x.start))), None)
         if mn is None or mn.speaker.other or _inside(quotes, quote_starts, m.start()):
             return []
         sent = next(((a, b) for a, b in sents if a <= m.start() < b), None)
         if sent is None:
             return []
         s0, s1 = sent
-        after = text[mn.end : s1].strip(_STATEMENT_TRIM + ".")
-        if len(after.split()) >= 3 and text[mn.end : s1].lstrip().startswith(","):
-            a0 = text.index(after, mn.end)
+        report = _REPORT_NOUN.match(text, mn.end)  # "according to British intelligence assessments, ..."
+        end = report.end() if report else mn.end
+        after = text[end:s1].strip(_STATEMENT_TRIM + ".")
+        if len(after.split()) >= 3 and text[end:s1].lstrip().startswith(","):
+            a0 = text.index(after, end)
             return [RawStatement(mn.speaker, a0, a0 + len(after), sent, (m.start(), mn.end))]
         head = _trim_span(text, s0, m.start())
         if head and len(text[head[0] : head[1]].split()) >= 3:
@@ -818,7 +827,7 @@ _LEAD = re.compile(r"\s*[:,]?\s*(?:(?:(?:in|on|to|at|during|for|via|after|before
 
 
 # The reporter's framing after a paraphrase: "..., amid concerns Russia could invade", "..., as the scandal looms".
-_FRAMING = re.compile(r",\s+(?:amid|despite|as|while|after|following|before|when|with)\s")
+_FRAMING = re.compile(r",\s+(?:amid|despite|as|while|after|following|before|when|with|in\s+(?:its|their|his|her))\s")
 
 
 def _paraphrase_end(text: str, start: int, end: int, quotes: list[tuple[int, int]]) -> int:
