@@ -817,3 +817,10 @@ def test_the_mods_intelligence_updates_however_introduced(tagger: Tagger, text: 
     found = _said(tagger, "Kherson", text)
     assert {(s, r.startswith("Ministry of Defence")) for s, r, *_ in found} == {(None, True)}
     assert all(t.startswith("Russian units near Kherson") and t.endswith("short of fuel") for *_, t in found)
+
+
+def test_reporting_words_and_topics_alone_are_not_statements(tagger: Tagger) -> None:
+    text = ("Ben Wallace said Russian reserves were exhausted. Pressed on the matter, Mr Wallace told reporters on "
+            "Tuesday. The defence secretary's warning over the Russian build-up near Ukraine led the bulletins.")
+    assert {t for *_, t in _said(tagger, "Reserves", text)} == {"Russian reserves were exhausted"}
+    assert not _said(tagger, "Wallace's warning to Moscow over Ukraine border build-up", "")

@@ -74,7 +74,7 @@ _OWNER_NOUN = re.compile(
     r"['’]s\s+(?:[a-z][\w\-]*\s+){0,2}?(?:(?P<quote>[“\"‘'][^“”\"‘’\n]{2,80}[”\"’'])\s+)?"
     r"(?:remarks?|comments?|words|jibe|quip|claims?|warnings?|pledge|vow|promise|call|plea|suggestion|comparison|"
     r"description|boast|admission|threat|attack|criticism|insistence)"
-    r"(?P<link>(?(quote)|\s+(?:" + "|".join(sorted(_OWNER_PARTICIPLES)) + r"|that|about|on|over)\s+))"
+    r"(?P<link>(?(quote)|\s+(?:" + "|".join(sorted(_OWNER_PARTICIPLES)) + r"|that)\s+))"
 )
 # A speech noun and who made it: "a warning made by the foreign secretary, Liz Truss, on Saturday of a plot".
 _NOUN_BY = re.compile(r"(?<![\w’'])(?:[Ww]arning|[Ss]tatement|[Aa]nnouncement|[Aa]ssessment|[Cc]laim|[Pp]ledge|"
@@ -594,7 +594,8 @@ class StatementExtractor:
     def _owner_noun_attribution(text: str, m: re.Match[str], sents: list[tuple[int, int]], mentions: list[Mention],
                                 starts: list[int], quotes: list[tuple[int, int]]) -> list[RawStatement]:
         """A press review's paraphrase: "the defence secretary's “full tonto” jibe", "the PM's remarks comparing
-        X to Y", "Wallace's claim about Z" (an official's possessive, a speech noun, then the words or a quote)."""
+        X to Y" (an official's possessive, a speech noun, then a quote before it or a participle or "that" after it;
+        "Wallace's warning over the build-up" names a topic, not the words)."""
         i = bisect.bisect_right(starts, m.start()) - 1
         if i < 0 or mentions[i].end != m.start() or mentions[i].speaker.other:
             return []
@@ -809,8 +810,9 @@ def _statement_span(text: str, s0: int, s1: int, m0: int, m1: int, v0: int, v1: 
 
 # A head that frames the sentence rather than being the words attributed: a participle clause or a prepositional
 # phrase ("Addressing Ukrainians in their language, Boris Johnson urged ...", "In a later answer, ...").
-_FRAMING_HEAD = re.compile(r"\s*(?:[A-Z][a-z]+ing\b|(?:In|On|At|During|After|Before|Asked|Speaking|Writing|"
-                           r"Following|Ahead\s+of|Later|Earlier)\b)")
+_FRAMING_HEAD = re.compile(r"\s*(?:[A-Z][a-z]+ing\b|[A-Z][a-z]+ed\s+(?:on|about|over|by|for|at|in|during|"
+                           r"whether|if|again)\b|(?:In|On|At|During|After|Before|Asked|Speaking|Writing|Following|"
+                           r"Ahead\s+of|Later|Earlier)\b)")
 # After the verb, only where or to whom it was said: "in a later answer to Conservative MP Tom Tugendhat".
 _WHERE_ONLY = re.compile(r"(?:in|on|at|during|to|after|before|later|earlier|when|while|from)\b(?:(?!\bthat\b)[^“”\"])*")
 _MENTAL = re.compile(r"(?:he|she|they|it)\s+(?:believed|believes|thought|thinks|felt|feels|hoped|hopes|expected|"
@@ -868,12 +870,20 @@ def _headline_clause(text: str, st: RawStatement) -> RawStatement | None:
     return replace(st, start=span[0], end=span[1])
 
 
+# Words that report or frame but say nothing: a "statement" made only of them ("told reporters on Monday") is none.
+_FRAMING_WORDS = frozenset((*_VERBS, *_PARTICIPLES, "he", "she", "it", "they", "the", "a", "an", "to", "on", "in",
+                            "at", "that", "reporters", "journalists", "mps", "bbc", "monday", "tuesday", "wednesday",
+                            "thursday", "friday", "saturday", "sunday", "yesterday", "today", "tonight", "last",
+                            "week", "night", "earlier", "later", "also", "has", "had", "have", "was", "is"))
+
+
 def _trim_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     while start < end and text[start] in _STATEMENT_TRIM:
         start += 1
     while end > start and (text[end - 1] in _STATEMENT_TRIM or text[end - 1] == "."):
         end -= 1
-    if len(text[start:end].split()) < 2:
+    words = text[start:end].split()
+    if len(words) < 2 or all(w.strip(",.;:’'\"”“").lower() in _FRAMING_WORDS for w in words):
         return None
     if text[end : end + 1] == "”" and text.count("“", start, end) > text.count("”", start, end):
         end += 1  # the closing mark of a quotation the words attributed end with stays with it
