@@ -824,3 +824,12 @@ def test_reporting_words_and_topics_alone_are_not_statements(tagger: Tagger) -> 
             "Tuesday. The defence secretary's warning over the Russian build-up near Ukraine led the bulletins.")
     assert {t for *_, t in _said(tagger, "Reserves", text)} == {"Russian reserves were exhausted"}
     assert not _said(tagger, "Wallace's warning to Moscow over Ukraine border build-up", "")
+
+
+def test_another_countrys_service_chief_named_so_before_is_not_ours(tagger: Tagger) -> None:
+    text = ("The general resigned on Monday after a row over Ukraine. The army chief also said Russian troops had "
+            "crossed into Belarus to prepare an invasion of Ukraine.")
+    assert not _said(tagger, "Polish army chief quits over Ukraine row", text)
+    assert _said(tagger, "Army chief quits over Ukraine row", text)  # without the foreign one before: ours
+    ours = "The head of the British Army said the invasion of Ukraine meant the army must be ready to fight again."
+    assert {r for _s, r, *_ in _said(tagger, "Army chief warns", ours)} == {"Chief of the General Staff"}

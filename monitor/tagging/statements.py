@@ -174,6 +174,8 @@ _APPOSITION = re.compile(r"\s*,\s*(?:the\s+|britain['’]s\s+|the\s+uk['’]s\s+
 _APPOSITION_ANY = re.compile(r"\s*[,(]\s*(?:the\s+|a\s+|an\s+|one\s+|britain['’]s\s+|the\s+uk['’]s\s+)?",
                              re.IGNORECASE)
 _HONOR_BEFORE = re.compile(r"(?<![\w])(?:" + "|".join(HONORIFICS) + r")\.?\s+\Z")
+_SERVICE_CHIEFS = frozenset(("chief_of_defence_staff", "chief_of_general_staff", "first_sea_lord",
+                             "chief_of_air_staff"))
 _STATEMENT_TRIM = " \t\n,;:-–—\"“”‘’'"
 
 
@@ -359,12 +361,14 @@ class StatementExtractor:
 
     @staticmethod
     def _ambiguous_family(text: str, start: int, end: int, entry: Role | Body) -> str:
-        """Offices whose bare name often means another country's: the defence ministry and "defence minister"."""
+        """Offices whose bare name often means another country's: the defence ministry, "defence minister" and the
+        service chiefs."""
         if isinstance(entry, Body):
             return "mod" if entry.key == "mod" else ""
         if entry.key == "defence_secretary" and "minister" in text[start:end].lower():
             return "defence_minister"
-        return ""
+        # "Germany's navy chief ... The navy chief also said": every country has service chiefs.
+        return entry.key if entry.key in _SERVICE_CHIEFS else ""
 
     @staticmethod
     def _uk_marked(text: str, start: int, end: int, lead: re.Match[str] | None) -> bool:
