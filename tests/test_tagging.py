@@ -833,3 +833,19 @@ def test_another_countrys_service_chief_named_so_before_is_not_ours(tagger: Tagg
     assert _said(tagger, "Army chief quits over Ukraine row", text)  # without the foreign one before: ours
     ours = "The head of the British Army said the invasion of Ukraine meant the army must be ready to fight again."
     assert {r for _s, r, *_ in _said(tagger, "Army chief warns", ours)} == {"Chief of the General Staff"}
+
+
+def test_spokespeople_speak_for_their_body(tagger: Tagger) -> None:
+    text = ("An MoD spokesperson said two Typhoons had been scrambled to shadow Russian bombers. A No 10 spokeswoman "
+            "said the prime minister had been told of the Russian incursion.")
+    found = {r for _s, r, *_ in _said(tagger, "Typhoons scrambled", text)}
+    assert found == {"UK defence source", "Downing Street"}
+
+
+def test_a_pronoun_chain_runs_across_paragraph_breaks(tagger: Tagger) -> None:
+    text = ("Liz Truss arrived in Vilnius on Sunday for talks with Baltic ministers.\n\n"
+            "She said Britain would keep its jets in the region for as long as Russia threatened Nato.\n\n"
+            "She added that sanctions on Moscow would be tightened further.")
+    found = {(s, t) for s, _r, _k, t in _said(tagger, "Truss in Vilnius", text, datetime(2022, 3, 10))}
+    assert ("Liz Truss", "Britain would keep its jets in the region for as long as Russia threatened Nato") in found
+    assert ("Liz Truss", "sanctions on Moscow would be tightened further") in found
