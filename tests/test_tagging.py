@@ -849,3 +849,15 @@ def test_a_pronoun_chain_runs_across_paragraph_breaks(tagger: Tagger) -> None:
     found = {(s, t) for s, _r, _k, t in _said(tagger, "Truss in Vilnius", text, datetime(2022, 3, 10))}
     assert ("Liz Truss", "Britain would keep its jets in the region for as long as Russia threatened Nato") in found
     assert ("Liz Truss", "sanctions on Moscow would be tightened further") in found
+
+
+def test_bare_officials_right_after_a_uk_body_are_that_bodys(tagger: Tagger) -> None:
+    text = ("Families of diplomats are being flown home from Kyiv as Russian troops mass on the border, the Foreign "
+            "Office said. Officials said the embassy itself would stay open. US officials said an attack could "
+            "come within days.")
+    found = {(r, t) for _s, r, _k, t in _said(tagger, "Diplomats' families leave Kyiv", text)}
+    assert ("Foreign Office", "the embassy itself would stay open") in found
+    assert not any("attack" in t for _r, t in found)
+    other = ("Vladimir Putin met the Belarusian leader on Monday.\n\nOfficials said the talks had covered joint "
+             "military exercises near Ukraine's border.")
+    assert not _said(tagger, "Talks", other)

@@ -113,6 +113,7 @@ _THAT_NEXT = re.compile(r"\s+that\b")
 # "he" and "his" that follow are theirs, not those of an official named before).
 _NAMED_APPOSITIVE = re.compile(
     r"([A-Z][\w’'\-]+)\s*,[^,;:“”\"]{1,100},(?:\s+(?:has|had|also|then|later|would|will))*\s+$")
+_BARE_OFFICIALS = re.compile(r"\s*(?:(?:The|the|Senior|senior)\s+)?([Oo]fficials)(?:\s+(?:have|had|also))*\s+")
 # Verbs of saying that are also plural nouns, read as nouns after a determiner ("the Baltic states").
 _NOUN_LIKE = frozenset(("states", "reports", "claims", "calls", "questions", "issues", "notes", "remarks", "answers",
                         "highlights", "promises", "pledges", "signals", "hints", "thoughts"))
@@ -678,6 +679,12 @@ class StatementExtractor:
         # A noun, not a verb: "the Baltic states", "the latest reports".
         if verb.group() in _NOUN_LIKE and _DETERMINED.search(before):
             return None
+        # Bare "Officials said" right after a UK body spoke in the paragraph: that body's officials.
+        bare = _BARE_OFFICIALS.fullmatch(before)
+        if bare:
+            body = _body_before(text, events, s0 + bare.start(1))
+            if body is not None:
+                return body, s0 + bare.start(1), s0 + bare.end(1), False
         # Someone else speaks (a non-official subject right before the verb).
         sub = re.search(r"([A-Z][\w’'\-]+|officials?|sources?|spokes\w+|minister|ministry|envoy|president)"
                         r"(?:\s+(?:has|had|also|then|later|would|will))*\s+$", before)
@@ -758,6 +765,20 @@ def _extend_subject(mentions: list[Mention], starts: list[int], m0: int) -> int:
         m0 = mentions[i].start
         i -= 1
     return m0
+
+
+def _body_before(text: str, events: list[tuple[int, str, Speaker]], pos: int) -> Speaker | None:
+    """The UK body named last before ``pos`` in the same paragraph (within 300 characters), unless a person was
+    named after it: whose officials a bare "Officials said" are."""
+    for start, ekind, speaker in reversed(events):
+        if start >= pos:
+            continue
+        if pos - start > 300 or "\n" in text[start:pos]:
+            return None
+        if ekind == "body":
+            return None if speaker.other else speaker
+        return None
+    return None
 
 
 def _antecedent(events: list[tuple[int, str, Speaker]], pos: int, kind: str) -> Speaker | None:
