@@ -10,6 +10,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from monitor.core.config import Settings, load_settings
@@ -218,3 +219,30 @@ def test_titles_are_isolated_where_shown(settings: Settings, store: Store, corpu
     for path in ("/articles", "/articles/00000000000000bb", "/stories/00000000000000bb"):
         page = client.get(path).text
         assert f"<bdi>{rlo}</bdi>" in page, path
+
+
+def test_a_storys_original_is_its_earliest_publication_and_a_url_seen_again_is_no_copy(
+    settings: Settings, store: Store
+) -> None:
+    first, _ = store.add_feed("http://127.0.0.9/wire.xml", "Wire")
+    second, _ = store.add_feed("http://127.0.0.9/other.xml", "Other")
+    published = T0.replace(hour=9, minute=10)
+    wire = Article(id="00000000000000d1", content_hash="00000000000000d1", title="Wire copy", text="Kyiv",
+                   source="page", published=published, fetched_at=T0.replace(hour=9, minute=20),
+                   url="http://127.0.0.9/wire/1", canonical_url="http://127.0.0.9/wire/1")
+    early = Article(id="00000000000000d2", content_hash="00000000000000d2", title="Early piece", text="Kyiv!",
+                    source="page", published=T0.replace(hour=6, minute=30), fetched_at=T0.replace(hour=11),
+                    url="http://127.0.0.9/early/2", canonical_url="http://127.0.0.9/early/2")
+    store.save_article(wire, Sighting(first.id, wire.url or "", wire.canonical_url, None))
+    store.add_sighting(wire.id, Sighting(second.id, wire.url or "", wire.canonical_url, None))  # the same URL again
+    store.save_article(early, Sighting(second.id, early.url or "", early.canonical_url, None))
+    with store.engine.begin() as conn:  # joined as the near-duplicate matcher would (fetch order: wire first)
+        conn.execute(sa.text("UPDATE article SET story_id = :w, duplicate_of = :w WHERE id = :e"),
+                     {"w": wire.id, "e": early.id})
+    story = client_for(settings, store).get(f"/api/v1/stories/{wire.id}").json()
+    assert story["original"] == early.id
+    assert [(c["article_id"], c["kind"], c["lag_seconds"]) for c in story["copies"]] == [
+        (early.id, "original", 0.0), (wire.id, "rewritten", 160 * 60.0),
+    ]
+    assert story["copies"][1]["seen_in"] == ["http://127.0.0.9/other.xml"]
+    assert story["copies"][0]["appeared_basis"] == "published"

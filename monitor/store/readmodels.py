@@ -223,39 +223,51 @@ def stories_json(
 
 
 def story_json(store: Store, story_id: str) -> dict[str, Any] | None:
-    """One story's copies across outlets, first published first: when and where each appeared, its lag behind
-    the first, and whether it is a verbatim copy (same text: another URL of one stored article) or rewritten
-    (a near-copy: another article, with its estimated similarity to the one it copies)."""
+    """One story's copies across outlets, first published first: when and where each appeared (its publication
+    time, else when it was first seen: ``appeared_basis`` says which), its lag behind the first, and whether it
+    is the original (the earliest), a verbatim copy (the same text at another URL) or rewritten (a near-copy:
+    another article, with its estimated similarity to the original). One URL seen again — in another feed, or
+    in the same one twice — is a sighting of its copy (``seen_in``), not a copy of itself."""
     members = store.story_members([story_id])[story_id]
     if not members:
         return None
-    by_id = {a.id: a for a in members}
-    seen = store.sightings(list(by_id))
+    seen = store.sightings([a.id for a in members])
     feed_urls = {f.id: f.url for f in store.feeds()}
     copies = []
     for a in members:
-        places = seen[a.id] or []
-        for i, place in enumerate(places or [None]):
-            appeared = place.seen_at if place else a.fetched_at
+        places: dict[str, list[Any]] = {}  # one copy per URL (canonical form): its sightings, oldest first
+        for place in seen[a.id]:
+            places.setdefault(place.canonical_url or place.url, []).append(place)
+        own = (a.canonical_url or a.url) if (a.canonical_url or a.url) in places else next(iter(places), None)
+        for key, found in places.items() or [(None, [])]:
+            first_seen = found[0].seen_at if found else a.fetched_at
+            is_own = key == own
+            published = a.published if is_own else None
             copies.append({
                 "article_id": a.id,
                 "title": a.title,
                 "site_name": a.site_name,
-                "url": http_url(place.url if place else a.url),
-                "feed": feed_urls.get(place.feed_id) if place else feed_urls.get(a.feed_id),
-                "published": iso(a.published),
-                "appeared": appeared,
-                "kind": "original" if a.id == story_id and i == 0 else ("verbatim" if i else "rewritten"),
-                "copies": a.duplicate_of if i == 0 else a.id,
-                "similarity": _similarity(a, by_id.get(a.duplicate_of or "")) if i == 0 else 1.0,
+                "url": http_url(found[0].url if found else a.url),
+                "feed": feed_urls.get(found[0].feed_id) if found else feed_urls.get(a.feed_id),
+                "seen_in": [u for u in dict.fromkeys(feed_urls.get(p.feed_id) for p in found[1:]) if u],
+                "published": iso(published),
+                "appeared": published or first_seen,
+                "appeared_basis": "published" if published else "first seen",
+                "kind": "rewritten" if is_own else "verbatim",
+                "copies": a.duplicate_of if is_own else a.id,
+                "_article": a,
             })
-    copies.sort(key=lambda c: c["appeared"])
-    first = copies[0]["appeared"]
+    copies.sort(key=lambda c: (c["appeared"], c["kind"] != "rewritten", c["article_id"]))
+    first = copies[0]
+    original = first["_article"]
+    first["kind"], first["copies"], start = "original", None, first["appeared"]
     for c in copies:
-        c["lag_seconds"] = (c["appeared"] - first).total_seconds()
+        a = c.pop("_article")
+        c["similarity"] = None if c is first else (1.0 if a.id == original.id else _similarity(a, original))
+        c["lag_seconds"] = (c["appeared"] - start).total_seconds()
         c["appeared"] = iso(c["appeared"])
-    head = by_id.get(story_id) or members[0]
-    return {"story_id": story_id, "title": head.title, "size": len(members), "copies": copies}
+    return {"story_id": story_id, "title": original.title, "original": original.id, "size": len(members),
+            "copies": copies}
 
 
 def _similarity(a: Article, original: Article | None) -> float | None:
