@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,7 @@ import pytest
 
 from monitor.core.config import Settings
 from monitor.service.app import open_app
+from monitor.store.models import Article, ArticleTag
 from tests.corpus import store_corpus
 from tests.test_ops import free_port
 from tests.test_process_safety import wait_for
@@ -64,6 +66,13 @@ def site(config_file: Path, settings: Settings) -> Iterator[str]:
     """`monitor web` serving the seed corpus and the test corpus on a loopback port."""
     app = open_app(settings)
     store_corpus(app.store)
+    published = datetime.now(UTC) - timedelta(days=2)  # in the overview's window, by its publication day
+    app.store.save_article(
+        Article(id="00000000000000b1", content_hash="00000000000000b1", title="Recent strike on Kharkiv",
+                text="Russian missiles struck Kharkiv.", source="feed", tags=["ukraine-war"], published=published,
+                fetched_at=published + timedelta(hours=30)),
+        None, tags=[ArticleTag(article_id="00000000000000b1", tag="ukraine-war", score=1.0, evidence=[])],
+    )
     app.store.engine.dispose()
     port = free_port()
     log = config_file.parent / "web.log"
@@ -102,7 +111,12 @@ def test_front_page_search_article_evidence_and_statements_timeline(browser: obj
     driver = browser
     driver.get(site + "/")  # type: ignore[attr-defined]
     assert driver.title.startswith("Overview")  # type: ignore[attr-defined]
-    assert driver.find_elements(By.CSS_SELECTOR, "svg.chart rect")  # type: ignore[attr-defined]
+    bars = driver.find_elements(By.CSS_SELECTOR, "svg.chart rect title")  # type: ignore[attr-defined]
+    day = (datetime.now(UTC) - timedelta(days=2)).strftime("%d %b")
+    assert [b.get_attribute("textContent") for b in bars] == [f"{day}: ukraine-war 1"]  # its publication day
+    labels = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "svg.chart text")]  # type: ignore[attr-defined]
+    assert datetime.now(UTC).strftime("%d %b") in labels  # the last day is labelled
+    assert "not charted" in driver.find_element(By.CSS_SELECTOR, "p.meta").text  # the undated seeds, said so
     shoot(driver, "overview")
 
     box = driver.find_element(By.CSS_SELECTOR, "header form.search input[name=q]")  # type: ignore[attr-defined]
@@ -134,6 +148,14 @@ def test_front_page_search_article_evidence_and_statements_timeline(browser: obj
     timeline = driver.find_element(By.ID, "timeline").text  # type: ignore[attr-defined]
     assert timeline.index("Ben Wallace") < timeline.index("John Healey")
     assert driver.find_elements(By.CSS_SELECTOR, "svg.chart polyline")  # type: ignore[attr-defined]
+    driver.get(site + "/statements?speaker=healey")  # type: ignore[attr-defined]
+    dots = driver.find_elements(By.CSS_SELECTOR, "svg.chart circle")  # type: ignore[attr-defined]
+    assert len(dots) == 1 and dots[0].is_displayed()  # one month of data still draws its point
+    driver.get(site + "/statements?group=role")  # type: ignore[attr-defined]
+    chart = driver.find_element(By.CSS_SELECTOR, "svg.chart")  # type: ignore[attr-defined]
+    bottom = chart.rect["y"] + chart.rect["height"]
+    legend = [e for e in chart.find_elements(By.CSS_SELECTOR, "text") if e.text in ("Ministry of Defence",)]
+    assert legend and all(e.rect["y"] + e.rect["height"] <= bottom + 1 for e in legend)  # inside, not cut off
     driver.get(site + "/statements")  # type: ignore[attr-defined]
     shoot(driver, "statements")
     driver.get(site + "/feeds")  # type: ignore[attr-defined]

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from monitor.core.config import Settings
 from monitor.store import Sighting, Store
-from monitor.store.models import Article
+from monitor.store.models import Article, ArticleTag
 from monitor.web.app import create_app
 from monitor.web.security import CSP, WebError, check_bind
 from tests.corpus import T0, store_corpus
@@ -314,10 +314,15 @@ def test_monitor_run_serves_the_interface_when_enabled(config_file: Path) -> Non
 def test_front_page_chart_counts_tagged_articles_per_day(store: Store, corpus: dict[str, str]) -> None:
     from monitor.store.views import Views
 
-    counts = Views(store.engine).tags_per_day(T0 - timedelta(days=1))
+    counts, undated = Views(store.engine).tags_per_day(T0 - timedelta(days=1))
     day = T0.date()
-    assert counts == {(day, "ukraine-war"): 3, (day, "uk-defence-statement"): 2}
-    assert not Views(store.engine).tags_per_day(T0 + timedelta(days=1))
+    assert counts == {(day, "ukraine-war"): 3, (day, "uk-defence-statement"): 2} and undated == 0
+    assert Views(store.engine).tags_per_day(T0 + timedelta(days=1)) == ({}, 0)
+    store.save_article(Article(id="00000000000000f1", content_hash="00000000000000f1", title="Undated",
+                               text="Kyiv", source="seed", tags=["ukraine-war"], fetched_at=T0), None,
+                       tags=[ArticleTag(article_id="00000000000000f1", tag="ukraine-war", score=1.0, evidence=[])])
+    counts, undated = Views(store.engine).tags_per_day(T0 - timedelta(days=1))
+    assert counts[(day, "ukraine-war")] == 3 and undated == 1  # not charted on its fetch day
 
 
 def test_a_feed_silent_for_longer_than_usual_is_flagged() -> None:

@@ -60,17 +60,20 @@ class Views:
         with Session(self.engine) as s:
             return [(st, a) for st, a in s.exec(q)]
 
-    def tags_per_day(self, since: datetime) -> Counter[tuple[date, str]]:
-        """Tagged articles per (day, tag), by the article's date (published, else fetched), from ``since``."""
-        when = sa.func.coalesce(col(Article.published), col(Article.fetched_at))
+    def tags_per_day(self, since: datetime) -> tuple[Counter[tuple[date, str]], int]:
+        """Tagged articles per (publication day, tag) from ``since``, and how many tagged articles fetched since
+        then have no publication date (not charted: their fetch day is not when they appeared)."""
         q = (
-            select(ArticleTag.tag, Article.published, Article.fetched_at)
+            select(ArticleTag.tag, Article.published, Article.id)
             .join(Article, col(Article.id) == col(ArticleTag.article_id))
             # fetched after `since` too (one is fetched after it is published): lets the fetched_at index narrow it
-            .where(when >= since, col(Article.fetched_at) >= since)
+            .where(sa.or_(col(Article.published) >= since, col(Article.published).is_(None)),
+                   col(Article.fetched_at) >= since)
         )
         with Session(self.engine) as s:
-            return Counter(((published or fetched).date(), tag) for tag, published, fetched in s.exec(q))
+            rows = s.exec(q).all()
+        undated = len({article_id for _tag, published, article_id in rows if published is None})
+        return Counter((published.date(), tag) for tag, published, _id in rows if published is not None), undated
 
     def tag_names(self) -> list[str]:
         """Every tag given to some article."""

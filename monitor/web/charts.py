@@ -32,19 +32,25 @@ def _axes(svg: ET.Element, top: int, labels: Sequence[str]) -> tuple[float, floa
                                     "font-size": "10"}).text = str(value)
     every = max(1, len(labels) // 8)
     for i, label in enumerate(labels):
-        if i % every == 0:
+        if (len(labels) - 1 - i) % every == 0:  # counted from the end: the latest label is always shown
             ET.SubElement(svg, "text", {"x": f"{LEFT + step * (i + 0.5):.1f}", "y": str(HEIGHT - BOTTOM + 14),
                                         "text-anchor": "middle", "font-size": "10"}).text = label
     return step, plot_h
 
 
 def _legend(svg: ET.Element, names: Sequence[str]) -> None:
-    x = LEFT
+    """The series' names under the plot, in as many rows as they need (the chart grows to hold them)."""
+    x, row = LEFT, 0
     for i, name in enumerate(names):
-        ET.SubElement(svg, "rect", {"x": str(x), "y": str(HEIGHT - 12), "width": "10", "height": "10",
+        width = 24 + 6 * len(name)
+        if x > LEFT and x + width > WIDTH:
+            x, row = LEFT, row + 1
+        y = HEIGHT + 14 * row
+        ET.SubElement(svg, "rect", {"x": str(x), "y": str(y - 12), "width": "10", "height": "10",
                                     "fill": PALETTE[i % len(PALETTE)]})
-        ET.SubElement(svg, "text", {"x": str(x + 14), "y": str(HEIGHT - 3), "font-size": "10"}).text = name
-        x += 24 + 6 * len(name)
+        ET.SubElement(svg, "text", {"x": str(x + 14), "y": str(y - 3), "font-size": "10"}).text = name
+        x += width
+    svg.set("viewBox", f"0 0 {WIDTH} {HEIGHT + 14 * row}")
 
 
 def stacked_bars(title: str, labels: Sequence[str], series: Mapping[str, Sequence[int]]) -> Markup:
@@ -77,8 +83,14 @@ def lines(title: str, labels: Sequence[str], series: Mapping[str, Sequence[int]]
         points = " ".join(
             f"{LEFT + step * (i + 0.5):.1f},{TOP + plot_h - plot_h * v / top:.1f}" for i, v in enumerate(values)
         )
+        colour = PALETTE[n % len(PALETTE)]
         line = ET.SubElement(svg, "polyline", {"points": points, "fill": "none", "stroke-width": "2",
-                                               "stroke": PALETTE[n % len(PALETTE)]})
+                                               "stroke": colour})
         ET.SubElement(line, "title").text = name
+        for i, v in enumerate(values):  # a marker per point: a series of one month is a dot, not nothing
+            dot = ET.SubElement(svg, "circle", {"cx": f"{LEFT + step * (i + 0.5):.1f}",
+                                                "cy": f"{TOP + plot_h - plot_h * v / top:.1f}", "r": "3",
+                                                "fill": colour})
+            ET.SubElement(dot, "title").text = f"{labels[i]}: {name} {v}"
     _legend(svg, list(series))
     return Markup(ET.tostring(svg, encoding="unicode"))

@@ -58,7 +58,7 @@ def _rows(w: Web, found: list[Any], query: Node | None) -> list[tuple[dict[str, 
 def overview(request: Request, w: Annotated[Web, Depends(web)]) -> HTMLResponse:
     today = datetime.now(UTC).date()
     first = today - timedelta(days=CHART_DAYS - 1)
-    counts = w.views.tags_per_day(datetime.combine(first, datetime.min.time(), UTC))
+    counts, undated = w.views.tags_per_day(datetime.combine(first, datetime.min.time(), UTC))
     days = [first + timedelta(days=i) for i in range(CHART_DAYS)]
     names = sorted({tag for _day, tag in counts})
     chart = charts.stacked_bars(
@@ -66,7 +66,7 @@ def overview(request: Request, w: Annotated[Web, Depends(web)]) -> HTMLResponse:
         {name: [counts[(d, name)] for d in days] for name in names},
     )
     tagged = [a for a in w.search.find(ArticleFilter(), limit=40).articles if a.tags][:10]
-    return render(request, "index.html", chart=chart, days=CHART_DAYS, rows=_rows(w, tagged, None))
+    return render(request, "index.html", chart=chart, days=CHART_DAYS, undated=undated, rows=_rows(w, tagged, None))
 
 
 @router.get("/articles", response_class=HTMLResponse)
