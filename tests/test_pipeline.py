@@ -1,6 +1,7 @@
 import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -318,3 +319,21 @@ def test_a_failed_poll_logs_when_it_is_tried_again(
     [line] = [r for r in caplog.records if r.getMessage().startswith("feed poll failed")]
     assert f"next attempt at {broken.next_poll_at:%Y-%m-%d %H:%M:%S} UTC" in line.getMessage()
     assert line.next_attempt == broken.next_poll_at.isoformat(timespec="seconds")  # type: ignore[attr-defined]
+
+
+def test_seed_files_give_their_date_and_a_readable_title(app: App, tmp_path: Path) -> None:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    prose = ("Defence ministers met in Brussels on Tuesday to agree a further package of air defence support for"
+             " Ukraine. More followed.")
+    (folder / "000_00000000000000a1.txt").write_text(f" date 2022-10 [[title]] [[text]] Sign up\n\n{prose}\n")
+    (folder / "001_00000000000000a2.txt").write_text("A headline set apart\n\nThe story in full.\n")
+    (folder / "002_00000000000000a3.txt").write_text(f"{prose}\n{prose}\n date 2022-13 is no date\n")
+    import_corpus(app.store, folder, Options.from_settings(app.settings))
+    first, second, third = (app.store.article(f"00000000000000a{n}") for n in (1, 2, 3))
+    assert first and second and third
+    assert first.published == datetime(2022, 10, 1, tzinfo=UTC)
+    assert first.title == ("Defence ministers met in Brussels on Tuesday to agree a further package of air defence "
+                           "support for …")
+    assert second.title == "A headline set apart" and second.published is None
+    assert third.published is None and third.title and third.title.startswith("Defence ministers met")

@@ -78,6 +78,36 @@ def derive_title(text: str) -> str | None:
     return first
 
 
+def fallback_title(text: str, limit: int = 100) -> str | None:
+    """A readable title for a file without a headline: its first sentence of prose (lines of page debris such
+    as ``[[title]]`` placeholders skipped), cut at a word boundary."""
+    for line in text.lstrip("\ufeff").split("\n"):
+        line = " ".join(line.split())
+        if len(line) < 20 or "[[" in line:
+            continue
+        sentence = re.split(r"(?<=[.!?])\s", line, maxsplit=1)[0]
+        if len(sentence) <= limit:
+            return sentence
+        return sentence[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " …"
+    return None
+
+
+_DATE_LINE = re.compile(r"(?<![\w-])date (\d{4})-(\d{2})(?:-(\d{2}))?(?![\w-])")
+
+
+def derive_date(text: str) -> datetime | None:
+    """The date a file's opening lines carry (``date 2022-10`` or ``date 2022-10-05``, as some pages print it): a
+    month alone dates the article to the month's first day. None when it carries none (or an impossible one)."""
+    match = _DATE_LINE.search("\n".join(text.lstrip("\ufeff").split("\n")[:3]))
+    if match is None:
+        return None
+    year, month, day = int(match.group(1)), int(match.group(2)), int(match.group(3) or 1)
+    try:
+        return datetime(year, month, day, tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 class IndexEntry(BaseModel):
     """One line of an export's ``index.jsonl``: the metadata beside the text (unknown keys are ignored)."""
 
@@ -133,8 +163,9 @@ def import_corpus(store: Store, folder: Path, options: Options) -> ImportReport:
             continue
         text = read_text(seed.path)
         meta = index.get(seed.path.name)
-        if meta is None:
-            meta = IndexEntry(file=seed.path.name, title=derive_title(text))
+        if meta is None:  # a bare text: what the file itself says of its title and date
+            meta = IndexEntry(file=seed.path.name, title=derive_title(text) or fallback_title(text),
+                              published=derive_date(text))
         feed_id = None
         if meta.feed:
             feed, created = store.add_feed(meta.feed)
