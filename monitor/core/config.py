@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, IPvAnyNetwork, ValidationError, field_validator, model_validator
 
-from monitor.core.alert_settings import AlertSettings, SmtpSettings, Subscription
+from monitor.core.alert_settings import AlertSettings, SmtpSettings, Subscription, Target
 from monitor.core.errors import ConfigError
 from monitor.core.section import Section
 
@@ -94,6 +94,15 @@ class WebSettings(Section):
     port: int = Field(8080, ge=0, le=65535)
     token: str = ""
     page_size: int = Field(50, ge=1, le=500)
+    # Where analysts reach the interface ("https://monitor.example.org"): alerts link to its article pages.
+    base_url: str = ""
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
 
 
 class Settings(Section):
@@ -112,6 +121,7 @@ class Settings(Section):
     extraction: ExtractionSettings = ExtractionSettings()
     smtp: SmtpSettings = SmtpSettings()
     alerts: AlertSettings = AlertSettings()
+    targets: list[Target] = Field(default_factory=list)
     subscriptions: list[Subscription] = Field(default_factory=list)
     tagging: TaggingSettings = TaggingSettings()
     stories: StoriesSettings = StoriesSettings()
@@ -136,6 +146,21 @@ class Settings(Section):
         if not url:
             raise ValueError(f"database_url_file: {path} is empty")
         return {**data, "database_url": url}
+
+    @model_validator(mode="after")
+    def _known_targets(self) -> Settings:
+        names = [t.name for t in self.targets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate target name(s): {', '.join(sorted({n for n in names if names.count(n) > 1}))}")
+        for sub in self.subscriptions:
+            unknown = [t for t in sub.targets if t not in names]
+            if unknown:
+                raise ValueError(f"subscription {sub.name!r}: unknown target(s) {', '.join(unknown)} (see [[targets]])")
+        return self
+
+    def target(self, name: str) -> Target | None:
+        """The [[targets]] entry of that name."""
+        return next((t for t in self.targets if t.name == name), None)
 
     def resolve(self, path: str) -> Path | None:
         """Resolve a path setting relative to the config file's directory ("" means unset)."""
