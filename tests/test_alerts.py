@@ -252,9 +252,9 @@ def test_server_down_then_back_loses_nothing_and_doubles_nothing(
 
     mail.start()
     wait_until_due(store)
-    sent_before = REGISTRY.get_sample_value("monitor_alerts_total", {"result": "sent"}) or 0
+    sent_before = REGISTRY.get_sample_value("monitor_alerts_total", {"target": "email", "result": "sent"}) or 0
     assert len(run_alerts(store, settings).sent) == 3
-    assert REGISTRY.get_sample_value("monitor_alerts_total", {"result": "sent"}) == sent_before + 3
+    assert REGISTRY.get_sample_value("monitor_alerts_total", {"target": "email", "result": "sent"}) == sent_before + 3
     assert REGISTRY.get_sample_value("monitor_alerts_pending") == 0
     assert not deliver_pending(store, settings, force=True)
     counts = Counter(mail.mailbox.message_ids())
@@ -515,7 +515,7 @@ def test_cli_alerts_test_list_retry_send(config_file: Path, mail: SmtpServer) ->
     assert sent.returncode == 1 and "failed: alert 1: recipients refused" in sent.stdout
     assert "0 sent, 0 to retry, 1 failed" in sent.stdout
     listed = monitor("alerts", "list", "--failed")
-    assert listed.stdout.startswith("1\tfailed\timmediate\twar\t1 article\tattempts 1")
+    assert listed.stdout.startswith("1\tfailed\timmediate\twar\temail\t1 article\tattempts 1")
     assert monitor("alerts", "list", "--pending").stdout == ""
 
     mail.mailbox.refuse_rcpt = None
