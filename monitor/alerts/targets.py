@@ -144,6 +144,7 @@ class AppriseDispatcher:
     slack:// …) name none. Services taking headers (json://, form://, xml://) get the Idempotency-Key too."""
 
     def __init__(self, settings: Settings, renderer: Renderer, target: Target):
+        logging.getLogger("apprise").propagate = False  # its log names URLs: only its warnings are kept, redacted
         import apprise  # only where a target uses it
 
         self.renderer = renderer
@@ -151,33 +152,25 @@ class AppriseDispatcher:
         self.url = target_url(settings, target)
         self.where = f"{urlsplit(self.url).scheme}://…"
         self.policy = AddressPolicy(settings.http.allowed_networks)
-        logging.getLogger("apprise").propagate = False  # its log names URLs: only its warnings are kept, redacted
-        if apprise.Apprise.instantiate(self.url) is None:
+        self.service: Any = apprise.Apprise.instantiate(self.url)  # one per target: it keeps the service's pace
+        if self.service is None:
             raise SendError(f"target {target.name}: not a valid Apprise URL", permanent=True)
-
-    def _service(self) -> Any:
-        import apprise
-
-        service = apprise.Apprise.instantiate(self.url)
-        assert service is not None  # checked when opened
-        return service
+        self.host_is_server = "host" in getattr(self.service, "template_tokens", {})
+        self.redact = Redactor(self.url, host_is_secret=not self.host_is_server)
 
     def send(self, alert: Alert, articles: Sequence[ArticleView]) -> str:
         import apprise
 
         title, body = self.renderer.chat(alert, articles)
-        service = self._service()
-        host_is_server = "host" in getattr(service, "template_tokens", {})
-        redact = Redactor(self.url, host_is_secret=not host_is_server)
-        if host_is_server:
-            self._guard(getattr(service, "host", "") or "", getattr(service, "port", None))
-        if isinstance(getattr(service, "headers", None), dict):
-            service.headers[IDEMPOTENCY_HEADER] = alert.message_id.strip("<>")
+        if self.host_is_server:
+            self._guard(getattr(self.service, "host", "") or "", getattr(self.service, "port", None))
+        if isinstance(getattr(self.service, "headers", None), dict):
+            self.service.headers[IDEMPOTENCY_HEADER] = alert.message_id.strip("<>")
         with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as log:
-            ok = service.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
+            ok = self.service.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
         if ok:
             return "delivered"
-        said = redact(" ".join(log.getvalue().split())) or "no reason given"
+        said = self.redact(" ".join(log.getvalue().split())) or "no reason given"
         code = _HTTP_CODE.search(said)
         raise SendError(f"{self.where} not delivered: {said}", permanent=bool(code and refused_for_good(int(code[1]))))
 
