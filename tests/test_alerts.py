@@ -466,6 +466,8 @@ def test_shipped_subscription_examples_are_valid(tmp_path: Path) -> None:
         ("ukraine-defence", [WAR, UK], "immediate"), ("morning-digest", [WAR, UK], "digest"),
     ]
     assert settings.smtp.host == "mail.example" and settings.alerts.send_interval == 2
+    assert [(t.name, t.kind) for t in settings.targets] == [("siem", "webhook"), ("desk-chat", "apprise")]
+    assert settings.subscriptions[0].targets == ["siem", "desk-chat"]
     bad = uncommented.replace('schedule = "0 7 * * *"', 'schedule = "at seven"')
     path.write_text(bad)
     with pytest.raises(ConfigError, match="invalid schedule"):
