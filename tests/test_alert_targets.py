@@ -30,13 +30,6 @@ BASE = "https://monitor.example.org"
 
 
 @pytest.fixture
-def mail() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def hook() -> Iterator[WebhookServer]:
     server = WebhookServer()
     yield server

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -55,13 +54,6 @@ def configure(
     )
     config_file.write_text(text)
     return load_settings(config_file)
-
-
-@pytest.fixture
-def mail() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
