@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from monitor.alerts.outbox import make_alert_hook
 from monitor.alerts.sender import DIGEST_STATE, build_due_digests, deliver_pending, run_alerts
+from monitor.alerts.targets import Redactor
 from monitor.core.config import Settings, load_settings
 from monitor.core.errors import ConfigError
 from monitor.core.metrics import REGISTRY
@@ -321,3 +322,11 @@ def test_cli_alerts_test_target_and_list(config_file: Path, mail: SmtpServer, ho
     assert [line.split("\t")[4] for line in listed] == ["desk (apprise)", "siem (webhook)"]
     assert "tok3n" not in "".join(listed) and "pa55word" not in "".join(listed)
 
+
+
+def test_the_secret_parts_of_target_urls_are_redacted() -> None:
+    chat = Redactor("tgram://123456789:AAbbCCddEEff/-100200300", host_is_secret=True)
+    assert chat("to 123456789:AAbbCCddEEff, chat -100200300") == "to ***, chat ***"
+    hook = Redactor("https://user:pw-123@hooks.example/services/T0KEN12345?sig=abc", host_is_secret=False)
+    said = hook("POST https://user:pw-123@hooks.example/services/T0KEN12345?sig=abc: pw-123 T0KEN12345 sig=abc")
+    assert said == "POST ***: *** *** ***" and "hooks.example" in hook("hooks.example")

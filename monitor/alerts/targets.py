@@ -28,6 +28,7 @@ from monitor.store.models import Alert
 SIGNATURE_HEADER = "X-Monitor-Signature"  # hex HMAC-SHA256 of the body, keyed with the target's secret
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 ANSWER_CHARS = 200
+TOKEN_CHARS = 8  # path segments this long or longer may be tokens: redacted
 _HTTP_CODE = re.compile(r"\berror=(\d{3})\b")  # how Apprise's HTTP services log a refusal
 
 
@@ -64,15 +65,14 @@ def target_url(settings: Settings, target: Target) -> str:
 
 
 class Redactor:
-    """Replaces the secret parts of a URL — the URL, its user and password, path, query and (when the host is a
-    token, as in tgram://TOKEN/CHAT) host — by "***" in a text."""
+    """Replaces the secret parts of a URL — the URL, its password, query, path segments that may be tokens and
+    (when the host is a token, as in tgram://TOKEN/CHAT) host — by "***" in a text."""
 
     def __init__(self, url: str, host_is_secret: bool):
         parts = urlsplit(url)
-        pieces = [url, parts.username, parts.password, parts.query, parts.fragment, *parts.path.split("/")]
-        if host_is_secret:
-            pieces.append(parts.hostname)
-        self._pieces = sorted({p for p in pieces if p and len(p) >= 4}, key=len, reverse=True)
+        tokens = [*parts.path.split("/"), parts.netloc.rpartition("@")[2] if host_is_secret else None]
+        pieces = [url, parts.password, parts.query, parts.fragment, *(t for t in tokens if t and len(t) >= TOKEN_CHARS)]
+        self._pieces = sorted({p for p in pieces if p}, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for piece in self._pieces:
