@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +19,9 @@ from monitor.service.app import App
 from monitor.store import Store
 from monitor.store.engine import create_db_engine, migrate
 from tests.newsworld import NewsServer
+
+if TYPE_CHECKING:
+    from tests.smtp import SmtpServer
 
 PG_ENV = "TEST_POSTGRES_URL"
 PG_URL = os.environ.get(PG_ENV)
@@ -77,6 +81,16 @@ def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def settings(config_file: Path) -> Settings:
     return load_settings(config_file)
+
+
+@pytest.fixture
+def mail() -> Iterator[SmtpServer]:
+    """An SMTP server on loopback that keeps the messages it accepts."""
+    from tests.smtp import SmtpServer
+
+    server = SmtpServer()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

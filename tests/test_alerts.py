@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -55,13 +54,6 @@ def configure(
     )
     config_file.write_text(text)
     return load_settings(config_file)
-
-
-@pytest.fixture
-def mail() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -252,9 +244,9 @@ def test_server_down_then_back_loses_nothing_and_doubles_nothing(
 
     mail.start()
     wait_until_due(store)
-    sent_before = REGISTRY.get_sample_value("monitor_alerts_total", {"result": "sent"}) or 0
+    sent_before = REGISTRY.get_sample_value("monitor_alerts_total", {"target": "email", "result": "sent"}) or 0
     assert len(run_alerts(store, settings).sent) == 3
-    assert REGISTRY.get_sample_value("monitor_alerts_total", {"result": "sent"}) == sent_before + 3
+    assert REGISTRY.get_sample_value("monitor_alerts_total", {"target": "email", "result": "sent"}) == sent_before + 3
     assert REGISTRY.get_sample_value("monitor_alerts_pending") == 0
     assert not deliver_pending(store, settings, force=True)
     counts = Counter(mail.mailbox.message_ids())
@@ -466,6 +458,8 @@ def test_shipped_subscription_examples_are_valid(tmp_path: Path) -> None:
         ("ukraine-defence", [WAR, UK], "immediate"), ("morning-digest", [WAR, UK], "digest"),
     ]
     assert settings.smtp.host == "mail.example" and settings.alerts.send_interval == 2
+    assert [(t.name, t.kind) for t in settings.targets] == [("siem", "webhook"), ("desk-chat", "apprise")]
+    assert settings.subscriptions[0].targets == ["siem", "desk-chat"]
     bad = uncommented.replace('schedule = "0 7 * * *"', 'schedule = "at seven"')
     path.write_text(bad)
     with pytest.raises(ConfigError, match="invalid schedule"):
@@ -515,7 +509,7 @@ def test_cli_alerts_test_list_retry_send(config_file: Path, mail: SmtpServer) ->
     assert sent.returncode == 1 and "failed: alert 1: recipients refused" in sent.stdout
     assert "0 sent, 0 to retry, 1 failed" in sent.stdout
     listed = monitor("alerts", "list", "--failed")
-    assert listed.stdout.startswith("1\tfailed\timmediate\twar\t1 article\tattempts 1")
+    assert listed.stdout.startswith("1\tfailed\timmediate\twar\temail\t1 article\tattempts 1")
     assert monitor("alerts", "list", "--pending").stdout == ""
 
     mail.mailbox.refuse_rcpt = None

@@ -6,7 +6,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 
-from monitor.core.alert_settings import Subscription
+from monitor.core.alert_settings import EMAIL_TARGET, Subscription
 from monitor.core.config import Settings
 from monitor.core.errors import ConfigError
 from monitor.store import ArticleHook
@@ -23,9 +23,13 @@ def check_subscriptions(settings: Settings) -> list[Subscription]:
     return list(settings.subscriptions)
 
 
-def message_id(settings: Settings, subscription: str, article_ids: Iterable[str]) -> str:
-    """A stable Message-ID for an alert: a resend of the same alert carries the same one."""
-    digest = hashlib.sha256(f"{subscription}|{','.join(sorted(article_ids))}".encode()).hexdigest()[:32]
+def message_id(
+    settings: Settings, subscription: str, article_ids: Iterable[str], target: str = EMAIL_TARGET
+) -> str:
+    """A stable Message-ID for an alert's delivery to a target: a resend of it carries the same one (a webhook's
+    Idempotency-Key is this without the angle brackets)."""
+    key = f"{subscription}|{','.join(sorted(article_ids))}" + ("" if target == EMAIL_TARGET else f"|{target}")
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     domain = settings.alerts.message_id_domain or settings.smtp.from_addr.rpartition("@")[2] or "monitor"
     return f"<{digest}@{domain.strip('<>')}>"
 
@@ -65,14 +69,26 @@ def make_alert_hook(settings: Settings) -> ArticleHook:
             return
         done = outbox.alerted(story, [s.name for s in hits])
         new = [sub for sub in hits if sub.name not in done]
-        alerts = {s.name: new_alert(settings, s, "immediate", [article.id]) for s in new if s.mode == "immediate"}
+        alerts = {s.name: new_alerts(settings, s, "immediate", [article.id]) for s in new if s.mode == "immediate"}
         outbox.queue(story, article.id, [s.name for s in new], alerts)
 
     return hook
 
 
-def new_alert(settings: Settings, sub: Subscription, kind: str, article_ids: Sequence[str]) -> Alert:
-    return Alert(
-        subscription=sub.name, kind=kind, article_ids=list(article_ids), recipients=list(sub.recipients),
-        message_id=message_id(settings, sub.name, article_ids),
-    )
+def new_alerts(settings: Settings, sub: Subscription, kind: str, article_ids: Sequence[str]) -> list[Alert]:
+    """The outbox rows of one alert: one per target — the recipients' email, then each of the subscription's
+    [[targets]] — each delivered, retried and marked on its own."""
+    targets: list[tuple[str, str, list[str]]] = []
+    if sub.recipients:
+        targets.append((EMAIL_TARGET, "email", list(sub.recipients)))
+    for name in sub.targets:
+        target = settings.target(name)
+        assert target is not None  # the settings check that subscriptions name known targets
+        targets.append((name, target.kind, list(target.recipients)))
+    return [
+        Alert(
+            subscription=sub.name, kind=kind, article_ids=list(article_ids), recipients=recipients, target=name,
+            target_kind=target_kind, message_id=message_id(settings, sub.name, article_ids, name),
+        )
+        for name, target_kind, recipients in targets
+    ]

@@ -1,4 +1,5 @@
-"""Alert emails: multipart text + HTML from Jinja2 templates (packaged, overridable from a directory)."""
+"""Alert messages per medium, from Jinja2 templates (packaged, overridable from a directory): mails (multipart
+text + HTML), short chat texts (headline, source, time, statements, link), and the JSON of webhooks."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ import jinja2
 from monitor.core.config import Settings
 from monitor.store.alerts import AlertArticles
 from monitor.store.models import Alert, ArticleTag, Statement, utcnow
-from monitor.store.readmodels import quoted
+from monitor.store.readmodels import iso, quoted, statement_json
 
 MAX_SUBJECT = 160
 EXTRACT_CHARS = 400
 EVIDENCE_SHOWN = 6
 UNTAGGED = "(no tag)"
+TEST = "test"  # the kind of a test message (`monitor alerts test`)
 
 
 @dataclass
@@ -37,6 +39,9 @@ class ArticleView:
     extract: str
     tags: list[ArticleTag] = field(default_factory=list)  # strongest first
     statements: list[Statement] = field(default_factory=list)
+    story_id: str = ""
+    date: datetime | None = None  # the publication date (None: undated; ``published`` is then the fetch time)
+    page: str | None = None  # the article's page in the monitor's interface (when web.base_url is set)
 
     @property
     def tag_names(self) -> list[str]:
@@ -57,8 +62,8 @@ def extract(text: str, limit: int = EXTRACT_CHARS) -> str:
     return re.sub(r"\s+\S*$", "", flat[:limit]) + " …"
 
 
-def load_articles(loaded: AlertArticles, article_ids: Sequence[str]) -> list[ArticleView]:
-    """The alerted articles (in the given order) with their tags, statements and feed."""
+def load_articles(loaded: AlertArticles, article_ids: Sequence[str], base_url: str = "") -> list[ArticleView]:
+    """The alerted articles (in the given order) with their tags, statements, feed and page under ``base_url``."""
     articles, tags, statements, feeds = loaded.articles, loaded.tags, loaded.statements, loaded.feeds
     views = []
     for article_id in article_ids:
@@ -72,6 +77,7 @@ def load_articles(loaded: AlertArticles, article_ids: Sequence[str]) -> list[Art
                 id=a.id, title=one_line(a.title or "(untitled)", 500), url=a.url or a.canonical_url,
                 source=source or "unknown source", published=a.published or a.fetched_at, extract=extract(a.text),
                 tags=sorted(tags.get(a.id, []), key=lambda t: -t.score), statements=statements.get(a.id, []),
+                story_id=a.story_id or a.id, date=a.published, page=f"{base_url}/articles/{a.id}" if base_url else None,
             )
         )
     return views
@@ -105,23 +111,49 @@ class Renderer:
         self.env.globals["quoted"] = quoted
         self.env.globals["evidence_shown"] = EVIDENCE_SHOWN
 
-    def alert(self, alert: Alert, articles: Sequence[ArticleView]) -> EmailMessage:
-        """The message for an outbox alert (immediate: one article; digest: grouped by tag)."""
-        if alert.kind == "digest":
+    def context(self, alert: Alert, articles: Sequence[ArticleView]) -> dict[str, Any]:
+        """What the templates of an outbox alert see (immediate: one article; digest: grouped by tag; test:
+        none), with its ``subject``."""
+        if alert.kind == TEST:
+            subject = "monitor: test message"
+            context: dict[str, Any] = {"now": utcnow()}
+        elif alert.kind == "digest":
             groups = by_tag(articles)
             count = f"{len(articles)} {'story' if len(articles) == 1 else 'stories'}"
             subject = f"[{', '.join(tag for tag, _ in groups)}] {alert.subscription} digest: {count}"
-            context: dict[str, Any] = {"groups": groups, "count": len(articles)}
+            context = {"groups": groups, "count": len(articles)}
         else:
             subject = f"[{', '.join(articles[0].tag_names or [alert.subscription])}] {articles[0].title}"
             context = {"article": articles[0]}
-        context |= {"subscription": alert.subscription, "subject": subject}
-        return self.message(alert.kind, subject, alert.recipients, alert.message_id, context)
+        return context | {"subscription": alert.subscription, "subject": one_line(subject, MAX_SUBJECT)}
+
+    def alert(self, alert: Alert, articles: Sequence[ArticleView]) -> EmailMessage:
+        """The mail of an outbox alert."""
+        context = self.context(alert, articles)
+        return self.message(alert.kind, context["subject"], alert.recipients, alert.message_id, context)
+
+    def chat(self, alert: Alert, articles: Sequence[ArticleView]) -> tuple[str, str]:
+        """The title and short plain text of an alert for a chat (``<kind>.chat.j2``)."""
+        context = self.context(alert, articles)
+        return context["subject"], self.env.get_template(f"{alert.kind}.chat.j2").render(context).strip()
+
+    def payload(self, alert: Alert, articles: Sequence[ArticleView]) -> dict[str, Any]:
+        """The JSON of an alert for a webhook: every article with its tags (scores, evidence) and statements
+        (speaker, role, kind, text and date), its story and its links."""
+        return {
+            "version": 1, "event": "test" if alert.kind == TEST else "alert", "id": alert.message_id.strip("<>"),
+            "subscription": alert.subscription, "target": alert.target, "kind": alert.kind,
+            "title": self.context(alert, articles)["subject"], "sent_at": iso(utcnow()),
+            "articles": [article_json(a, self.settings.web.base_url) for a in articles],
+        }
 
     def message(
         self, template: str, subject: str, recipients: Sequence[str], message_id: str, context: dict[str, Any]
     ) -> EmailMessage:
         msg = headers(self.settings, subject, recipients, message_id)
+        if template == TEST:
+            msg.set_content(f"This is a test mail from monitor, sent {context['now']:%Y-%m-%d %H:%M:%S} UTC.\n")
+            return msg
         msg.set_content(self.env.get_template(f"{template}.txt.j2").render(context))
         msg.add_alternative(self.env.get_template(f"{template}.html.j2").render(context), subtype="html")
         return msg
@@ -137,3 +169,13 @@ def headers(settings: Settings, subject: str, recipients: Sequence[str], message
     msg["Message-ID"] = message_id
     msg["Auto-Submitted"] = "auto-generated"
     return msg
+
+
+def article_json(a: ArticleView, base_url: str) -> dict[str, Any]:
+    return {
+        "id": a.id, "title": a.title, "url": a.url, "page": a.page, "source": a.source, "published": iso(a.date),
+        "extract": a.extract, "story_id": a.story_id,
+        "story_page": f"{base_url}/stories/{a.story_id}" if base_url else None,
+        "tags": [{"tag": t.tag, "score": t.score, "evidence": t.evidence} for t in a.tags],
+        "statements": [statement_json(st) | {"date": iso(a.date)} for st in a.statements],
+    }

@@ -1,19 +1,22 @@
-"""Delivery: due digests are built into the outbox, pending alerts are claimed, sent and marked; failures back
-off exponentially, 5xx refusals fail for good, and a claim left by a crash is taken over once it is stale."""
+"""Delivery: due digests are built into the outbox, pending alerts are claimed, sent to their target and marked;
+failures back off exponentially, refusals for good (SMTP 5xx, HTTP 4xx but 408/429) fail at once, and a claim
+left by a crash is taken over once it is stale."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import jinja2
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor.alerts.mailer import Mailer, SendError
-from monitor.alerts.outbox import check_subscriptions, new_alert
-from monitor.alerts.render import Renderer, load_articles
+from monitor.alerts.mailer import SendError
+from monitor.alerts.outbox import check_subscriptions, new_alerts
+from monitor.alerts.render import ArticleView, load_articles
+from monitor.alerts.targets import Dispatchers
 from monitor.core import metrics
 from monitor.core.alert_settings import Subscription
 from monitor.core.config import Settings
@@ -44,7 +47,7 @@ def backoff(attempts: int, settings: Settings) -> timedelta:
 
 def claim_time(settings: Settings) -> timedelta:
     """How long a claimed ("sending") alert is reserved; after that it counts as left by a crash."""
-    return timedelta(seconds=max(MIN_CLAIM_SECONDS, 4 * settings.smtp.timeout))
+    return timedelta(seconds=max(MIN_CLAIM_SECONDS, 4 * settings.smtp.timeout, 4 * settings.http.total_timeout))
 
 
 # --- digests ------------------------------------------------------------------------------------------
@@ -65,49 +68,54 @@ def build_due_digests(store: Store, settings: Settings, now: datetime | None = N
             continue
         fire = sub.trigger().get_next_fire_time(None, datetime.fromisoformat(last) + timedelta(seconds=1))
         if fire is not None and fire <= now:
-            alert_id = _build_digest(store, settings, sub, key, last, now)
-            if alert_id is not None:
-                built.append(alert_id)
+            built += _build_digest(store, settings, sub, key, last, now)
     return built
 
 
 def _build_digest(
     store: Store, settings: Settings, sub: Subscription, key: str, last: str, now: datetime
-) -> int | None:
-    """Build one digest unless another instance has built it since ``last`` was read."""
-    return store.build_digest(sub.name, key, last, now, lambda ids: new_alert(settings, sub, "digest", ids))
+) -> list[int]:
+    """Build one digest (a row per target) unless another instance has built it since ``last`` was read."""
+    return store.build_digest(sub.name, key, last, now, lambda ids: new_alerts(settings, sub, "digest", ids))
 
 
 # --- delivery -----------------------------------------------------------------------------------------
 
 
 def deliver_pending(store: Store, settings: Settings, force: bool = False) -> DeliveryReport:
-    """Send every due alert (``force``: every pending one, ignoring back-off); each is claimed before it is
-    sent and marked after, so a crash in between causes at most one resend, with the same Message-ID."""
+    """Send every due alert to its target (``force``: every pending one, ignoring back-off); each is claimed
+    before it is sent and marked after, so a crash in between causes at most one resend, with the same
+    Message-ID (webhooks: Idempotency-Key)."""
     report = DeliveryReport()
-    renderer = Renderer(settings)
-    with Mailer(settings) as mailer:
+    with Dispatchers(settings) as dispatchers:
         for alert_id in store.due_alert_ids(force):
             alert = store.claim_alert(alert_id, force, claim_time(settings))
             if alert is None:
                 continue
             try:
-                articles = load_articles(store.alert_articles(alert.article_ids), alert.article_ids)
+                loaded = store.alert_articles(alert.article_ids)
+                articles = load_articles(loaded, alert.article_ids, settings.web.base_url)
                 if not articles:
                     raise SendError("its articles are no longer stored", permanent=True)
-                try:
-                    msg = renderer.alert(alert, articles)
-                except (jinja2.TemplateError, OSError) as exc:
-                    raise SendError(f"cannot render the message: {exc}") from exc
-                answer = mailer.send(msg)
+                answer = send(dispatchers, alert, articles)
             except SendError as exc:
                 _failed(store, settings, alert, exc, report)
                 continue
             store.finish_alert(alert_id, status="sent", sent_at=utcnow(), last_error=None)
             report.sent.append((alert_id, answer))
-            metrics.ALERTS.labels("sent").inc()
-            log.info("alert sent", extra={"alert": alert_id, "subscription": alert.subscription, "answer": answer})
+            metrics.ALERTS.labels(alert.target, "sent").inc()
+            log.info("alert sent", extra={"alert": alert_id, "subscription": alert.subscription,
+                                          "target": alert.target, "answer": answer})
     return report
+
+
+def send(dispatchers: Dispatchers, alert: Alert, articles: Sequence[ArticleView]) -> str:
+    """Render and send one alert through its target's dispatcher: the receiver's answer, or SendError."""
+    dispatcher = dispatchers[alert.target]
+    try:
+        return dispatcher.send(alert, articles)
+    except (jinja2.TemplateError, OSError) as exc:
+        raise SendError(f"cannot render the message: {exc}") from exc
 
 
 def _failed(store: Store, settings: Settings, alert: Alert, exc: SendError, report: DeliveryReport) -> None:
@@ -116,15 +124,16 @@ def _failed(store: Store, settings: Settings, alert: Alert, exc: SendError, repo
     if exc.permanent or alert.attempts >= settings.alerts.max_attempts:
         store.finish_alert(alert.id, status="failed", last_error=reason)
         report.failed.append((alert.id, reason))
-        metrics.ALERTS.labels("failed").inc()
-        log.error("alert failed", extra={"alert": alert.id, "attempts": alert.attempts, "error": reason})
+        metrics.ALERTS.labels(alert.target, "failed").inc()
+        log.error("alert failed", extra={"alert": alert.id, "target": alert.target, "attempts": alert.attempts,
+                                         "error": reason})
     else:
         store.finish_alert(alert.id, status="pending", last_error=reason,
                 next_attempt_at=utcnow() + backoff(alert.attempts, settings))
         report.retrying.append((alert.id, reason))
-        metrics.ALERTS.labels("retry").inc()
-        log.warning("alert not sent, will retry", extra={"alert": alert.id, "attempts": alert.attempts,
-                                                        "error": reason})
+        metrics.ALERTS.labels(alert.target, "retry").inc()
+        log.warning("alert not sent, will retry", extra={"alert": alert.id, "target": alert.target,
+                                                        "attempts": alert.attempts, "error": reason})
 
 
 def run_alerts(store: Store, settings: Settings, force: bool = False) -> DeliveryReport:

@@ -1,5 +1,5 @@
-"""``monitor alerts``: list the outbox, retry an alert, send what is pending, send a test mail (the sender, its
-templates and the SMTP client load only in the commands that send)."""
+"""``monitor alerts``: list the outbox, retry an alert, send what is pending, send a test mail or a test message to
+a target (the sender, its templates and the clients load only in the commands that send)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from monitor.store.readmodels import iso
 
 @click.group()
 def alerts() -> None:
-    """Alert emails: the outbox and the SMTP server."""
+    """Alerts: the outbox, the SMTP server and the other targets (webhooks, Apprise)."""
 
 
 @alerts.command("list")
@@ -50,7 +50,8 @@ def alerts_list(ctx: Context, pending: bool, failed: bool, limit: int, as_json: 
         if as_json:
             echo_json({
                 "id": a.id, "status": a.status, "kind": a.kind, "subscription": a.subscription,
-                "article_ids": a.article_ids, "recipients": a.recipients, "attempts": a.attempts,
+                "target": a.target, "target_kind": a.target_kind, "article_ids": a.article_ids,
+                "recipients": a.recipients, "attempts": a.attempts,
                 "next_attempt_at": iso(a.next_attempt_at), "sent_at": iso(a.sent_at), "message_id": a.message_id,
                 "last_error": a.last_error,
             })
@@ -58,7 +59,8 @@ def alerts_list(ctx: Context, pending: bool, failed: bool, limit: int, as_json: 
         when = a.sent_at if a.status == "sent" else a.next_attempt_at
         label = "sent" if a.status == "sent" else "next attempt"
         line = (
-            f"{a.id}\t{a.status}\t{a.kind}\t{a.subscription}\t{plural(len(a.article_ids), 'article')}\t"
+            f"{a.id}\t{a.status}\t{a.kind}\t{a.subscription}\t{target_label(a.target, a.target_kind)}\t"
+            f"{plural(len(a.article_ids), 'article')}\t"
             f"attempts {a.attempts}\t{label} {shown(when)}\t{a.message_id}"
         )
         click.echo(line + (f"\terror: {a.last_error}" if a.last_error else ""))
@@ -100,10 +102,16 @@ def alerts_send(ctx: Context) -> None:
 
 
 @alerts.command("test")
-@click.option("--to", "to", required=True, help="Recipient address.")
+@click.option("--to", "to", help="Recipient address: a test mail with the SMTP settings.")
+@click.option("--target", "target", help="A [[targets]] name: a test message to it.")
 @pass_ctx
-def alerts_test(ctx: Context, to: str) -> None:
-    """Send a test mail with the configured SMTP settings and print the server's answer."""
+def alerts_test(ctx: Context, to: str | None, target: str | None) -> None:
+    """Send a test mail (--to) or a test message to a target (--target) and print the receiver's answer."""
+    if (to is None) == (target is None):
+        raise click.UsageError("give one of --to ADDRESS or --target NAME")
+    if target is not None:
+        send_test_message(ctx, target)
+        return
     from monitor.alerts.mailer import Mailer, SendError
     from monitor.alerts.outbox import message_id
     from monitor.alerts.render import headers
@@ -118,3 +126,32 @@ def alerts_test(ctx: Context, to: str) -> None:
         except SendError as exc:
             raise MonitorError(f"test mail to {to} via {mailer.where} not sent: {exc}") from None
     click.echo(f"sent to {to} via {mailer.where} ({settings.smtp.security}): server answered {answer}")
+
+
+def send_test_message(ctx: Context, name: str) -> None:
+    from monitor.alerts.mailer import SendError
+    from monitor.alerts.outbox import message_id
+    from monitor.alerts.render import TEST
+    from monitor.alerts.targets import Dispatchers
+    from monitor.store.models import Alert
+
+    settings = ctx.settings
+    target = settings.target(name)
+    if target is None:
+        known = ", ".join(t.name for t in settings.targets) or "none configured"
+        raise MonitorError(f"no target named {name!r} ([[targets]]: {known})")
+    key = message_id(settings, TEST, [utcnow().isoformat()], name)
+    alert = Alert(subscription=TEST, kind=TEST, recipients=target.recipients, target=name, target_kind=target.kind,
+                  message_id=key)
+    with Dispatchers(settings) as dispatchers:
+        try:
+            dispatcher = dispatchers[name]
+            answer = dispatcher.send(alert, [])
+        except SendError as exc:
+            raise MonitorError(f"test message to target {name} ({target.kind}) not sent: {exc}") from None
+    click.echo(f"sent to target {name} ({target.kind}) via {dispatcher.where}: {answer}")
+
+
+def target_label(name: str, kind: str) -> str:
+    """A delivery's target as listed: "email", or a [[targets]] name with its kind ("desk (apprise)")."""
+    return name if name == kind else f"{name} ({kind})"

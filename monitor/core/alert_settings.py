@@ -1,5 +1,5 @@
-"""Alert settings: the SMTP server, delivery tuning and the subscriptions (``[smtp]``, ``[alerts]``,
-``[[subscriptions]]`` in the config file)."""
+"""Alert settings: the SMTP server, delivery tuning, the delivery targets and the subscriptions (``[smtp]``,
+``[alerts]``, ``[[targets]]``, ``[[subscriptions]]`` in the config file)."""
 
 from __future__ import annotations
 
@@ -28,9 +28,51 @@ class SmtpSettings(Section):
     timeout: float = Field(30.0, gt=0)
 
 
+NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+EMAIL_TARGET = "email"  # the target of a subscription's ``recipients``
+
+
+class Target(Section):
+    """Where alerts go besides a subscription's email recipients: a signed JSON POST (``webhook``) or any
+    Apprise URL (``apprise``: Mattermost, Teams, Telegram, Matrix, Slack, json://, form:// …). The URL, which
+    often holds a token, comes from ``url_env`` (an environment variable) or ``url_file`` (a file); ``url``
+    written in the config is for URLs holding no secret. A webhook's HMAC key: ``secret_env`` or ``secret_file``."""
+
+    name: str = Field(pattern=NAME, max_length=100)
+    kind: Literal["email", "webhook", "apprise"]
+    url: SecretStr = SecretStr("")
+    url_env: str = ""
+    url_file: str = ""
+    secret_env: str = ""
+    secret_file: str = ""
+    recipients: list[str] = Field(default_factory=list)  # kind "email"
+
+    @model_validator(mode="after")
+    def _check(self) -> Target:
+        where = f"target {self.name!r}"
+        if self.name == EMAIL_TARGET:
+            raise ValueError(f"{where}: the name {EMAIL_TARGET!r} is kept for the subscriptions' recipients")
+        for var in (self.url_env, self.secret_env):
+            if var.upper().startswith("MONITOR_"):
+                raise ValueError(f"{where}: {var!r}: MONITOR_* variables are settings; choose another name")
+        urls = sum(map(bool, (self.url.get_secret_value(), self.url_env, self.url_file)))
+        if self.kind == "email":
+            if urls or not self.recipients or any("@" not in r for r in self.recipients):
+                raise ValueError(f"{where}: an email target needs recipients (email addresses) and no url")
+            return self
+        if urls != 1:
+            raise ValueError(f"{where}: needs one of url, url_env or url_file")
+        if self.recipients:
+            raise ValueError(f"{where}: recipients are for email targets")
+        if self.kind == "webhook" and not (self.secret_env or self.secret_file):
+            raise ValueError(f"{where}: a webhook is signed: set secret_env or secret_file")
+        return self
+
+
 class Subscription(Section):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
-    recipients: list[str] = Field(min_length=1)
+    name: str = Field(pattern=NAME, max_length=100)
+    recipients: list[str] = Field(default_factory=list)
+    targets: list[str] = Field(default_factory=list)  # names of [[targets]]
     tags: list[str] = Field(default_factory=list)
     match: Literal["all", "any"] = "all"
     keywords: list[str] = Field(default_factory=list)
@@ -52,6 +94,8 @@ class Subscription(Section):
     def _check(self) -> Subscription:
         if not self.tags and not self.keywords:
             raise ValueError(f"subscription {self.name!r} needs tags or keywords")
+        if not self.recipients and not self.targets:
+            raise ValueError(f"subscription {self.name!r} needs recipients or targets")
         if any("@" not in r for r in self.recipients):
             raise ValueError(f"subscription {self.name!r}: every recipient must be an email address")
         if self.mode == "digest":

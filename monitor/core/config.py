@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, IPvAnyNetwork, ValidationError, field_validator, model_validator
 
-from monitor.core.alert_settings import AlertSettings, SmtpSettings, Subscription
+from monitor.core.alert_settings import AlertSettings, SmtpSettings, Subscription, Target
 from monitor.core.errors import ConfigError
 from monitor.core.section import Section
 
@@ -101,8 +101,8 @@ class WebSettings(Section):
     # More host names the interface answers to (the Host header; a DNS-rebinding page names its own): loopback
     # names, web.host when it is a name or a specific address, and base_url's host are always answered.
     allowed_hosts: tuple[str, ...] = ()
-    # The interface's public address (``https://monitor.example.org``): absolute links (Atom, mails) use it,
-    # never the request's Host.
+    # The interface's public address (``https://monitor.example.org``): absolute links (Atom, alerts' links to
+    # article pages) use it, never the request's Host.
     base_url: str = ""
     # Read-only keys for the Atom feed (``/feed.atom?key=…``) so a feed reader can subscribe when a token guards
     # the pages; each opens nothing else, and removing it revokes it. At least 32 characters each.
@@ -166,6 +166,7 @@ class Settings(Section):
     extraction: ExtractionSettings = ExtractionSettings()
     smtp: SmtpSettings = SmtpSettings()
     alerts: AlertSettings = AlertSettings()
+    targets: list[Target] = Field(default_factory=list)
     subscriptions: list[Subscription] = Field(default_factory=list)
     tagging: TaggingSettings = TaggingSettings()
     stories: StoriesSettings = StoriesSettings()
@@ -190,6 +191,21 @@ class Settings(Section):
         if not url:
             raise ValueError(f"database_url_file: {path} is empty")
         return {**data, "database_url": url}
+
+    @model_validator(mode="after")
+    def _known_targets(self) -> Settings:
+        names = [t.name for t in self.targets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate target name(s): {', '.join(sorted({n for n in names if names.count(n) > 1}))}")
+        for sub in self.subscriptions:
+            unknown = [t for t in sub.targets if t not in names]
+            if unknown:
+                raise ValueError(f"subscription {sub.name!r}: unknown target(s) {', '.join(unknown)} (see [[targets]])")
+        return self
+
+    def target(self, name: str) -> Target | None:
+        """The [[targets]] entry of that name."""
+        return next((t for t in self.targets if t.name == name), None)
 
     def resolve(self, path: str) -> Path | None:
         """Resolve a path setting relative to the config file's directory ("" means unset)."""

@@ -20,7 +20,10 @@ ENTRIES = Counter(
     ["result"], registry=REGISTRY,
 )
 TAGS_GIVEN = Counter("monitor_tags_given", "Tags given to newly stored articles.", ["tag"], registry=REGISTRY)
-ALERTS = Counter("monitor_alerts", "Alert emails by result (sent, failed, retry).", ["result"], registry=REGISTRY)
+ALERTS = Counter(
+    "monitor_alerts", "Alert deliveries by target (email, or a [[targets]] name) and result (sent, failed, retry).",
+    ["target", "result"], registry=REGISTRY,
+)
 POLL_SECONDS = Histogram(
     "monitor_poll_seconds", "Wall time of one feed poll, including its new articles.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120), registry=REGISTRY,

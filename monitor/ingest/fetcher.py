@@ -19,7 +19,7 @@ import httpx
 from monitor.core.config import HttpSettings
 from monitor.core.errors import ConfigError, MonitorError
 from monitor.ingest.decoding import BoundedDecoder, DecodingError
-from monitor.ingest.netguard import AddressPolicy, literal_address, resolve, resolve_now
+from monitor.ingest.netguard import AddressPolicy, literal_address, pinned, resolve, resolve_now
 
 PERMANENT_REDIRECTS = {301, 308}
 FEED_ACCEPT = (
@@ -255,10 +255,7 @@ class _PoolPerHost(httpx.AsyncBaseTransport):
             raise Blocked(refusal)
         if proxy is not None or literal_address(host) is not None:
             return request
-        return httpx.Request(
-            request.method, url.copy_with(host=str(addresses[0])), headers=request.headers,
-            stream=request.stream, extensions={**request.extensions, "sni_hostname": host},
-        )
+        return pinned(request, addresses[0])
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         origin = (request.url.raw_scheme, request.url.raw_host, request.url.port)

@@ -12,6 +12,9 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Iterable, Sequence
+from typing import Any
+
+import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -95,3 +98,38 @@ def resolve_now(host: str, port: int) -> list[IPAddress]:
     if literal is not None:
         return [literal]
     return _addresses(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+
+
+def pinned(request: httpx.Request, address: IPAddress) -> httpx.Request:
+    """``request`` sent to the checked ``address``, its host name kept for the Host header and TLS: a second,
+    rebound answer of the name server cannot slip in between check and connect."""
+    return httpx.Request(
+        request.method, request.url.copy_with(host=str(address)), headers=request.headers, stream=request.stream,
+        extensions={**request.extensions, "sni_hostname": request.url.raw_host.decode("ascii")},
+    )
+
+
+class BlockedAddress(Exception):
+    """A request refused by the guard before connecting; the message says which address and why."""
+
+
+class GuardedTransport(httpx.HTTPTransport):
+    """httpx's synchronous transport with every request (no proxy) passing the guard first: the host is
+    resolved, every address checked, and the connection goes to the first one. Raises BlockedAddress, or
+    httpx.ConnectError when the name does not resolve."""
+
+    def __init__(self, policy: AddressPolicy, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._policy = policy
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        host = url.raw_host.decode("ascii")
+        try:
+            addresses = resolve_now(host, url.port or (443 if url.scheme == "https" else 80))
+        except (OSError, UnicodeError) as exc:
+            raise httpx.ConnectError(f"cannot resolve {host}: {exc}", request=request) from None
+        refusal = self._policy.first_refusal(addresses)
+        if refusal is not None:
+            raise BlockedAddress(f"blocked: {refusal} (see http.allowed_networks)")
+        return super().handle_request(request if literal_address(host) else pinned(request, addresses[0]))

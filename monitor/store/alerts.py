@@ -33,14 +33,17 @@ class Outbox:
         )
         return set(self._s.exec(query))
 
-    def queue(self, story_id: str, article_id: str, subscriptions: Sequence[str], alerts: dict[str, Alert]) -> None:
-        """Record the story for each subscription, with the immediate alerts (by subscription) to send."""
-        self._s.add_all(alerts.values())
+    def queue(
+        self, story_id: str, article_id: str, subscriptions: Sequence[str], alerts: dict[str, list[Alert]]
+    ) -> None:
+        """Record the story for each subscription, with the immediate alerts (by subscription, one per target) to
+        send; the story points at the first."""
+        self._s.add_all(a for rows in alerts.values() for a in rows)
         self._s.flush()
         self._s.add_all(
             AlertStory(
                 subscription=name, story_id=story_id, article_id=article_id,
-                alert_id=alerts[name].id if name in alerts else None,
+                alert_id=alerts[name][0].id if alerts.get(name) else None,
             )
             for name in subscriptions
         )
@@ -80,17 +83,17 @@ class AlertStore(StoreBase):
 
     def build_digest(
         self, subscription: str, state_key: str, last: str, now: datetime,
-        make_alert: Callable[[list[str]], Alert],
-    ) -> int | None:
+        make_alerts: Callable[[list[str]], list[Alert]],
+    ) -> list[int]:
         """Build one digest of the stories recorded for ``subscription`` and not sent yet, unless another instance
         has built it since ``last`` was read: the state row is locked (PostgreSQL), so of several instances
-        sharing the database one builds it, the others see it built. Returns the new alert's id (None: nothing
-        to send, or built elsewhere)."""
+        sharing the database one builds it, the others see it built. Returns the new alerts' ids, one per target
+        (none: nothing to send, or built elsewhere)."""
         try:
             with self._write() as s:
                 state = s.exec(select(ServiceState).where(ServiceState.key == state_key).with_for_update()).first()
                 if state is None or state.value != last:
-                    return None
+                    return []
                 rows = s.exec(
                     select(AlertStory.story_id, Article.id)
                     .join(Article, col(Article.id) == col(AlertStory.article_id))
@@ -98,21 +101,21 @@ class AlertStore(StoreBase):
                     .order_by(sa.func.coalesce(col(Article.published), col(Article.fetched_at)).desc(),
                               col(Article.id))
                 ).all()
-                alert = make_alert([r[1] for r in rows]) if rows else None
-                if alert is not None:
-                    s.add(alert)
+                alerts = make_alerts([r[1] for r in rows]) if rows else []
+                if alerts:
+                    s.add_all(alerts)
                     s.flush()
                     s.exec(  # type: ignore[call-overload]
                         sa.update(AlertStory)
                         .where(col(AlertStory.subscription) == subscription,
                                col(AlertStory.story_id).in_([r[0] for r in rows]))
-                        .values(alert_id=alert.id)
+                        .values(alert_id=alerts[0].id)
                     )
                 state.value, state.updated_at = now.isoformat(), now
                 s.add(state)
-                return alert.id if alert else None
+                return [a.id for a in alerts if a.id is not None]
         except IntegrityError:  # another process built the same digest
-            return None
+            return []
 
     def due_alert_ids(self, force: bool) -> list[int]:
         """Alerts to send now: pending ones past their back-off (``force``: every pending one) and stale claims."""

@@ -278,14 +278,19 @@ class ServiceState(SQLModel, table=True):
 
 
 class Alert(SQLModel, table=True):
-    """An alert email in the outbox: pending → sending → sent, or failed with the reason."""
+    """One delivery of an alert to one target in the outbox: pending → sending → sent, or failed with the reason.
+    A subscription's alert has a row per target: "email" (its recipients) and each of its [[targets]]."""
 
     id: int | None = Field(default=None, primary_key=True)
     subscription: str = Field(index=True)
     # "immediate" (one story) or "digest" (every story matched since the previous digest)
     kind: str
     article_ids: list[str] = Field(default_factory=list, sa_type=sa.JSON)
-    recipients: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    recipients: list[str] = Field(default_factory=list, sa_type=sa.JSON)  # email only (a URL is never stored)
+    # the target's name ("email": the subscription's recipients) and kind ("email", "webhook", "apprise")
+    target: str = Field(default="email", sa_column_kwargs={"server_default": "email"})
+    target_kind: str = Field(default="email", sa_column_kwargs={"server_default": "email"})
+    # the Message-ID of a mail, the Idempotency-Key of a webhook (without "<>"): a resend carries the same one
     message_id: str = Field(unique=True)
     # "pending", "sending" (claimed until next_attempt_at; stale claims are taken over), "sent", "failed"
     status: str = Field(default="pending", index=True)
