@@ -387,8 +387,8 @@ def test_json_everywhere_with_one_timestamp_format(config_file: Path, server: Ne
     assert len(two.stdout.splitlines()) == 2 and "(first 2 shown; --limit N for more" in two.stderr
     assert len(monitor("articles", "list", "--limit", "0").stdout.splitlines()) == 5
     assert "default: 50" in " ".join(monitor("articles", "list", "--help").stdout.split())
-    for since in ("2d", "yesterday", "3 days ago"):
-        assert len(monitor("articles", "list", "--since", since).stdout.splitlines()) == 5
+    for since in ("2d", "yesterday", "3 days ago"):  # one seed is dated 2022-10 by its text: not since then
+        assert len(monitor("articles", "list", "--since", since).stdout.splitlines()) == 4
     stories = monitor("stories", "list").stdout
     assert "None" not in stories and "1 article " in stories and "1 copies" not in stories
 
