@@ -509,7 +509,7 @@ def test_cli_alerts_test_list_retry_send(config_file: Path, mail: SmtpServer) ->
     assert sent.returncode == 1 and "failed: alert 1: recipients refused" in sent.stdout
     assert "0 sent, 0 to retry, 1 failed" in sent.stdout
     listed = monitor("alerts", "list", "--failed")
-    assert listed.stdout.startswith("1\tfailed\timmediate\twar\temail\t1 article\tattempts 1")
+    assert listed.stdout.startswith("1\tfailed\timmediate\twar\temail\t1 article: Strikes on Kyiv\tattempts 1")
     assert monitor("alerts", "list", "--pending").stdout == ""
 
     mail.mailbox.refuse_rcpt = None

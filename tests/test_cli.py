@@ -16,6 +16,7 @@ import sys
 import termios
 import threading
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -379,7 +380,7 @@ def test_json_everywhere_with_one_timestamp_format(config_file: Path, server: Ne
     assert ISO_Z.match(stats["last_poll"]) and stats["articles"] == 5
     explained = json.loads(monitor("tags", "explain", SEED_IDS[0], "--json").stdout)
     assert {d["tag"] for d in explained["decisions"]} >= {"ukraine-war", "uk-defence-statement"}
-    story = json.loads(monitor("stories", "list", "--json", "--limit", "1").stdout)
+    story = json.loads(monitor("stories", "list", "--json", "--limit", "1", "--min-size", "1").stdout)
     assert ISO_Z.match(story["latest"])
     assert monitor("alerts", "list", "--json").stdout == ""
 
@@ -389,8 +390,9 @@ def test_json_everywhere_with_one_timestamp_format(config_file: Path, server: Ne
     assert "default: 50" in " ".join(monitor("articles", "list", "--help").stdout.split())
     for since in ("2d", "yesterday", "3 days ago"):  # one seed is dated 2022-10 by its text: not since then
         assert len(monitor("articles", "list", "--since", since).stdout.splitlines()) == 4
-    stories = monitor("stories", "list").stdout
+    stories = monitor("stories", "list", "--min-size", "1").stdout
     assert "None" not in stories and "1 article " in stories and "1 copies" not in stories
+    assert "1 article " not in monitor("stories", "list", check=False).stdout  # by default: stories with copies
 
 
 def test_feeds_remove_takes_several_urls(config_file: Path) -> None:
@@ -452,6 +454,10 @@ def test_feeds_enable_disable_set_and_silent_feeds(config_file: Path, server: Ne
     assert monitor("feeds", "set", gone, "--interval", "300").stdout == f"{gone}: every 5m (set by `feeds set`)\n"
     [row] = [json.loads(line) for line in monitor("feeds", "list", "--json").stdout.splitlines()]
     assert row["interval_set"] == 300 and row["interval"] == 300 and row["silent"] is False
+    polled = datetime.fromisoformat(row["last_polled_at"].replace("Z", "+00:00"))
+    assert datetime.fromisoformat(row["next_poll_at"].replace("Z", "+00:00")) == polled + timedelta(seconds=300)
+    too_fast = monitor("feeds", "set", gone, "--interval", "5", check=False)
+    assert too_fast.returncode != 0 and "between poll.min_interval (60) and poll.max_interval" in too_fast.stderr
     assert "rhythm is not known yet" in monitor("feeds", "set", gone, "--interval", "0").stdout
 
     # a feed that answers but has had no new entry for many times its usual gap is flagged

@@ -207,7 +207,7 @@ def test_poll_learns_the_rhythm_and_the_stated_rate(app: App, server: NewsServer
     assert f.next_poll_at >= before + timedelta(seconds=5400), "the publisher's max-age is honoured"
     items.append(Item("Story 2", server.url("/news/2"), "g2"))
     server.static("/news/2", article_page("Story 2", article_text(2)))
-    app.store.set_feed_interval(f.url, 1)
+    app.store.set_feed_interval(f.url, 1, app.settings.poll)
     with app.store.session() as s:
         s.execute(sa.update(Feed).values(next_poll_at=datetime.now(UTC)))
         s.commit()
@@ -215,3 +215,16 @@ def test_poll_learns_the_rhythm_and_the_stated_rate(app: App, server: NewsServer
     [f] = app.store.feeds()
     assert f.entry_gap is not None and f.entry_gap > 0, "the gap between new entries is observed"
     assert f.next_poll_at <= datetime.now(UTC) + timedelta(seconds=1), "the user's interval wins"
+
+
+def test_a_fixed_interval_moves_the_next_poll_at_once_and_keeps_a_back_off() -> None:
+    settings, now = PollSettings(), datetime(2026, 5, 1, 12, tzinfo=UTC)
+    feed = Feed(url="http://127.0.0.9/f.xml", last_polled_at=now - timedelta(minutes=10),
+                next_poll_at=now + timedelta(hours=6))
+    feed.set_interval(300, settings, now)
+    assert feed.poll_interval == 300 and feed.next_poll_at == now - timedelta(minutes=5)  # due now
+    feed.set_interval(None, settings, now)
+    assert feed.next_poll_at == now - timedelta(minutes=10) + timedelta(seconds=settings.interval)
+    failing = Feed(url="http://127.0.0.9/g.xml", error_count=3, next_poll_at=now + timedelta(hours=2))
+    failing.set_interval(300, settings, now)
+    assert failing.next_poll_at == now + timedelta(hours=2)  # the back-off stands

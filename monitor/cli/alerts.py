@@ -46,7 +46,10 @@ def alerts_list(ctx: Context, pending: bool, failed: bool, limit: int, as_json: 
             nothing(f"no alerts: no subscriptions are configured ([[subscriptions]] in {ctx.settings.config_file})")
         else:
             nothing("no alerts" + (" match" if statuses else " yet"))
+    firsts = {aid: ctx.app.store.article(aid) for aid in {a.article_ids[0] for a in rows if a.article_ids}}
     for a in rows:
+        first = firsts.get(a.article_ids[0]) if a.article_ids else None
+        title = " ".join((first.title or "(untitled)").split())[:80] if first else "(no longer stored)"
         if as_json:
             echo_json({
                 "id": a.id, "status": a.status, "kind": a.kind, "subscription": a.subscription,
@@ -60,7 +63,7 @@ def alerts_list(ctx: Context, pending: bool, failed: bool, limit: int, as_json: 
         label = "sent" if a.status == "sent" else "next attempt"
         line = (
             f"{a.id}\t{a.status}\t{a.kind}\t{a.subscription}\t{target_label(a.target, a.target_kind)}\t"
-            f"{plural(len(a.article_ids), 'article')}\t"
+            f"{plural(len(a.article_ids), 'article')}: {title}{' …' if len(a.article_ids) > 1 else ''}\t"
             f"attempts {a.attempts}\t{label} {shown(when)}\t{a.message_id}"
         )
         click.echo(line + (f"\terror: {a.last_error}" if a.last_error else ""))

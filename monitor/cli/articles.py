@@ -219,7 +219,8 @@ def stories() -> None:
 
 @stories.command("list")
 @click.option("--since", help="Only stories with an article fetched since then: 2026-05-01, 2d, yesterday …")
-@click.option("--min-size", type=click.IntRange(min=1), default=1, show_default=True, help="At least this many copies.")
+@click.option("--min-size", type=click.IntRange(min=1), default=2, show_default=True,
+              help="At least this many articles (1: every article is a story of its own too).")
 @limit_option()
 @json_option("JSON Lines, one story a line")
 @pass_ctx

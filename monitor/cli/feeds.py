@@ -197,9 +197,13 @@ def feeds_disable(ctx: Context, urls: tuple[str, ...]) -> None:
               help="Poll this feed every SECONDS (0: follow its rhythm again).")
 @pass_ctx
 def feeds_set(ctx: Context, url: str, interval: int) -> None:
-    """Fix one feed's poll interval, or (0) let it follow the feed's rhythm again."""
+    """Fix one feed's poll interval, or (0) let it follow the feed's rhythm again; the next poll moves at once."""
+    poll = ctx.settings.poll
+    if interval and not poll.min_interval <= interval <= poll.max_interval:
+        raise MonitorError(f"--interval {interval}: between poll.min_interval ({poll.min_interval:g}) and "
+                           f"poll.max_interval ({poll.max_interval:g}) seconds, or 0")
     store = ctx.app.store
-    feed = store.set_feed_interval(find_feed(store, url).url, interval or None)
+    feed = store.set_feed_interval(find_feed(store, url).url, interval or None, poll)
     assert feed is not None
     click.echo(f"{feed.url}: {_schedule(feed, ctx.settings.poll)}")
 

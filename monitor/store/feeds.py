@@ -86,9 +86,10 @@ class FeedStore(StoreBase):
         articles stay. None when there is no such feed."""
         return self._update_feed(url, lambda feed: feed.enable(utcnow()) if enabled else feed.disable(reason or ""))
 
-    def set_feed_interval(self, url: str, seconds: int | None) -> Feed | None:
-        """Fix a feed's poll interval (None: adaptive again). None when there is no such feed."""
-        return self._update_feed(url, lambda feed: setattr(feed, "poll_interval", seconds))
+    def set_feed_interval(self, url: str, seconds: int | None, settings: PollSettings) -> Feed | None:
+        """Fix a feed's poll interval (None: adaptive again), its next poll rescheduled at once
+        (``Feed.set_interval``). None when there is no such feed."""
+        return self._update_feed(url, lambda feed: feed.set_interval(seconds, settings, utcnow()))
 
     def _update_feed(self, url: str, change: Callable[[Feed], object]) -> Feed | None:
         with self._write() as s:

@@ -145,6 +145,13 @@ class Feed(SQLModel, table=True):
     def schedule_next_poll(self, now: datetime, settings: PollSettings, retry_after: float | None = None) -> None:
         self.next_poll_at = now + timedelta(seconds=self.retry_delay(settings, now, retry_after))
 
+    def set_interval(self, seconds: int | None, settings: PollSettings, now: datetime) -> None:
+        """Fix the poll interval (None: follow the feed's rhythm again), effective at once: the next poll is
+        rescheduled from the last one (due now when that time has passed). A back-off in progress is kept."""
+        self.poll_interval = seconds
+        if self.error_count == 0:
+            self.next_poll_at = (self.last_polled_at or now) + timedelta(seconds=self.retry_delay(settings, now))
+
 
 class Instance(SQLModel, table=True):
     """A running daemon (or ``poll --once``) sharing the database: its identity and last heartbeat."""
