@@ -167,3 +167,49 @@ def test_filters_combine_with_the_query(store: Store, corpus: dict[str, str]) ->
 def test_a_bad_cursor_is_an_invalid_parameter(store: Store, cursor: str) -> None:
     with pytest.raises(InvalidParameter, match="invalid cursor"):
         ArticleSearch(store.engine).find(ArticleFilter(), limit=1, cursor=cursor)
+
+
+def test_newest_first_is_by_publication_and_pages_keep_that_order(store: Store) -> None:
+    from monitor.store.models import Article
+
+    def save(n: int, published: datetime | None, fetched: datetime) -> str:
+        aid = f"{n:016x}"
+        store.save_article(Article(id=aid, content_hash=aid, title=f"Kyiv {n}", text=f"Kyiv report {n}",
+                                   source="feed", published=published, fetched_at=fetched), None)
+        return aid
+
+    early = save(1, T0, T0 + timedelta(hours=5))  # published first, fetched last
+    late = save(2, T0 + timedelta(hours=3), T0 + timedelta(hours=3, minutes=5))
+    undated = save(3, None, T0 + timedelta(hours=4))  # no publication known: its fetch time stands in
+    future = save(4, T0 + timedelta(days=30), T0 + timedelta(hours=1))  # a claimed date after the fetch: not trusted
+    search = ArticleSearch(store.engine)
+    assert [a.id for a in search.find(ArticleFilter()).articles] == [undated, late, future, early]
+    pages, cursor = [], None
+    while True:
+        page = search.find(ArticleFilter(), limit=1, cursor=cursor)
+        pages += [a.id for a in page.articles]
+        if page.next is None:
+            break
+        cursor = page.next
+    assert pages == [undated, late, future, early]
+    since = search.find(ArticleFilter(since=T0 + timedelta(hours=2))).articles
+    assert {a.id for a in since} == {undated, late}
+
+
+def test_upgrading_fills_when_stored_articles_appeared(db_url: str) -> None:
+    engine = create_db_engine(db_url)
+    migrate(engine, "0011")
+    rows = [("00000000000000e1", T0, T0 + timedelta(hours=1)), ("00000000000000e2", None, T0),
+            ("00000000000000e3", T0 + timedelta(days=9), T0)]
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO article (id, content_hash, text, source, tags, authors, published, fetched_at) "
+            "VALUES (:id, :id, 'Kyiv', 'feed', '[]', '[]', :published, :fetched)"
+        ), [{"id": i, "published": p, "fetched": f} for i, p, f in rows])
+    migrate(engine)
+    store = Store(engine)
+    for aid, published, fetched in rows:
+        stored = store.article(aid)
+        assert stored is not None and stored.appeared_at == (published if published and published <= fetched
+                                                              else fetched), aid
+    engine.dispose()

@@ -156,7 +156,7 @@ def test_migration_0004_drops_the_statement_copies_from_tag_evidence(db_url: str
 def test_migration_0009_keeps_the_story_bands_and_their_stories(db_url: str) -> None:
     """The band rows move to a table without rowid (SQLite): every row is kept, and a near-copy stored after
     the upgrade joins the story of one stored before it."""
-    from monitor.dedup.neardup import NearDupConfig, signature
+    from monitor.dedup.neardup import NearDupConfig, band_keys, signature
     from tests.test_neardup import WIRE, WIRE_EDITED
 
     def stored(text: str) -> Article:
@@ -166,7 +166,18 @@ def test_migration_0009_keeps_the_story_bands_and_their_stories(db_url: str) -> 
 
     engine = create_db_engine(db_url)
     migrate(engine, "0008")
-    first = Store(engine).save_article(stored(WIRE), None).article_id
+    # stored as the code of revision 0008 stored it (today's Store writes columns that revision lacks)
+    old = stored(WIRE)
+    sig = signature(WIRE, NearDupConfig())
+    assert sig is not None
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO article (id, content_hash, text, source, tags, authors, fetched_at, story_id, minhash) "
+            "VALUES (:id, :id, :text, 'feed', '[]', '[]', :at, :id, :minhash)"
+        ), {"id": old.id, "text": WIRE, "at": old.fetched_at, "minhash": old.minhash})
+        conn.execute(sa.text("INSERT INTO story_band (band_key, article_id) VALUES (:k, :id)"),
+                     [{"k": k, "id": old.id} for k in band_keys(sig, NearDupConfig())])
+    first = old.id
 
     def bands() -> list[tuple[str, str]]:
         with engine.connect() as conn:

@@ -220,6 +220,7 @@ class ArticleStore(StoryStore):
                 self._add_sighting(s, existing, sighting)
             return SaveResult(existing, created=False)
         keys = self._join_story(conn, article)
+        article.appeared_at = article.appeared()
         conn.execute(sql.article, [article.model_dump()])
         if keys:
             conn.execute(sql.bands, [{"band_key": k, "article_id": article.id} for k in keys])

@@ -170,8 +170,11 @@ class Instance(SQLModel, table=True):
 class Article(SQLModel, table=True):
     """A stored article: one per distinct text (id = content hash, or the seed file's id)."""
 
-    # Newest-first pages read (fetched_at, id) from this index alone (the search's covering index).
-    __table_args__ = (sa.Index("ix_article_fetched_at_id", "fetched_at", "id"),)
+    # Newest-first pages read (appeared_at, id) from this index alone (the search's covering index).
+    __table_args__ = (
+        sa.Index("ix_article_fetched_at_id", "fetched_at", "id"),
+        sa.Index("ix_article_appeared_at_id", "appeared_at", "id"),
+    )
 
     id: str = Field(primary_key=True, max_length=16)
     content_hash: str = Field(index=True, unique=True, max_length=16)
@@ -190,10 +193,18 @@ class Article(SQLModel, table=True):
     extraction_method: str | None = None
     tags: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     fetched_at: datetime = _dt(nullable=False, index=True, default=utcnow)
+    # When it appeared: its publication time, or its fetch time where none is known (or one later than the fetch
+    # is claimed) — the axis of every list, cursor and feed a reader sees (``Article.appeared``; set on storing).
+    appeared_at: datetime | None = _dt()
     # Near-duplicate stories: the first-seen article's id, and the stored article this one copies.
     story_id: str | None = Field(default=None, index=True, max_length=16)
     duplicate_of: str | None = Field(default=None, max_length=16)
     minhash: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+
+    def appeared(self) -> datetime:
+        """Its publication time when known and not after the fetch, else the fetch time."""
+        published = self.published
+        return published if published is not None and published <= self.fetched_at else self.fetched_at
 
 
 class ArticleSource(SQLModel, table=True):

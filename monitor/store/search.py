@@ -25,14 +25,14 @@ BAD_CURSOR = "invalid cursor: pass the `next` value of the previous page unchang
 
 
 class Order(enum.Enum):
-    NEWEST = "newest"  # by fetched time, newest first
+    NEWEST = "newest"  # by the time each appeared (published, else fetched), newest first
     RELEVANCE = "relevance"  # best match first (by date when the query has no full-text term)
 
 
 @dataclass(frozen=True)
 class ArticleFilter:
-    """Which articles: a parsed query and plain filters (all must hold). Dates apply to the published time, or
-    the fetched time where none is known; ``until`` is exclusive."""
+    """Which articles: a parsed query and plain filters (all must hold). Dates apply to when each appeared (its
+    published time, or the fetched time where none is known); ``until`` is exclusive."""
 
     query: Node | None = None
     tag: str | None = None
@@ -93,7 +93,7 @@ class _Compiler:
             sa.literal_column("article_fts").op("MATCH")(sa.bindparam("fts", expression, unique=True))
         )
         # "+": the matches filter articles, they do not drive the lookup — newest-first pages then walk the
-        # covering (fetched_at, id) index and stop after a page instead of reading every matching article row.
+        # covering (appeared_at, id) index and stop after a page instead of reading every matching article row.
         return sa.literal_column("+article.rowid").in_(matching)
 
     def pg_condition(self, term: Term) -> sa.ColumnElement[bool]:
@@ -199,7 +199,7 @@ class ArticleSearch:
         self.compiler = _Compiler(engine.dialect.name)
 
     def _conditions(self, f: ArticleFilter) -> list[sa.ColumnElement[bool]]:
-        when = sa.func.coalesce(articles.published, articles.fetched_at)
+        when = articles.appeared_at
         conditions = []
         if f.query is not None:
             conditions.append(self.compiler.condition(f.query))
@@ -227,7 +227,7 @@ class ArticleSearch:
         """One page of matching articles (all of them when ``limit`` is None) and the cursor of the next.
 
         Two steps: the keys of the page (on SQLite without reading the wide article rows: FTS5 and a covering
-        index on (fetched_at, id) answer it), then those articles."""
+        index on (appeared_at, id) answer it), then those articles."""
         sqlite = self.compiler.sqlite
         key = sa.literal_column("article.rowid") if sqlite else articles.id
         ranked = self.compiler.rank(f.query) if order is Order.RELEVANCE and f.query is not None else None
@@ -237,16 +237,16 @@ class ArticleSearch:
         if ranked is not None:
             keys = self._ranked_keys(f, key, ranked).offset(offset)
         else:
-            keys = sa.select(key.label("key"), articles.fetched_at, articles.id).where(*self._conditions(f))
-            keys = keys.order_by(articles.fetched_at.desc(), articles.id)
+            keys = sa.select(key.label("key"), articles.appeared_at, articles.id).where(*self._conditions(f))
+            keys = keys.order_by(articles.appeared_at.desc(), articles.id)
             if cursor:
                 try:
                     after, after_id = datetime.fromisoformat(str(data["t"])), str(data["id"])
                 except (KeyError, ValueError):
                     raise InvalidParameter(BAD_CURSOR) from None
-                when = sa.bindparam("after", after, type_=articles.fetched_at.type)
+                when = sa.bindparam("after", after, type_=articles.appeared_at.type)
                 keys = keys.where(sa.or_(
-                    articles.fetched_at < when, sa.and_(articles.fetched_at == when, articles.id > after_id)
+                    articles.appeared_at < when, sa.and_(articles.appeared_at == when, articles.id > after_id)
                 ))
         if limit is not None:
             keys = keys.limit(limit + 1)
@@ -265,7 +265,8 @@ class ArticleSearch:
         if ranked is not None:
             return Page(rows, _encode_cursor({"o": order.value, "n": offset + len(found)}))
         last = rows[-1]
-        return Page(rows, _encode_cursor({"o": order.value, "t": last.fetched_at.isoformat(), "id": last.id}))
+        after = (last.appeared_at or last.appeared()).isoformat()
+        return Page(rows, _encode_cursor({"o": order.value, "t": after, "id": last.id}))
 
     def _ranked_keys(
         self, f: ArticleFilter, key: sa.ColumnElement[Any], ranked: tuple[sa.Subquery | None, Any]
@@ -274,7 +275,7 @@ class ArticleSearch:
         scores, by_score = ranked
         if scores is None:  # PostgreSQL: a score over the article's own columns
             return sa.select(key.label("key")).where(*self._conditions(f)).order_by(
-                by_score, articles.fetched_at.desc(), articles.id
+                by_score, articles.appeared_at.desc(), articles.id
             )
         expression = self.compiler.fts_expression(f.query) if f.query is not None else None
         if expression is not None and f == ArticleFilter(query=f.query):  # text alone: FTS5 answers by itself

@@ -40,7 +40,7 @@ def atom(
     fg.link(href=f"{base}/feed.atom?{query}", rel="self")
     fg.link(href=f"{base}/articles?{query}", rel="alternate", type="text/html")
     fg.generator("monitor", __version__)
-    fg.updated(max((a.fetched_at for a in rows), default=EPOCH))
+    fg.updated(max((a.appeared_at or a.appeared() for a in rows), default=EPOCH))
     related: dict[str, str] = {}  # the monitor's page → the source it stands beside
     for item, article in zip(reversed(articles_json(w.store, rows)), reversed(rows), strict=True):
         entry = fg.add_entry()
@@ -52,7 +52,7 @@ def atom(
         if item["url"]:
             entry.link(href=page, rel="related", type="text/html")
             related[page] = item["url"]
-        entry.updated(article.fetched_at)
+        entry.updated(article.appeared_at or article.appeared())  # published, else first fetched
         if article.published:
             entry.published(article.published)
         for author in article.authors:
