@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from monitor.tagging import Evidence, Statement, Tagger, TaggingConfigError
-from monitor.tagging.text import PhraseMatcher, tokenize
+from monitor.tagging.text import PhraseMatcher, clean, tokenize
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config"
@@ -861,3 +861,13 @@ def test_bare_officials_right_after_a_uk_body_are_that_bodys(tagger: Tagger) -> 
     other = ("Vladimir Putin met the Belarusian leader on Monday.\n\nOfficials said the talks had covered joint "
              "military exercises near Ukraine's border.")
     assert not _said(tagger, "Talks", other)
+
+
+def test_paragraph_tags_of_a_feed_description_end_the_statement(tagger: Tagger) -> None:
+    text = ("<p>Ben Wallace said more anti-tank weapons would go to Ukraine</p><p>Shares in BAE rose 3% in London "
+            "on Tuesday</p>")
+    found = {t for *_, t in _said(tagger, "Weapons for Ukraine", text)}
+    assert found == {"more anti-tank weapons would go to Ukraine"}
+    cleaned = clean("a</p><p>b<br/>c <b>d</b> &amp;")
+    assert len(cleaned) == len("a</p><p>b<br/>c <b>d</b> &amp;")  # offsets stay aligned
+    assert cleaned.split() == ["a", "b", "c", "d"] and cleaned.count("\n") == 3  # <b> is inline: no break

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from itertools import accumulate
 
 _HTML = re.compile(r"<[^<>]{0,2000}>|&(?:[a-zA-Z]{2,8}|#\d{2,5}|#x[0-9a-fA-F]{2,4});")
+# Block-level tags end a paragraph ("</p><p>" in a feed's description): they become a line break, not a space.
+_BLOCK_TAG = re.compile(r"</?(?:p|br|div|li|ul|ol|h[1-6]|blockquote|tr|table|section|article|header|footer|figure|"
+                        r"figcaption|hr|pre|dl|dt|dd|aside)\b", re.IGNORECASE)
 _BOUNDARY = re.compile(r"\n\s*|[.!?][\"”’'\)]?\s+")
 _SENTENCE_START = re.compile(r"[\"“‘'(\[]?[A-Z0-9£$€]")
 _ABBREVIATIONS = ("Mr.", "Mrs.", "Ms.", "Dr.", "St.", "No.", "U.S.", "U.K.", "Gen.", "Lt.", "Col.", "Adm.", "Sgt.")
@@ -45,10 +48,18 @@ def pattern_regex(pattern: str) -> str:
 
 
 def clean(text: str) -> str:
-    """Blank out HTML tags and entities without changing the length (offsets stay valid)."""
+    """Blank out HTML tags and entities without changing the length (offsets stay valid); a block-level tag
+    (paragraph, line break, list item, heading, …) becomes a line break, so it ends a sentence and a paragraph."""
     if "<" not in text and "&" not in text:
         return text
-    return _HTML.sub(lambda m: " " * len(m.group()), text)
+    return _HTML.sub(_blank_markup, text)
+
+
+def _blank_markup(m: re.Match[str]) -> str:
+    found = m.group()
+    if _BLOCK_TAG.match(found):
+        return "\n" + " " * (len(found) - 1)
+    return " " * len(found)
 
 
 def blank(text: str, spans: list[tuple[int, int]]) -> str:
