@@ -871,3 +871,17 @@ def test_paragraph_tags_of_a_feed_description_end_the_statement(tagger: Tagger) 
     cleaned = clean("a</p><p>b<br/>c <b>d</b> &amp;")
     assert len(cleaned) == len("a</p><p>b<br/>c <b>d</b> &amp;")  # offsets stay aligned
     assert cleaned.split() == ["a", "b", "c", "d"] and cleaned.count("\n") == 3  # <b> is inline: no break
+
+
+def test_kind_of_a_quotation_after_a_short_lead_in_and_of_a_headline_colon(tagger: Tagger) -> None:
+    text = ("Liz Truss spoke in Sydney on Friday. She urged Vladimir Putin to \u201cdesist and step back from Ukraine "
+            "before he makes a massive strategic mistake\u201d. She said Russia had not learned from history.")
+    kinds = {t: k for _s, _r, k, t in _said(tagger, "Truss in Sydney", text, datetime(2022, 1, 21))}
+    quoted = [k for t, k in kinds.items() if "desist and step back" in t]
+    assert quoted == ["direct"]  # nearly all the words attributed are inside the quotation marks
+    assert kinds["Russia had not learned from history"] == "indirect"
+    headline = {(t, k) for _s, _r, k, t in _said(tagger, "Boris Johnson: Putin would not have invaded Ukraine if he "
+                                                  "were a woman", "", datetime(2022, 6, 29))}
+    assert headline == {("Putin would not have invaded Ukraine if he were a woman", "indirect")}
+    quoted_headline = {k for *_, k, _t in _said(tagger, "Ben Wallace: \u2018Russia will fail in Ukraine\u2019", "")}
+    assert quoted_headline == {"direct"}

@@ -535,7 +535,8 @@ class StatementExtractor:
         elif quotes and out:
             out.extend(_carried_quotes(text, out, quotes, mentions,
                                        [e[0] for e in events if e[1] == "other person" or e[2].other]))
-        return [replace(st, kind=_kind(text, st.start, st.end, quotes, quote_starts)) for st in _dedupe(out)]
+        return [replace(st, kind=_kind(text, st.start, st.end, quotes, quote_starts, title=title))
+                for st in _dedupe(out)]
 
     def _label_attribution(self, text: str, sents: list[tuple[int, int]], n: int, mentions: list[Mention],
                            starts: list[int], quotes: list[tuple[int, int]]) -> RawStatement | None:
@@ -1008,15 +1009,38 @@ def _carried_quotes(text: str, out: list[RawStatement], quotes: list[tuple[int, 
     return added
 
 
-def _kind(text: str, start: int, end: int, quotes: list[tuple[int, int]], quote_starts: list[int]) -> str:
-    """ "direct" for words inside one quotation (its marks may be trimmed off) or a block quote introduced by a
-    colon ("He said: We will ..."), else "indirect"."""
+def _kind(text: str, start: int, end: int, quotes: list[tuple[int, int]], quote_starts: list[int], *,
+          title: bool = False) -> str:
+    """ "direct" for words inside one quotation (its marks may be trimmed off), words nearly all quoted (a short
+    lead-in before the quotation: 'urged Putin to “desist and step back …”') or a block quote introduced by a
+    colon ("He said: We will ..."), else "indirect". A headline's "Johnson: Putin would not have invaded …"
+    without quotation marks is the paper's paraphrase, not a quotation."""
     i = bisect.bisect_right(quote_starts, start) - 1
     if i >= 0 and quotes[i][0] <= start and end <= quotes[i][1]:
         return "direct"
-    if _COLON_BEFORE.search(text, max(0, start - 12), start):
+    colon = _COLON_BEFORE.search(text, max(0, start - 12), start)
+    if colon is not None and (not title or colon.group().strip(": \t") or text[start:start + 1] in _QUOTE_MARKS):
+        return "direct"
+    if _quoted_share(text, start, end, quotes, quote_starts) >= _MOSTLY_QUOTED:
         return "direct"
     return "indirect"
+
+
+_QUOTE_MARKS = "“\"‘'"
+_MOSTLY_QUOTED = 0.8
+_WORD = re.compile(r"\w+")
+
+
+def _quoted_share(text: str, start: int, end: int, quotes: list[tuple[int, int]], quote_starts: list[int]) -> float:
+    """The share of the words of ``text[start:end]`` that lie inside quotations."""
+    lo = max(bisect.bisect_right(quote_starts, start) - 1, 0)
+    hi = bisect.bisect_left(quote_starts, end)
+    spans = [q for q in quotes[lo:hi] if q[1] > start]
+    if not spans:
+        return 0.0
+    words = [m.start() for m in _WORD.finditer(text, start, end)]
+    inside = sum(1 for w in words if any(a <= w < b for a, b in spans))
+    return inside / len(words) if words else 0.0
 
 
 def _dedupe(statements: list[RawStatement]) -> list[RawStatement]:
