@@ -885,3 +885,12 @@ def test_kind_of_a_quotation_after_a_short_lead_in_and_of_a_headline_colon(tagge
     assert headline == {("Putin would not have invaded Ukraine if he were a woman", "indirect")}
     quoted_headline = {k for *_, k, _t in _said(tagger, "Ben Wallace: \u2018Russia will fail in Ukraine\u2019", "")}
     assert quoted_headline == {"direct"}
+
+
+def test_a_defence_minister_on_domestic_rows_speaks_on_other_matters(tagger: Tagger) -> None:
+    text = ("Armed forces minister James Heappey said there needed to be some reflection about the amount of "
+            "alcohol consumed in No 10. He said the national insurance rise would go ahead.")
+    analysis = tagger.analyse("Minister on the morning round", text, datetime(2022, 1, 19))
+    statements = [c for tag in analysis.tags for c in tag.candidates]
+    assert statements and all(c.features["other.statement"] >= 1.0 for c in statements)
+    assert all(c.features["matter.statement"] == 0.0 for c in statements)
