@@ -140,6 +140,9 @@ def test_front_page_search_article_evidence_and_statements_timeline(browser: obj
     driver.get(site + "/articles?q=putin")  # type: ignore[attr-defined]
     driver.find_element(By.CSS_SELECTOR, "#results h3 a").click()  # type: ignore[attr-defined]
     wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".body mark"), timeout=30)  # type: ignore[attr-defined]
+    marks = driver.find_elements(By.CSS_SELECTOR, ".body mark")  # type: ignore[attr-defined]
+    colours = {m.get_attribute("class"): m.value_of_css_property("background-color") for m in marks}
+    assert {"tag-0", "tag-1"} <= set(colours) and colours["tag-0"] != colours["tag-1"]  # one colour per tag
     shoot(driver, "article-seed")
 
     driver.find_element(By.LINK_TEXT, "Statements").click()  # type: ignore[attr-defined]

@@ -198,7 +198,7 @@ def test_pages_render_and_escape_what_articles_contain(settings: Settings, store
 def test_article_page_highlights_evidence_and_search_terms(client: TestClient, corpus: dict[str, str]) -> None:
     page = client.get(f"/articles/{corpus['a1']}", params={"q": "kyiv"}).text
     assert "ukraine-war: term &#39;Ukraine&#39;\">Ukraine</mark>" in page  # hover: which tag, which evidence
-    assert '<mark title="kyiv">Kyiv</mark>' in page
+    assert '<mark class="query" title="kyiv">Kyiv</mark>' in page
     assert "Ben Wallace" in page and "http://127.0.0.9/a1" in page and f"/stories/{corpus['a1']}" in page
 
 

@@ -246,3 +246,30 @@ def test_a_storys_original_is_its_earliest_publication_and_a_url_seen_again_is_n
     ]
     assert story["copies"][1]["seen_in"] == ["http://127.0.0.9/other.xml"]
     assert story["copies"][0]["appeared_basis"] == "published"
+
+
+def test_evidence_reads_as_evidence_and_a_label_given_is_shown_again(
+    settings: Settings, store: Store, corpus: dict[str, str]
+) -> None:
+    from monitor.store.readmodels import evidence_spans
+
+    text = "The Ministry of Defence said Kyiv was hit. Shakhtar Donetsk won the Champions League game."
+    article = {"title": "", "text": text, "tag_details": {
+        "ukraine-war": {"evidence": [
+            {"kind": "term", "field": "text", "start": 29, "end": 33, "text": "'Kyiv'"},
+            {"kind": "exclusion", "field": "text", "start": 68, "end": 84, "text": "'Champions League': sport"},
+        ]},
+        "uk-defence-statement": {"evidence": [
+            {"kind": "term", "field": "text", "start": 16, "end": 23, "text": "'Defence'"},  # inside a name
+            {"kind": "statement", "field": "text", "start": 4, "end": 41, "text": "Ministry of Defence"},
+            {"kind": "rejected", "field": "text", "start": 44, "end": 60, "text": "not ours"},
+        ]},
+    }}
+    spans = {(text[s.start:s.end], s.kind) for s in evidence_spans(article)}
+    assert spans == {("Kyiv", "tag-0"), ("Champions League", "exclusion"),
+                     ("Ministry of Defence said Kyiv was hit", "tag-1")}
+    client = client_for(settings, store)
+    posted = client.post(f"/articles/{corpus['a1']}/labels", data={"tag": "ukraine-war", "value": "0"})
+    assert posted.status_code == 200, posted.text[:300]
+    page = client.get(f"/articles/{corpus['a1']}").text  # coming back later
+    assert "you marked it wrong on" in page and 'class="tag tag-0"' in page and 'mark class="tag-0"' in page

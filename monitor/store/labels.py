@@ -22,3 +22,10 @@ class LabelStore(StoreBase):
         q = select(Label, Article).join(Article, col(Article.id) == col(Label.article_id)).order_by(col(Label.id))
         with self.session() as s:
             return [(label, a) for label, a in s.exec(q)]
+
+    def article_labels(self, article_id: str) -> list[Label]:
+        """The labels analysts gave one article, the latest per tag, oldest first."""
+        q = select(Label).where(Label.article_id == article_id).order_by(col(Label.id))
+        with self.session() as s:
+            latest = {label.tag: label for label in s.exec(q)}
+        return list(latest.values())

@@ -126,6 +126,7 @@ class Span:
     start: int
     end: int
     label: str = ""
+    kind: str = "query"  # how it is shown: "tag-N" (the article's Nth tag), "exclusion", or "query"
 
 
 def query_spans(text: str, query: Node | None) -> list[Span]:
@@ -149,17 +150,42 @@ def query_spans(text: str, query: Node | None) -> list[Span]:
 
 
 def evidence_spans(article: dict[str, Any], field: str = "text") -> list[Span]:
-    """The places in an article's text (or title) that some tag's evidence or a statement points at."""
+    """The places in an article's text (or title) that some tag's evidence or a statement points at, each kind
+    of its tag ("tag-N", N the tag's place in ``tag_details``: one colour per tag) or "exclusion" (a phrase that
+    counts against a tag). Rejected statement candidates are not evidence; a generic word inside a name
+    ("Defence" in "Ministry of Defence") is not highlighted alone."""
+    text = (article["title"] or "") if field == "title" else article["text"]
     spans = []
-    for tag, detail in article["tag_details"].items():
+    for i, (tag, detail) in enumerate(article["tag_details"].items()):
         for e in detail["evidence"]:
-            if e.get("field", "text") == field and e.get("start") is not None and e.get("end") is not None:
-                spans.append(Span(e["start"], e["end"], f"{tag}: {e.get('kind', '')} {e.get('text', '')}".strip()))
+            kind, start, end = e.get("kind", ""), e.get("start"), e.get("end")
+            if e.get("field", "text") != field or start is None or end is None or kind == "rejected":
+                continue
+            if kind == "term" and _inside_name(text, start, end):
+                continue
+            shown = "exclusion" if kind == "exclusion" else f"tag-{i}"
+            label = f"{tag}: {'counts against: ' if shown == 'exclusion' else ''}{kind} {e.get('text', '')}"
+            spans.append(Span(start, end, label.strip(), shown))
     return spans
 
 
-def segments(text: str, spans: list[Span]) -> list[tuple[str, str | None]]:
-    """The text cut into (piece, label) pairs, label None outside every span; overlapping spans are merged."""
+# A run of capitalised words (with "of", "the", "and", "for" between) that names an institution, a team or an event.
+_NAME = re.compile(r"[A-Z][\w'’.-]*(?:\s+(?:(?:of|the|and|for)\s+)*[A-Z][\w'’.-]*)+")
+_NAME_HEADS = re.compile(r"\b(?:Ministry|Department|Office|Committee|Council|Agency|Command|Club|Party|League|Cup|"
+                         r"University|Institute|Group|Union|Service|Forces|Fund|Bank|Court|Street)\b")
+
+
+def _inside_name(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is part of a longer institutional name around it (and not the whole of it)."""
+    for m in _NAME.finditer(text, max(0, start - 80), min(len(text), end + 80)):
+        if m.start() <= start and end <= m.end() and (m.start(), m.end()) != (start, end):
+            return bool(_NAME_HEADS.search(m.group()))
+    return False
+
+
+def segments(text: str, spans: list[Span]) -> list[tuple[str, str | None, str]]:
+    """The text cut into (piece, label, kind) triples, label None outside every span; overlapping spans are
+    merged (the first span's kind shows; every label is kept)."""
     merged: list[list[Any]] = []
     for span in sorted(spans, key=lambda s: (s.start, -s.end)):
         start, end = max(0, span.start), min(len(text), span.end)
@@ -170,16 +196,16 @@ def segments(text: str, spans: list[Span]) -> list[tuple[str, str | None]]:
             if span.label and span.label not in merged[-1][2]:
                 merged[-1][2].append(span.label)
         else:
-            merged.append([start, end, [span.label] if span.label else []])
-    result: list[tuple[str, str | None]] = []
+            merged.append([start, end, [span.label] if span.label else [], span.kind])
+    result: list[tuple[str, str | None, str]] = []
     pos = 0
-    for start, end, labels in merged:
+    for start, end, labels, kind in merged:
         if start > pos:
-            result.append((text[pos:start], None))
-        result.append((text[start:end], "; ".join(labels)))
+            result.append((text[pos:start], None, ""))
+        result.append((text[start:end], "; ".join(labels), kind))
         pos = end
     if pos < len(text):
-        result.append((text[pos:], None))
+        result.append((text[pos:], None, ""))
     return result
 
 
@@ -196,7 +222,8 @@ def snippet(text: str, query: Node | None, chars: int = SNIPPET_CHARS) -> tuple[
     prefix = "…" if start else ""
     suffix = "…" if end < len(text) else ""
     shift = len(prefix) - start
-    inside = [Span(s.start + shift, s.end + shift, s.label) for s in spans if s.start >= start and s.end <= end]
+    inside = [Span(s.start + shift, s.end + shift, s.label, s.kind) for s in spans
+              if s.start >= start and s.end <= end]
     return prefix + cut + suffix, inside
 
 

@@ -113,9 +113,10 @@ def article_page(
     title = item["title"] or "(untitled)"
     return render(
         request, "article.html", a=item, q=q, labelled=labelled, sightings=sightings,
+        labels=w.store.article_labels(article_id),
         title_pieces=segments(title, evidence_spans(item, "title") + query_spans(title, query)),
         text_pieces=segments(item["text"], evidence_spans(item) + query_spans(item["text"], query)),
-        missing=[t for t in w.views.tag_names() if t not in item["tags"]],
+        missing=[t for t in sorted(w.defined_tags) if t not in item["tags"]],
     )
 
 
