@@ -9,12 +9,9 @@ import os
 import socket
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 from monitor.core.config import Settings
 from monitor.core.errors import MonitorError
-from monitor.store.engine import normalise_url
+from monitor.store.engine import sqlite_file
 
 _held: dict[Path, int] = {}  # lock file → open descriptor, kept for the life of the process
 
@@ -30,14 +27,8 @@ def instance_id(settings: Settings) -> str:
 
 def sqlite_lock_path(database_url: str) -> Path | None:
     """The lock file next to an SQLite database file (None: PostgreSQL or an in-memory database)."""
-    try:
-        url = make_url(normalise_url(database_url))
-    except ArgumentError:
-        return None
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    path = Path(url.database).expanduser().resolve()
-    return path.with_name(path.name + ".lock")
+    path = sqlite_file(database_url)
+    return None if path is None else path.with_name(path.name + ".lock")
 
 
 def hold_polling_lock(settings: Settings) -> bool:
