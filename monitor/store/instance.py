@@ -17,7 +17,7 @@ _held: dict[Path, int] = {}  # lock file → open descriptor, kept for the life 
 
 
 class InstanceLockError(MonitorError):
-    """Another process polls the same SQLite database."""
+    """Another process polls the same SQLite database, or its lock file cannot be opened."""
 
 
 def instance_id(settings: Settings) -> str:
@@ -40,8 +40,14 @@ def hold_polling_lock(settings: Settings) -> bool:
         return False
     if path in _held:
         return True
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise InstanceLockError(
+            f"cannot open the polling lock {path}: {exc.strerror or exc} (the database's folder must be writable "
+            "by the poller: SQLite writes its journal there too)"
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
