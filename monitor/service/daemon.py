@@ -82,6 +82,8 @@ async def run_daemon(app: App) -> None:
             LAST_TICK.set_to_current_time()
             try:  # the instances sharing the database see each other in `monitor stats`
                 await asyncio.to_thread(app.store.heartbeat, me, host, os.getpid())
+            except asyncio.CancelledError:  # the daemon stops: the scheduler's shutdown cancels a running tick
+                return
             except Exception as exc:
                 if (reason := storage_fault(exc)) is None:
                     log.exception("heartbeat not stored")
