@@ -332,7 +332,14 @@ class Pipeline:
         known = await self._db(self.store.record_seen, sightings)  # one query for the whole document
         fresh = [(e, x) for e, x, k in zip(parsed.entries, sightings, known, strict=True) if k is None]
         record.new_entries = len(fresh)
-        outcomes = await asyncio.gather(*(self._ingest_entry(feed, entry, sighting) for entry, sighting in fresh))
+        tasks = [asyncio.ensure_future(self._ingest_entry(feed, entry, sighting)) for entry, sighting in fresh]
+        try:
+            outcomes = await asyncio.gather(*tasks)
+        except BaseException:  # one entry failed (say, the database): the others end before the poll does
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         return Counter(outcomes) + Counter(seen=len(sightings) - len(fresh))
 
     @staticmethod
