@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "poll": ("service", "poll", "Poll every due feed once (new feeds are due at once) and print a summary."),
     "health": ("service", "health", "Exit 0 when the daemon ticked recently and the database answers; 1 otherwise."),
     "stats": ("service", "stats", "The config file and database in use, feeds, articles, errors and the last poll."),
+    "backup": ("backup", "backup", "Copy the SQLite database to FILE, consistent while the daemon writes."),
     "feeds": ("feeds", "feeds", "Manage the polled feeds."),
     "articles": ("articles", "articles", "Browse stored articles."),
     "tags": ("articles", "tags", "Why articles were tagged."),

@@ -20,12 +20,12 @@ from typing import Any, Generic, TypeVar
 
 from monitor.core import metrics
 from monitor.core.config import Settings
-from monitor.core.errors import MonitorError
+from monitor.core.errors import DatabaseError, MonitorError
 from monitor.dedup.exact import canonical_url, http_url
 from monitor.ingest.feedparse import FeedEntry, FeedParseError, parse_feed
 from monitor.ingest.fetcher import FEED_ACCEPT, Fetcher, FetchError, Gone
 from monitor.ingest.processor import Candidate, Options, Processed, analysis_rows, process
-from monitor.store import NewArticle, PollRecord, SaveResult, Sighting, Store
+from monitor.store import NewArticle, PollRecord, SaveResult, Sighting, Store, storage_fault
 from monitor.store.instance import instance_id
 from monitor.store.models import Article, Feed, utcnow
 
@@ -36,6 +36,18 @@ R = TypeVar("R")
 
 class FeedBusyError(MonitorError):
     """A feed asked for by name is being polled by another instance."""
+
+
+class StorageFault(DatabaseError):
+    """The database failed during a cycle (a full disk, an I/O error, a lost connection): the cycle stopped, the
+    polls it had not finished left no trace on their feeds' schedules."""
+
+    def __init__(self, reason: str):
+        super().__init__(
+            f"storage failed: {reason}; the polling cycle stopped, feeds' schedules are untouched and their polls "
+            "are done again once the database works"
+        )
+        self.reason = reason
 
 
 class GroupCommit(Generic[T, R]):
@@ -77,8 +89,8 @@ def together_or_each(write: Callable[[list[T]], list[R]], items: list[T]) -> lis
     itself (its exception is its result)."""
     try:
         return list(write(items))
-    except Exception:
-        if len(items) == 1:
+    except Exception as exc:
+        if len(items) == 1 or storage_fault(exc):  # a full disk fails each item alone as well
             raise
     results: list[R | Exception] = []
     for item in items:
@@ -129,6 +141,7 @@ class Pipeline:
         self._options = Options.from_settings(settings)
         self._record_poll = GroupCommit(self._write_polls)
         self._save_article = GroupCommit(self._write_articles)
+        self._claims_left = False  # a cycle stopped by a storage fault could not release its claims
 
     def close(self) -> None:
         """Wait for the database write in progress (if any), so nothing is half-stored; then release this
@@ -136,8 +149,11 @@ class Pipeline:
         self._db_thread.shutdown(wait=True)
         try:
             self.store.release_leases(self.instance)
-        except Exception:  # they expire on their own
-            log.exception("feed claims not released; they expire after poll.lease seconds")
+        except Exception as exc:  # they expire on their own
+            if (reason := storage_fault(exc)) is None:
+                log.exception("feed claims not released; they expire after poll.lease seconds")
+            else:
+                log.warning("feed claims not released (%s); they expire after poll.lease seconds", reason)
 
     async def _db(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._db_thread, partial(fn, *args))
@@ -149,7 +165,8 @@ class Pipeline:
         try:
             await self._db(self.store.add_sightings, sightings)
         except Exception as exc:
-            log.exception("sightings not stored; their feeds will be polled again")
+            if storage_fault(exc) is None:  # a storage fault stops the cycle, which says so
+                log.exception("sightings not stored; their feeds will be polled again")
             return [exc] * len(records)
         write = partial(self.store.record_polls, settings=self.settings.poll)
         feeds: list[Feed | Exception | None] = await self._db(together_or_each, write, records)
@@ -164,7 +181,30 @@ class Pipeline:
 
         Feeds are claimed as poll slots free up, not all at the start: instances sharing the database divide
         the due feeds between them. Claims are renewed while their polls run and released with the feeds' new
-        state; the claims of an instance that dies expire after ``poll.lease`` seconds."""
+        state; the claims of an instance that dies expire after ``poll.lease`` seconds.
+
+        A storage fault (``storage_fault``: a full disk, an I/O error, a lost connection) is not the feeds'
+        fault: it stops the cycle at once (the polls running are cancelled, as at shutdown), the feeds not
+        finished keep their schedule — no error counted, no back-off — and their claims are released, so the
+        next cycle polls them again; StorageFault says why."""
+        try:
+            if self._claims_left:  # the previous cycle stopped on a storage fault and could not release them
+                await self._db(self.store.release_leases, self.instance)
+                self._claims_left = False
+            return await self._run_cycle(feed_id, force)
+        except Exception as exc:
+            reason = storage_fault(exc)
+            if reason is None:
+                raise
+            try:
+                await self._db(self.store.release_leases, self.instance)
+            except Exception:  # the storage is still failing: the next cycle releases them first
+                self._claims_left = True
+            else:
+                self._claims_left = False
+            raise StorageFault(reason) from None
+
+    async def _run_cycle(self, feed_id: int | None, force: bool) -> CycleSummary:
         started = time.perf_counter()
         summary = CycleSummary()
         poll_settings = self.settings.poll
@@ -178,19 +218,19 @@ class Pipeline:
                 if more and free and not failures:
                     try:
                         feeds = await self._claim(feed_id, free, force)
-                    except Exception as exc:  # the polls running end first: none is left half-done
+                    except Exception as exc:  # no new claims; the polls running end first
                         failures.append(exc)
                         feeds = []
                     more = feed_id is None and len(feeds) == free
                     summary.feeds += len(feeds)
                     for feed in feeds:
                         running[asyncio.create_task(self.poll_feed(feed))] = feed
-                if not running:
+                if not running or any(storage_fault(f) for f in failures):  # a storage fault stops them at once
                     break
                 done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     feed = running.pop(task)
-                    if task.exception() is not None:  # say, the database gone: no new claims, let the rest end
+                    if task.exception() is not None:  # no new claims, let the rest end (unless a storage fault)
                         failures.append(task.exception())  # type: ignore[arg-type]
                         continue
                     record, entries = task.result()
@@ -200,12 +240,12 @@ class Pipeline:
                         summary.errors.append((feed.url, record.error))
         finally:
             renewing.cancel()
-            for task in running:  # cancelled (shutdown): their feeds' claims are released by close()
+            for task in running:  # cancelled (shutdown, a storage fault): their feeds' claims are released
                 task.cancel()
             await asyncio.gather(renewing, *running, return_exceptions=True)
         metrics.FEEDS_DUE.set(summary.feeds)
         if failures:
-            raise failures[0]
+            raise next((f for f in failures if storage_fault(f)), failures[0])
         summary.seconds = time.perf_counter() - started
         await self._db(self.store.set_state, "last_poll", utcnow().isoformat())
         metrics.FEEDS_SILENT.set(len(await self._db(self.store.silent_feeds, poll_settings)))
@@ -229,8 +269,9 @@ class Pipeline:
             ids = [feed.id for feed in running.values() if feed.id is not None]
             try:
                 await self._db(self.store.renew_leases, self.instance, ids, lease)
-            except Exception:  # the next renewal may work; a claim lost is only a feed polled twice
-                log.exception("feed claims not renewed")
+            except Exception as exc:  # the next renewal may work; a claim lost is only a feed polled twice
+                if storage_fault(exc) is None:  # a storage fault stops the cycle, which says so
+                    log.exception("feed claims not renewed")
 
     async def poll_feed(self, feed: Feed) -> tuple[PollRecord, Counter[str]]:
         """Fetch, parse and ingest one feed, then store its new state."""
@@ -261,6 +302,8 @@ class Pipeline:
                 try:
                     entries = await self._ingest_document(feed, result.content, result.url, result.content_type, record)
                 except Exception as exc:  # a bug or a hostile document must not stop the other feeds
+                    if storage_fault(exc):  # the database's fault, not the feed's: the cycle stops
+                        raise
                     log.exception("feed ingestion failed", extra={"feed_id": feed.id, "feed_url": feed.url})
                     record.outcome, record.error = "error", f"internal: {type(exc).__name__}: {exc}"
         record.duration_ms = int((time.perf_counter() - clock) * 1000)
@@ -289,7 +332,14 @@ class Pipeline:
         known = await self._db(self.store.record_seen, sightings)  # one query for the whole document
         fresh = [(e, x) for e, x, k in zip(parsed.entries, sightings, known, strict=True) if k is None]
         record.new_entries = len(fresh)
-        outcomes = await asyncio.gather(*(self._ingest_entry(feed, entry, sighting) for entry, sighting in fresh))
+        tasks = [asyncio.ensure_future(self._ingest_entry(feed, entry, sighting)) for entry, sighting in fresh]
+        try:
+            outcomes = await asyncio.gather(*tasks)
+        except BaseException:  # one entry failed (say, the database): the others end before the poll does
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         return Counter(outcomes) + Counter(seen=len(sightings) - len(fresh))
 
     @staticmethod

@@ -14,15 +14,35 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.alerts.sender import schedule_alert_jobs
 from monitor.core.metrics import INSTANCE, LAST_TICK
-from monitor.ingest.pipeline import Pipeline
+from monitor.ingest.pipeline import Pipeline, StorageFault
 from monitor.service.app import App, import_default_feeds, open_pipeline
 from monitor.service.health import health_problems, write_heartbeat
 from monitor.service.ops import serve_ops
+from monitor.store import storage_fault
 from monitor.store.engine import describe
 from monitor.store.instance import instance_id, log_instance
 from monitor.web.serve import embedded_web
 
 log = logging.getLogger(__name__)
+
+
+class Outage:
+    """One log line when something the daemon does on every tick starts failing for a storage fault, one when it
+    works again — not a traceback every tick while a disk is full."""
+
+    def __init__(self, failing: str, recovered: str):
+        self.failing, self.recovered = failing, recovered
+        self.reason: str | None = None
+
+    def failed(self, reason: str) -> None:
+        if self.reason is None:
+            log.error(self.failing, reason)
+        self.reason = reason
+
+    def worked(self) -> None:
+        if self.reason is not None:
+            log.info(self.recovered)
+        self.reason = None
 
 
 async def run_daemon(app: App) -> None:
@@ -43,6 +63,10 @@ async def run_daemon(app: App) -> None:
         polling: set[asyncio.Task[None]] = set()
 
         heartbeat_error: list[str] = []  # why the last heartbeat could not be written (empty when it was)
+        stored_heartbeat = Outage("heartbeat not stored in the database: %s; polling goes on",
+                                  "heartbeat stored in the database again")
+        storage = Outage("storage failed: %s; polling stopped, the feeds' schedules untouched; every tick tries "
+                         "again", "storage works again: polling resumed")
 
         async def tick() -> None:
             try:
@@ -58,11 +82,18 @@ async def run_daemon(app: App) -> None:
             LAST_TICK.set_to_current_time()
             try:  # the instances sharing the database see each other in `monitor stats`
                 await asyncio.to_thread(app.store.heartbeat, me, host, os.getpid())
-            except Exception:
-                log.exception("heartbeat not stored")
+            except asyncio.CancelledError:  # the daemon stops: the scheduler's shutdown cancels a running tick
+                return
+            except Exception as exc:
+                if (reason := storage_fault(exc)) is None:
+                    log.exception("heartbeat not stored")
+                else:
+                    stored_heartbeat.failed(reason)
+            else:
+                stored_heartbeat.worked()
             if polling:  # the previous cycle is still running
                 return
-            task = asyncio.create_task(_cycle(pipeline))
+            task = asyncio.create_task(_cycle(pipeline, storage))
             polling.add(task)
             task.add_done_callback(polling.discard)
 
@@ -91,19 +122,26 @@ async def run_daemon(app: App) -> None:
         await asyncio.gather(*polling, return_exceptions=True)
     try:
         app.store.remove_instance(me)
-    except Exception:
-        log.exception("instance not removed from the database; it drops out of `monitor stats` when its "
-                      "heartbeat is old")
+    except Exception as exc:
+        why = "instance not removed from the database; it drops out of `monitor stats` when its heartbeat is old"
+        if (reason := storage_fault(exc)) is None:
+            log.exception(why)
+        else:
+            log.error("%s (%s)", why, reason)
     log.info("daemon stopped")
 
 
-async def _cycle(pipeline: Pipeline) -> None:
+async def _cycle(pipeline: Pipeline, storage: Outage) -> None:
     try:
         summary = await pipeline.run_cycle()
     except asyncio.CancelledError:
         raise
+    except StorageFault as exc:  # not the feeds' fault: the next tick runs the cycle again
+        storage.failed(exc.reason)
+        return
     except Exception:
         log.exception("polling cycle failed")
         return
+    storage.worked()
     if summary.feeds:
         log.info("cycle done", extra=summary.as_dict() | {"errors": len(summary.errors)})

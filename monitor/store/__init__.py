@@ -11,12 +11,12 @@ from sqlmodel import select
 
 from monitor.store.alerts import AlertStore
 from monitor.store.articles import ArticleStore, NewArticle, SaveResult, Sighting
-from monitor.store.base import ArticleHook
+from monitor.store.base import ArticleHook, storage_fault
 from monitor.store.feeds import FeedStore, PollRecord
 from monitor.store.labels import LabelStore
 from monitor.store.models import Article, Feed
 
-__all__ = ["ArticleHook", "NewArticle", "PollRecord", "SaveResult", "Sighting", "Stats", "Store"]
+__all__ = ["ArticleHook", "NewArticle", "PollRecord", "SaveResult", "Sighting", "Stats", "Store", "storage_fault"]
 
 
 @dataclass

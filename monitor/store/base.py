@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, col, select
 
 from monitor.core.config import StoriesSettings
@@ -27,6 +27,17 @@ if TYPE_CHECKING:
     from monitor.store.alerts import Outbox
 
 ArticleHook = Callable[["Outbox", Article], None]
+
+
+def storage_fault(exc: BaseException) -> str | None:
+    """Why the database cannot be written or reached, when that is what ``exc`` says — a full disk, an I/O
+    error, a read-only file, a lock held too long, a lost connection: the storage's fault, not the data's — as
+    one line; None for any other error (a constraint violated by one item, a bug)."""
+    if isinstance(exc, DatabaseError):
+        return str(exc)
+    if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return (str(exc.orig or exc).strip().splitlines() or [type(exc.orig).__name__])[0]
+    return None
 
 
 class StoreBase:

@@ -48,6 +48,17 @@ def redact(url: str) -> str:
         return url
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of an SQLite URL, absolute (None: PostgreSQL, an in-memory database, an invalid URL)."""
+    try:
+        parsed = make_url(normalise_url(url))
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database).expanduser().resolve()
+
+
 def describe(url: str) -> str:
     """The database as logs and ``monitor stats`` show it: password masked, a relative SQLite path made absolute
     (it is relative to the working directory, so a command run elsewhere opens another file)."""

@@ -9,18 +9,15 @@ import os
 import socket
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 from monitor.core.config import Settings
 from monitor.core.errors import MonitorError
-from monitor.store.engine import normalise_url
+from monitor.store.engine import sqlite_file
 
 _held: dict[Path, int] = {}  # lock file → open descriptor, kept for the life of the process
 
 
 class InstanceLockError(MonitorError):
-    """Another process polls the same SQLite database."""
+    """Another process polls the same SQLite database, or its lock file cannot be opened."""
 
 
 def instance_id(settings: Settings) -> str:
@@ -30,14 +27,8 @@ def instance_id(settings: Settings) -> str:
 
 def sqlite_lock_path(database_url: str) -> Path | None:
     """The lock file next to an SQLite database file (None: PostgreSQL or an in-memory database)."""
-    try:
-        url = make_url(normalise_url(database_url))
-    except ArgumentError:
-        return None
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    path = Path(url.database).expanduser().resolve()
-    return path.with_name(path.name + ".lock")
+    path = sqlite_file(database_url)
+    return None if path is None else path.with_name(path.name + ".lock")
 
 
 def hold_polling_lock(settings: Settings) -> bool:
@@ -49,8 +40,14 @@ def hold_polling_lock(settings: Settings) -> bool:
         return False
     if path in _held:
         return True
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise InstanceLockError(
+            f"cannot open the polling lock {path}: {exc.strerror or exc} (the database's folder must be writable "
+            "by the poller: SQLite writes its journal there too)"
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
