@@ -81,9 +81,12 @@ def save(
         url=url or f"https://news.example/{content_hash(text)}", feed_id=feed_id, tags=list(tags),
         published=published or datetime(2022, 3, 1, 8, 30, tzinfo=UTC), minhash=sig.to_bytes() if sig else None,
     )
-    rows = [ArticleTag(article_id=article.id, tag=t, score=3.5 - i, evidence=[
-        {"kind": "term", "text": f"'Kyiv' <evidence for {t}>", "field": "title", "weight": 1.5},
-    ]) for i, t in enumerate(tags)]
+    evidence = [  # as the tagger records it: the words matched, by offsets into the title or the text
+        {"kind": "term", "text": "'Kyiv' (kyiv [ukraine])", "field": field, "start": at, "end": at + 4, "weight": 1.5}
+        for field, at in (("title", title.find("Kyiv")), ("text", text.find("Kyiv"))) if at >= 0
+    ] + [{"kind": "feature", "text": "article.topic = 2 x weight +0.722", "field": "text", "start": None,
+          "end": None, "weight": 1.44}]
+    rows = [ArticleTag(article_id=article.id, tag=t, score=3.5 - i, evidence=evidence) for i, t in enumerate(tags)]
     statements = [Statement(article_id=article.id, speaker=speaker[0], role=speaker[1], text=QUOTE, start=0,
                             end=10)] if UK in tags else []
     sighting = Sighting(feed_id, article.url or "", article.url, None)
@@ -138,7 +141,8 @@ def test_immediate_alert_is_a_multipart_mail_with_evidence_and_statements(
 ) -> None:
     settings, store = alerting
     feed_id = add_feed(store, "https://wire.example/feed.xml")
-    article = save(store, "Russian strikes hit Kyiv overnight", story_text(1), feed_id=feed_id)
+    hostile = " Shelling near Kyiv <script>x</script> went on."
+    article = save(store, "Russian strikes hit Kyiv overnight", story_text(1) + hostile, feed_id=feed_id)
     [alert] = alerts(store)
     assert (alert.status, alert.kind, alert.article_ids) == ("pending", "immediate", [article.id])
 
@@ -159,8 +163,10 @@ def test_immediate_alert_is_a_multipart_mail_with_evidence_and_statements(
         assert article.url in body
         assert "Story 1. " in body  # the extract
         assert "Ben Wallace" in body and "Defence Secretary" in body
-    assert QUOTE in text and "evidence for ukraine-war" in text
-    assert "&lt;evidence for ukraine-war&gt;" in html  # evidence escaped
+    assert QUOTE in text and f"Tagged {WAR} for: Kyiv" in text  # evidence as a reader writes it
+    assert '"Shelling near Kyiv <script>x</script> went on."' in text  # the sentence that holds the words
+    assert "&lt;script&gt;" in html and "<script>" not in html  # escaped
+    assert "weight" not in text and "article.topic" not in text  # no model internals
     assert plain_text(1)[-100:] not in text  # an extract, not the whole text
     [sent] = alerts(store)
     assert (sent.status, sent.attempts, sent.last_error) == ("sent", 1, None) and sent.sent_at
@@ -177,7 +183,7 @@ def test_a_body_is_named_as_the_speaker_not_unattributed(alerting: tuple[Setting
     [msg] = mail.messages
     for body in parts(msg):
         assert "Ministry of Defence" in body and "unattributed" not in body
-    assert f'- Ministry of Defence: \u201c{QUOTE}\u201d' in parts(msg)[0]
+    assert f'- Ministry of Defence, 2022-03-01: \u201c{QUOTE}\u201d' in parts(msg)[0]  # dated
 
 
 def test_filters_tags_keywords_feeds_and_never_seeds(config_file: Path, mail: SmtpServer, store: Store) -> None:

@@ -27,6 +27,51 @@ UNTAGGED = "(no tag)"
 TEST = "test"  # the kind of a test message (`monitor alerts test`)
 
 
+# The end of a sentence: its mark (and a closing quotation mark) before a space, or a line break.
+_SENTENCE_END = re.compile(r"[.!?][\"\u201d\u2019']?\s+|\n+")
+
+
+@dataclass(frozen=True)
+class Reasons:
+    """A tag's evidence as a reader would write it: the words that made it, a sentence showing them, and what
+    counted against it (the model's weights and features stay out of a mail; the monitor's page has them)."""
+
+    terms: tuple[str, ...] = ()
+    sentences: tuple[str, ...] = ()
+    against: tuple[str, ...] = ()
+
+
+def reasons(tag: ArticleTag, title: str, text: str, shown: int = 2) -> Reasons:
+    """Reasons of one tag from its evidence: the distinct words matched (title first), up to ``shown`` sentences
+    of the text that hold them, and the exclusions."""
+    terms: list[str] = []
+    spans: list[tuple[int, int]] = []
+    against: list[str] = []
+    for e in tag.evidence:
+        start, end, field_ = e.get("start"), e.get("end"), e.get("field", "text")
+        if start is None or end is None:
+            continue
+        source = title if field_ == "title" else text
+        words = one_line(source[start:end], 80)
+        if e.get("kind") == "exclusion":
+            against.append(words)
+        elif e.get("kind") == "term":
+            if words.lower() not in (w.lower() for w in terms):
+                terms.append(words)
+            if field_ == "text":
+                spans.append((start, end))
+    sentences: list[str] = []
+    for start, end in sorted(spans):
+        left = max((m.end() for m in _SENTENCE_END.finditer(text, max(0, start - 600), start)), default=0)
+        after = _SENTENCE_END.search(text, end)
+        sentence = one_line(text[left:after.start() if after else len(text)].strip(), 240)
+        if sentence and sentence not in sentences:
+            sentences.append(sentence)
+        if len(sentences) == shown:
+            break
+    return Reasons(tuple(terms[:8]), tuple(sentences), tuple(dict.fromkeys(against)))
+
+
 @dataclass
 class ArticleView:
     """What the templates show of one article."""
@@ -42,6 +87,7 @@ class ArticleView:
     story_id: str = ""
     date: datetime | None = None  # the publication date (None: undated; ``published`` is then the fetch time)
     page: str | None = None  # the article's page in the monitor's interface (when web.base_url is set)
+    reasons: dict[str, Reasons] = field(default_factory=dict)  # per tag, as a reader would write them
 
     @property
     def tag_names(self) -> list[str]:
@@ -78,6 +124,7 @@ def load_articles(loaded: AlertArticles, article_ids: Sequence[str], base_url: s
                 source=source or "unknown source", published=a.published or a.fetched_at, extract=extract(a.text),
                 tags=sorted(tags.get(a.id, []), key=lambda t: -t.score), statements=statements.get(a.id, []),
                 story_id=a.story_id or a.id, date=a.published, page=f"{base_url}/articles/{a.id}" if base_url else None,
+                reasons={tag.tag: reasons(tag, a.title or "", a.text) for tag in tags.get(a.id, [])},
             )
         )
     return views
