@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.core.config import load_settings
+from monitor.core.config import load_settings, packaged_config_dir
 from monitor.core.errors import ConfigError
 from monitor.core.section import Section
 
@@ -61,3 +61,22 @@ def test_broken_toml_and_missing_file(tmp_path: Path) -> None:
         load_settings(bad, {})
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "missing.toml", {})
+
+
+def test_a_config_holding_only_the_database_falls_back_to_the_packaged_rules(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    (folder / "monitor.toml").write_text(f'database_url = "sqlite:///{tmp_path / "m.db"}"\ndefault_feeds = ""\n')
+    env = {**os.environ, "MONITOR_CONFIG": str(folder / "monitor.toml")}
+    listed = subprocess.run([sys.executable, "-m", "monitor", "articles", "list", "--tag", "uk-defence-statement"],
+                            capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert len(listed.stdout.splitlines()) == 3  # the seeds, tagged by the packaged rules, officials and model
+    settings = load_settings(folder / "monitor.toml")
+    assert settings.tagging_file("tags_file") == packaged_config_dir() / "tags.toml"
+    (folder / "tags.toml").write_text("")  # one of its own is used when it has one
+    assert settings.tagging_file("tags_file") == folder / "tags.toml"

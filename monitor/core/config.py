@@ -211,21 +211,33 @@ class Settings(Section):
         """Resolve a path setting relative to the config file's directory ("" means unset)."""
         return resolve_path(self.config_dir, path) if path else None
 
+    def tagging_file(self, name: str) -> Path | None:
+        """A ``[tagging]`` file (``tags_file``, ``officials_file``, ``model_file``) resolved against the config's
+        folder; left at its default and absent there, the packaged one (a config holding only ``database_url``
+        works anywhere). None when set to ""."""
+        value = getattr(self.tagging, name)
+        path = self.resolve(value)
+        if path is not None and not path.exists() and value == TaggingSettings.model_fields[name].default:
+            return packaged_config_dir() / value
+        return path
+
 
 def resolve_path(config_dir: Path, path: str) -> Path:
     p = Path(path).expanduser()
     return p if p.is_absolute() else config_dir / p
 
 
+def packaged_config_dir() -> Path:
+    """The configuration shipped with the package (``monitor/defaults`` when installed, ``config/`` in a
+    checkout): the rules, officials, ministers and model any setting left out falls back to."""
+    packaged = Path(__file__).parent.parent / "defaults"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "config"
+
+
 def default_config_path() -> Path:
     """``./config/monitor.toml`` when present, else the defaults shipped with the package."""
     local = Path("config/monitor.toml")
-    if local.is_file():
-        return local
-    packaged = Path(__file__).parent.parent / "defaults" / "monitor.toml"
-    if packaged.is_file():
-        return packaged
-    return Path(__file__).resolve().parents[2] / "config" / "monitor.toml"
+    return local if local.is_file() else packaged_config_dir() / "monitor.toml"
 
 
 def _env_keys() -> dict[str, tuple[str, ...]]:

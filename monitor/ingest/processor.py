@@ -59,9 +59,9 @@ class Options:
         t = settings.tagging
         return cls(
             min_text_chars=settings.extraction.min_text_chars,
-            tags_file=settings.resolve(t.tags_file) or Path(t.tags_file),
-            officials_file=settings.resolve(t.officials_file) or Path(t.officials_file),
-            model_file=settings.resolve(t.model_file),
+            tags_file=settings.tagging_file("tags_file") or Path(t.tags_file),
+            officials_file=settings.tagging_file("officials_file") or Path(t.officials_file),
+            model_file=settings.tagging_file("model_file"),
             neardup=NearDupConfig.of(settings.stories),
         )
 

@@ -29,7 +29,7 @@ class Web:
         from monitor.tagging.rules import defined_tags
 
         views = Views(store.engine)
-        tags_file = settings.resolve(settings.tagging.tags_file)
+        tags_file = settings.tagging_file("tags_file")
         defined = defined_tags(tags_file) if tags_file is not None else set()
         return cls(settings, store, views.search, views, frozenset(defined))
 
