@@ -297,3 +297,19 @@ def test_a_subscription_naming_an_unknown_tag_is_refused(config_file: Path) -> N
                            'recipients = ["analyst@example.org"]\ntags = ["ukraine-war", "ukriane-war"]\n')
     error = one_line_error(["stats"], {"MONITOR_LOG_LEVEL": "ERROR"})
     assert "subscription 'war' names unknown tag(s) ukriane-war" in error and "ukraine-war" in error
+
+
+def test_a_cycle_where_no_feed_can_be_reached_says_the_network_looks_unreachable(
+    app: App, server: NewsServer
+) -> None:
+    closed = [f"http://127.0.0.1:{free_port()}/feed{n}.xml" for n in range(2)]  # nothing listens there
+    for url in closed:
+        app.store.add_feed(url)
+    summary = run_cycle(app)
+    assert summary.feeds == 2 and summary.outcomes["error"] == 2
+    why = summary.unreachable()
+    assert why is not None and "failed to resolve or connect" in why and summary.as_dict()["network_unreachable"]
+    server.static("/feed.xml", rss([]), "application/rss+xml")  # one feed that answers: the feeds' own errors
+    app.store.add_feed(server.url("/feed.xml"))
+    make_due(app.store)
+    assert run_cycle(app).unreachable() is None

@@ -96,6 +96,9 @@ def poll(ctx: Context, once: bool, feed_url: str | None, now: bool, as_json: boo
         return
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(summary["outcomes"].items())) or "none"
     click.echo(f"polled {plural(summary['feeds'], 'feed')} in {summary['seconds']:.1f}s ({outcomes})")
+    if summary["network_unreachable"]:
+        click.echo("the network looks unreachable: every feed failed to resolve or connect; check this machine's "
+                   "network, DNS or proxy (http.proxy)")
     click.echo(
         f"articles: {summary['articles_new']} new, {plural(summary['articles_duplicate'], 'duplicate')}, "
         f"{plural(summary['entries_seen'], 'entry', 'entries')} seen before, {summary['entries_empty']} without text"

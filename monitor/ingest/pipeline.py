@@ -111,9 +111,18 @@ class CycleSummary:
     errors: list[tuple[str, str]] = field(default_factory=list)  # feed URL, error
     seconds: float = 0.0
 
+    def unreachable(self) -> str | None:
+        """Why the network looks unreachable, when every feed polled failed to resolve or connect (None
+        otherwise): not the feeds' fault, and worth saying once rather than as N feed errors."""
+        if not self.feeds or len(self.errors) < self.feeds or not all(e.startswith("connect:") for _, e in self.errors):
+            return None
+        return (f"every feed polled ({self.feeds}) failed to resolve or connect, e.g. {self.errors[0][1][9:]!r}: "
+                "check this machine's network, DNS or proxy (http.proxy)")
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "feeds": self.feeds,
+            "network_unreachable": self.unreachable() is not None,
             "outcomes": dict(self.outcomes),
             "articles_new": self.entries["new"],
             "articles_duplicate": self.entries["duplicate"],

@@ -67,6 +67,7 @@ async def run_daemon(app: App) -> None:
                                   "heartbeat stored in the database again")
         storage = Outage("storage failed: %s; polling stopped, the feeds' schedules untouched; every tick tries "
                          "again", "storage works again: polling resumed")
+        network = Outage("the network looks unreachable: %s", "the network answers again: feeds reached")
 
         async def tick() -> None:
             try:
@@ -93,7 +94,7 @@ async def run_daemon(app: App) -> None:
                 stored_heartbeat.worked()
             if polling:  # the previous cycle is still running
                 return
-            task = asyncio.create_task(_cycle(pipeline, storage))
+            task = asyncio.create_task(_cycle(pipeline, storage, network))
             polling.add(task)
             task.add_done_callback(polling.discard)
 
@@ -131,7 +132,7 @@ async def run_daemon(app: App) -> None:
     log.info("daemon stopped")
 
 
-async def _cycle(pipeline: Pipeline, storage: Outage) -> None:
+async def _cycle(pipeline: Pipeline, storage: Outage, network: Outage) -> None:
     try:
         summary = await pipeline.run_cycle()
     except asyncio.CancelledError:
@@ -145,3 +146,7 @@ async def _cycle(pipeline: Pipeline, storage: Outage) -> None:
     storage.worked()
     if summary.feeds:
         log.info("cycle done", extra=summary.as_dict() | {"errors": len(summary.errors)})
+        if (why := summary.unreachable()) is not None:
+            network.failed(why)
+        else:
+            network.worked()
