@@ -4,6 +4,7 @@ contract for errors (the OpenAPI document included), HEAD, and the security head
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -273,3 +274,43 @@ def test_evidence_reads_as_evidence_and_a_label_given_is_shown_again(
     assert posted.status_code == 200, posted.text[:300]
     page = client.get(f"/articles/{corpus['a1']}").text  # coming back later
     assert "you marked it wrong on" in page and 'class="tag tag-0"' in page and 'mark class="tag-0"' in page
+
+
+def test_silent_and_half_sent_connections_are_closed(config_file: Path, settings: Settings) -> None:
+    import socket
+    import time
+
+    from tests.test_ops import free_port
+    from tests.test_process_safety import wait_for
+
+    port = free_port()
+    env = {**os.environ, "MONITOR_WEB_HEADER_TIMEOUT": "1", "MONITOR_IMPORT_SEEDS": "false"}
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "web", "--port", str(port)], env=env,
+                            stderr=subprocess.DEVNULL)
+    try:
+        def answers() -> bool:
+            try:
+                return socket.create_connection(("127.0.0.1", port), timeout=2) is not None
+            except OSError:
+                return proc.poll() is not None
+
+        wait_for(answers, timeout=60)
+        assert proc.poll() is None
+        for payload in (b"", b"GET /api/v1/feeds HTTP/1.1\r\nHost: 127.0.0.1"):
+            with socket.create_connection(("127.0.0.1", port)) as s:
+                s.sendall(payload)
+                s.settimeout(60)  # generous: the server closes it after its 1 s deadline
+                started = time.monotonic()
+                assert s.recv(100) == b""  # closed, no answer
+                assert time.monotonic() - started < 30
+        with socket.create_connection(("127.0.0.1", port)) as s:  # a whole request is answered as ever
+            s.sendall(b"GET /api/v1/feeds HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            s.settimeout(60)
+            assert s.recv(100).startswith(b"HTTP/1.1 200")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

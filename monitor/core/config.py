@@ -108,6 +108,7 @@ class WebSettings(Section):
     # the pages; each opens nothing else, and removing it revokes it. At least 32 characters each.
     feed_keys: tuple[str, ...] = ()
     session_hours: float = Field(12, gt=0)  # a sign-in lasts this long
+    header_timeout: float = Field(10, gt=0)  # seconds for a request's headers; a silent connection closes
     login_attempts: int = Field(5, ge=1)  # failed sign-ins per address per minute before the next are refused
 
     @field_validator("allowed_hosts", "feed_keys", mode="before")

@@ -21,7 +21,10 @@ def _config(settings: Settings, store: Store, host: str, port: int) -> uvicorn.C
 
     check_bind(host, settings.web.token)
     app = create_app(settings, store)
-    return uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
+    from monitor.web.connections import HeaderDeadline
+
+    return uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, server_header=False,
+                          http=HeaderDeadline.with_timeout(settings.web.header_timeout))
 
 
 def serve(settings: Settings, store: Store, host: str, port: int) -> None:
