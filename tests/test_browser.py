@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from monitor.core.config import Settings
 from monitor.service.app import open_app
@@ -73,6 +74,17 @@ def site(config_file: Path, settings: Settings) -> Iterator[str]:
                 fetched_at=published + timedelta(hours=30)),
         None, tags=[ArticleTag(article_id="00000000000000b1", tag="ukraine-war", score=1.0, evidence=[])],
     )
+    # a story of two copies: the wire copy fetched first but published later than the other outlet's piece
+    day = datetime(2026, 3, 2, tzinfo=UTC)
+    for aid, title, published, fetched in (
+        ("00000000000000c1", "Wire copy", day.replace(hour=9, minute=10), day.replace(hour=9, minute=20)),
+        ("00000000000000c2", "Early piece", day.replace(hour=6, minute=30), day.replace(hour=11)),
+    ):
+        app.store.save_article(Article(id=aid, content_hash=aid, title=title, text=f"{title} on Kyiv.", source="page",
+                                       published=published, fetched_at=fetched), None)
+    with app.store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE article SET story_id = '00000000000000c1', duplicate_of = '00000000000000c1' "
+                             "WHERE id = '00000000000000c2'"))
     app.store.engine.dispose()
     port = free_port()
     log = config_file.parent / "web.log"
@@ -161,6 +173,9 @@ def test_front_page_search_article_evidence_and_statements_timeline(browser: obj
     assert legend and all(e.rect["y"] + e.rect["height"] <= bottom + 1 for e in legend)  # inside, not cut off
     driver.get(site + "/statements")  # type: ignore[attr-defined]
     shoot(driver, "statements")
+    driver.get(site + "/stories/00000000000000c1")  # type: ignore[attr-defined]
+    rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "tbody tr")]  # type: ignore[attr-defined]
+    assert "Early piece" in rows[0] and "original" in rows[0] and "Wire copy" in rows[1] and "+2.7 h" in rows[1]
     driver.get(site + "/feeds")  # type: ignore[attr-defined]
     shoot(driver, "feeds")
 

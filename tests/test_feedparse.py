@@ -74,3 +74,13 @@ def test_unreadable_documents_raise_a_clear_error(doc: bytes) -> None:
 
 def test_html_to_text_drops_scripts() -> None:
     assert html_to_text("<p>a</p><script>evil()</script><p>b &amp; c</p>") == "a\n\nb & c"
+
+
+def test_only_web_links_are_kept_from_entries() -> None:
+    items = [Item("Script", "javascript:alert(1)", "g1"), Item("Data", "data:text/html,<b>x</b>", "g2"),
+             Item("Web", "https://news.example/a", "g3")]
+    for document in (rss(items), atom(items)):
+        links = [e.link for e in parse_feed(document, "http://127.0.0.9/feed.xml").entries]
+        assert links == [None, None, "https://news.example/a"]
+    json_feed = b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": "1", "url": "javascript:x()"}]}'
+    assert [e.link for e in parse_feed(json_feed, "http://127.0.0.9/feed.json").entries] == [None]
