@@ -2,9 +2,11 @@
 
 import asyncio
 import itertools
+import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from monitor.ingest.fetcher import Fetcher
 from monitor.ingest.pipeline import CycleSummary, Pipeline
@@ -12,6 +14,7 @@ from monitor.ingest.robots import DISALLOWED, UNREACHABLE
 from monitor.service.app import App
 from monitor.store.models import Article
 from tests.newsworld import Item, NewsServer, Reply, rss
+from tests.test_cli import monitor
 from tests.test_pipeline import make_due, publish
 
 SUMMARY = "A summary long enough to be the article when its page is not fetched: " + "words " * 20
@@ -247,3 +250,27 @@ def test_per_feed_override_fetches_disallowed_pages(app: App, server: NewsServer
     make_due(app.store)
     cycles(app, 1)
     assert server.hits("/news/2") == [] and by_url(app, server)["/news/2"].extraction_method == DISALLOWED
+
+
+def test_cli_sets_the_override_and_says_why_an_article_is_from_the_feed(config_file: Path, server: NewsServer) -> None:
+    robots(server, "User-agent: *\nDisallow: /private/\n")
+    publish(server, 1, "/private/1")
+    feed = feed_of(server, ["/private/1"])
+    monitor("feeds", "add", "--no-check", feed)
+    monitor("poll", "--once")
+
+    shown = monitor("feeds", "show", feed).stdout
+    assert "robots.txt: obeyed for article pages (1 article stored from the feed's text: robots.txt disallows)" in shown
+    assert json.loads(monitor("feeds", "show", feed, "--json").stdout)["robots_withheld"] == {DISALLOWED: 1}
+    listed = [json.loads(line) for line in monitor("articles", "list", "--json").stdout.splitlines()]
+    [article] = [a for a in listed if a["url"] == server.url("/private/1")]  # among the seed corpus
+    assert article["source"] == "feed" and article["extraction_method"] == DISALLOWED
+    assert "extraction_method: robots.txt disallows" in monitor("articles", "show", article["id"]).stdout
+
+    assert "robots.txt ignored for this feed's article pages" in monitor("feeds", "set", feed, "--ignore-robots").stdout
+    assert json.loads(monitor("feeds", "show", feed, "--json").stdout)["ignore_robots"] is True
+    assert "robots.txt: ignored" in monitor("feeds", "show", feed).stdout
+    assert "robots.txt obeyed" in monitor("feeds", "set", feed, "--obey-robots").stdout
+    assert json.loads(monitor("feeds", "show", feed, "--json").stdout)["ignore_robots"] is False
+    nothing = monitor("feeds", "set", feed, check=False)
+    assert nothing.returncode != 0 and "nothing to set" in nothing.stderr
