@@ -67,7 +67,17 @@ def feed_json(feed: Feed, poll: PollSettings) -> dict[str, Any]:
         "created_at": iso(feed.created_at), "interval": feed.interval(poll, utcnow()),
         "interval_set": feed.poll_interval, "entry_gap": feed.entry_gap, "stated_interval": feed.stated_interval,
         "last_new_entry_at": iso(feed.last_new_entry_at), "silent": feed.is_silent(poll, utcnow()),
+        "ignore_robots": feed.ignore_robots,
     }
+
+
+def _robots(feed: Feed, withheld: dict[str, int]) -> str:
+    """Whether the feed's article pages follow robots.txt, and what it kept from being fetched."""
+    if feed.ignore_robots:
+        return "ignored for this feed's article pages (`feeds set --ignore-robots`)"
+    kept = "; ".join(f"{plural(n, 'article')} stored from the feed's text: {why}"
+                     for why, n in sorted(withheld.items()))
+    return "obeyed for article pages" + (f" ({kept})" if kept else "")
 
 
 def _added(checked: CheckedFeed, feed: Feed, created: bool) -> str:
@@ -147,8 +157,9 @@ def feeds_show(ctx: Context, url: str, as_json: bool) -> None:
     feed = find_feed(store, url)
     assert feed.id is not None
     history = store.fetch_history(feed.id)
+    withheld = store.robots_withheld(feed.id)
     if as_json:
-        echo_json(feed_json(feed, poll) | {"history": [
+        echo_json(feed_json(feed, poll) | {"robots_withheld": withheld, "history": [
             {"started_at": iso(row.started_at), "outcome": row.outcome, "status": row.status_code,
              "duration_ms": row.duration_ms, "bytes": row.bytes, "entries": row.entries,
              "new_articles": row.new_articles, "error": row.error}
@@ -159,6 +170,7 @@ def feeds_show(ctx: Context, url: str, as_json: bool) -> None:
     if feed.folder:
         click.echo(f"folder: {feed.folder}")
     click.echo(f"state: {_state(feed, poll)}\nschedule: {_schedule(feed, poll)}")
+    click.echo(f"robots.txt: {_robots(feed, withheld)}")
     click.echo(f"last polled: {shown(feed.last_polled_at)}\nlast success: {shown(feed.last_success_at)}")
     click.echo(f"next poll: {shown(feed.next_poll_at)}\nadded: {shown(feed.created_at)}")
     click.echo("history:" + ("" if history else " -"))
@@ -193,19 +205,31 @@ def feeds_disable(ctx: Context, urls: tuple[str, ...]) -> None:
 
 @feeds.command("set")
 @click.argument("url")
-@click.option("--interval", type=click.IntRange(min=0), required=True, metavar="SECONDS",
+@click.option("--interval", type=click.IntRange(min=0), metavar="SECONDS",
               help="Poll this feed every SECONDS (0: follow its rhythm again).")
+@click.option("--ignore-robots/--obey-robots", default=None,
+              help="Fetch this feed's article pages whatever the site's robots.txt says (only with the publisher's "
+                   "permission), or obey robots.txt again (the default). The feed itself is polled either way.")
 @pass_ctx
-def feeds_set(ctx: Context, url: str, interval: int) -> None:
-    """Fix one feed's poll interval, or (0) let it follow the feed's rhythm again; the next poll moves at once."""
+def feeds_set(ctx: Context, url: str, interval: int | None, ignore_robots: bool | None) -> None:
+    """Fix one feed's poll interval, or (0) let it follow the feed's rhythm again (the next poll moves at once);
+    fetch its article pages regardless of robots.txt, or not."""
     poll = ctx.settings.poll
+    if interval is None and ignore_robots is None:
+        raise click.UsageError("nothing to set: give --interval, --ignore-robots or --obey-robots")
     if interval and not poll.min_interval <= interval <= poll.max_interval:
         raise MonitorError(f"--interval {interval}: between poll.min_interval ({poll.min_interval:g}) and "
                            f"poll.max_interval ({poll.max_interval:g}) seconds, or 0")
     store = ctx.app.store
-    feed = store.set_feed_interval(find_feed(store, url).url, interval or None, poll)
-    assert feed is not None
-    click.echo(f"{feed.url}: {_schedule(feed, ctx.settings.poll)}")
+    url = find_feed(store, url).url
+    if ignore_robots is not None:
+        feed = store.set_feed_ignore_robots(url, ignore_robots)
+        assert feed is not None
+        click.echo(f"{feed.url}: robots.txt {_robots(feed, {})}")
+    if interval is not None:
+        feed = store.set_feed_interval(url, interval or None, poll)
+        assert feed is not None
+        click.echo(f"{feed.url}: {_schedule(feed, ctx.settings.poll)}")
 
 
 @feeds.command("import")

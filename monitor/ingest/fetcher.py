@@ -181,6 +181,13 @@ class _HostGate:
     async def __aexit__(self, *exc: object) -> None:
         self._slots.release()
 
+    def set_gap(self, gap: float) -> None:
+        """Space later starts ``gap`` seconds apart, the next one ``gap`` from now when the gap grows (it is set
+        right after a request to the host: robots.txt)."""
+        if gap > self._gap:
+            self._next_start = max(self._next_start, time.monotonic() + gap)
+        self._gap = gap
+
 
 class _ReleasingStream(httpx.AsyncByteStream):
     """A response body that calls ``release`` once closed."""
@@ -324,6 +331,11 @@ class Fetcher:
                 self._settings.per_host_concurrency, self._settings.per_host_min_gap
             )
         return gate
+
+    def set_crawl_delay(self, url: str, delay: float | None) -> None:
+        """Space the requests to ``url``'s host by its robots.txt ``Crawl-delay`` (None: by
+        ``http.per_host_min_gap`` again); never closer than ``http.per_host_min_gap``."""
+        self._gate(url).set_gap(max(self._settings.per_host_min_gap, delay or 0.0))
 
     async def fetch(
         self,

@@ -25,6 +25,7 @@ from monitor.dedup.exact import canonical_url, http_url
 from monitor.ingest.feedparse import FeedEntry, FeedParseError, parse_feed
 from monitor.ingest.fetcher import FEED_ACCEPT, Fetcher, FetchError, Gone
 from monitor.ingest.processor import Candidate, Options, Processed, analysis_rows, process
+from monitor.ingest.robots import Robots
 from monitor.store import NewArticle, PollRecord, SaveResult, Sighting, Store, storage_fault
 from monitor.store.instance import instance_id
 from monitor.store.models import Article, Feed, utcnow
@@ -148,6 +149,7 @@ class Pipeline:
         self._in_flight: dict[str, asyncio.Future[str | None]] = {}  # URL → stored article id
         self._sightings_to_record: list[tuple[str, Sighting]] = []
         self._options = Options.from_settings(settings)
+        self.robots = Robots(fetcher, settings.http.user_agent)
         self._record_poll = GroupCommit(self._write_polls)
         self._save_article = GroupCommit(self._write_articles)
         self._claims_left = False  # a cycle stopped by a storage fault could not release its claims
@@ -419,6 +421,11 @@ class Pipeline:
     async def _fetch_page(self, feed: Feed, entry: FeedEntry) -> Candidate:
         if not entry.link or not entry.link.startswith(("http://", "https://")):
             return Candidate(entry=entry)
+        refusal = None if feed.ignore_robots else await self.robots.refusal(entry.link)
+        if refusal is not None:
+            log.info("page not fetched (%s), using the feed's content", refusal,
+                     extra={"feed_id": feed.id, "url": entry.link})
+            return Candidate(entry=entry, withheld=refusal)
         try:
             page = await self.fetcher.fetch(entry.link)
         except FetchError as exc:

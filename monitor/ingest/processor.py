@@ -119,6 +119,7 @@ class Candidate:
     page_url: str | None = None
     html: bytes | None = None
     content_type: str | None = None
+    withheld: str | None = None  # why the page was not fetched on purpose (robots.txt): the stored method
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def process(candidate: Candidate, options: Options) -> Processed | None:
     if extracted is not None and use_page:
         text, source, method = extracted.text, "page", extracted.method
     else:
-        text, source, method = entry.text or entry.title or "", "feed", None
+        text, source, method = entry.text or entry.title or "", "feed", candidate.withheld
     if not text.strip():
         return None
     page_canonical = extracted.canonical_url if extracted else None

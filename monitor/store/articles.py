@@ -350,6 +350,16 @@ class ArticleStore(StoryStore):
             s.add_all(tags)
             s.add_all(statements)
 
+    def robots_withheld(self, feed_id: int) -> dict[str, int]:
+        """How many of a feed's articles were stored from the feed's text because robots.txt kept their page
+        from being fetched, by reason (their ``extraction_method``: "robots.txt disallows", "… unreachable")."""
+        with self.session() as s:
+            query = (select(Article.extraction_method, sa.func.count())
+                     .where(col(Article.feed_id) == feed_id, col(Article.source) == "feed",
+                            col(Article.extraction_method).startswith("robots.txt "))
+                     .group_by(col(Article.extraction_method)))
+            return {str(method): int(n) for method, n in s.exec(query)}
+
     def article_count(self) -> int:
         with self.session() as s:
             return s.exec(select(sa.func.count()).select_from(Article)).one()

@@ -91,6 +91,11 @@ class FeedStore(StoreBase):
         (``Feed.set_interval``). None when there is no such feed."""
         return self._update_feed(url, lambda feed: feed.set_interval(seconds, settings, utcnow()))
 
+    def set_feed_ignore_robots(self, url: str, ignore: bool) -> Feed | None:
+        """Fetch this feed's article pages whatever robots.txt says (the operator has permission), or obey it
+        again. None when there is no such feed."""
+        return self._update_feed(url, lambda feed: setattr(feed, "ignore_robots", ignore))
+
     def _update_feed(self, url: str, change: Callable[[Feed], object]) -> Feed | None:
         with self._write() as s:
             feed = s.exec(self._feed_query(url)).first()

@@ -74,6 +74,9 @@ class Feed(SQLModel, table=True):
     stated_interval: float | None = None  # seconds the publisher asks clients to wait (max-age, Expires, ttl …)
     entry_gap: float | None = None  # the usual seconds between new entries, as the polls observed them
     last_new_entry_at: datetime | None = _dt()
+    # The operator has permission to fetch this source's pages whatever its robots.txt says
+    # (`feeds set URL --ignore-robots`); the feed itself is never subject to robots.txt.
+    ignore_robots: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
     # Scheduling rules, plain methods on the row: the store's queries apply the same rules in SQL.
 

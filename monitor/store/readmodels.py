@@ -102,6 +102,7 @@ def articles_json(store: Store, rows: list[Article]) -> list[dict[str, Any]]:
             "published": iso(a.published),
             "feed": feed_urls.get(a.feed_id),
             "source": a.source,
+            "extraction_method": a.extraction_method,
             "site_name": a.site_name,
             "language": a.language,
             "authors": a.authors,
