@@ -26,17 +26,17 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from benchmarks.instances import Db, reset_database
+from benchmarks.instances import Db, reset_database, wait_for
 from benchmarks.run import SCRATCH, SMALL_WORLD, Server, log, register_feeds
 from benchmarks.startup import MONITOR, ROOT, database_url, monitor_env
-from benchmarks.world import World
+from benchmarks.world import World, add_world_arguments
 
 TARGETS = {"errors": 0, "locked": 0, "search_p95_ms": 100, "ingest_slowdown": 0.20}
 SEARCHES = ("ukraine", "drone strike", '"air defence"', "minister OR secretary", "kyiv -moscow", "sanction*",
@@ -61,14 +61,12 @@ def monitor_process(args: list[str], env: dict[str, str], logfile: Path) -> Iter
             proc.wait(timeout=30)
 
 
-def wait_until(condition, timeout: float, what: str, step: float = 0.25) -> float:
-    """Poll ``condition`` until it holds (returns time.monotonic()) or ``timeout`` seconds pass (SystemExit)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return time.monotonic()
-        time.sleep(step)
-    raise SystemExit(f"{what}: not within {timeout:.0f}s")
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
+    """:func:`benchmarks.instances.wait_for` polling every 0.25 s, ending the benchmark when it times out."""
+    try:
+        return wait_for(condition, timeout, step=0.25)
+    except AssertionError:
+        raise SystemExit(f"{what}: not within {timeout:.0f}s") from None
 
 
 def free_port() -> int:
@@ -263,11 +261,7 @@ def report(runs: list[Ingest], sqlite: bool, rate: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--feeds", type=int, default=SMALL_WORLD["feeds"])
-    parser.add_argument("--hosts", type=int, default=SMALL_WORLD["hosts"])
-    parser.add_argument("--entries", type=int, default=SMALL_WORLD["entries"])
-    parser.add_argument("--pages", type=int, default=SMALL_WORLD["pages"])
-    parser.add_argument("--seed", type=int, default=1)
+    add_world_arguments(parser, **SMALL_WORLD)
     parser.add_argument("--rate", type=float, default=20, help="read requests per second")
     parser.add_argument("--requests", type=int, default=1200, help="most read requests per ingest")
     parser.add_argument("--rounds", type=int, default=1, help="pairs of ingests (readers off, then on)")
