@@ -88,6 +88,7 @@ class Reads:
     latency_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     error_examples: list[str] = field(default_factory=list)
+    seconds: float = 0.0  # from the first request's start to the last one's end
 
     @property
     def sent(self) -> int:
@@ -138,6 +139,7 @@ def read_loop(base: str, rate: float, limit: int, stop: threading.Event, reads: 
                     reads.error_examples.append(problem)
             else:
                 reads.latency_ms[kind].append(ms)
+        reads.seconds = time.monotonic() - started
 
 
 def locked_lines(*logs: Path) -> int:
@@ -245,7 +247,10 @@ def report(runs: list[Ingest], sqlite: bool, rate: float) -> None:
         for kind, n in r.reads.errors.items():
             reads.errors[kind] += n
         reads.error_examples.extend(r.reads.error_examples)
-    print(f"\nreads while ingesting ({reads.sent} requests at {rate:g}/s, one connection):")
+        reads.seconds += r.reads.seconds
+    achieved = reads.sent / reads.seconds if reads.seconds else 0.0
+    print(f"\nreads while ingesting: {reads.sent} requests in {reads.seconds:.0f}s, {achieved:.1f}/s of the "
+          f"{rate:g}/s asked (one connection, one request at a time: a slow answer delays the next)")
     for line in reads.lines():
         print(line)
     for example in reads.error_examples[:5]:
