@@ -9,6 +9,7 @@ one it took ~6% of a core from the processes measured."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import resource
@@ -32,6 +33,35 @@ def _stat(pid: int) -> tuple[int, float, int] | None:
     fields = data[data.rindex(b")") + 2 :].split()
     ppid, utime, stime, rss = int(fields[1]), int(fields[11]), int(fields[12]), int(fields[21])
     return ppid, (utime + stime) / TICK, rss * PAGE
+
+
+def tree_pids(root: int) -> set[int]:
+    """``root`` and its descendants, through /proc/PID/task/TID/children (cheaper than scanning /proc)."""
+    tree, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        tree.add(pid)
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                    todo.extend(int(c) for c in fh.read().split())
+        except OSError:
+            pass
+    return tree
+
+
+def tree_usage(root: int) -> tuple[int, int, int]:
+    """(processes, summed RSS bytes, summed open file descriptors) of the live tree of ``root``, now."""
+    processes = rss = fds = 0
+    for pid in tree_pids(root):
+        st = _stat(pid)
+        if st is None:
+            continue
+        processes += 1
+        rss += st[2]
+        with contextlib.suppress(OSError):
+            fds += len(os.listdir(f"/proc/{pid}/fd"))
+    return processes, rss, fds
 
 
 def _pss(pid: int) -> int:
@@ -88,19 +118,11 @@ def run_watched(cmd: list[str], env: dict[str, str], interval: float = 0.05, tim
             if done.is_set():
                 break
             stats: dict[int, tuple[float, int]] = {}
-            tree, todo = set(), [proc.pid]
-            while todo:  # the tree through /proc/PID/task/TID/children (cheaper than scanning /proc)
-                pid = todo.pop()
-                tree.add(pid)
+            tree = tree_pids(proc.pid)
+            for pid in tree:
                 st = _stat(pid)
                 if st:
                     stats[pid] = (st[1], st[2])
-                try:
-                    for tid in os.listdir(f"/proc/{pid}/task"):
-                        with open(f"/proc/{pid}/task/{tid}/children") as fh:
-                            todo.extend(int(c) for c in fh.read().split())
-                except OSError:
-                    pass
             total = total_pss = 0
             for pid in tree:
                 if pid in stats:

@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from benchmarks import startup
 from benchmarks.procwatch import Watched, run_watched
 from benchmarks.scale import Synth, seed, time_store
-from benchmarks.startup import monitor_env
+from benchmarks.startup import database_url, monitor_env
 from benchmarks.world import World
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,16 +90,17 @@ class Server:
 # --- the monitor ------------------------------------------------------------------------------------------
 
 
-def open_store(db: Path):
+def open_store(db: Path | str):
+    """The store of the SQLite file ``db`` (or of the database URL ``db``), migrated."""
     from monitor.store import Store
     from monitor.store.engine import create_db_engine, migrate
 
-    engine = create_db_engine(f"sqlite:///{db}")
+    engine = create_db_engine(database_url(db))
     migrate(engine)
     return Store(engine)
 
 
-def register_feeds(db: Path, urls: list[str]) -> None:
+def register_feeds(db: Path | str, urls: list[str]) -> None:
     from monitor.store.models import Feed
 
     store = open_store(db)

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from urllib.parse import parse_qs, urlsplit
 
-from benchmarks.world import World, host_address
+from benchmarks.world import World, add_world_arguments, host_address
 
 LAST_MODIFIED = format_datetime(datetime(2024, 3, 1, 6, 0, tzinfo=UTC), usegmt=True)
 
@@ -210,11 +210,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--feeds", type=int, default=100)
-    parser.add_argument("--hosts", type=int, default=8)
-    parser.add_argument("--entries", type=int, default=20)
-    parser.add_argument("--pages", type=int, default=300)
+    add_world_arguments(parser, feeds=100, hosts=8, entries=20, pages=300)
     args = parser.parse_args()
     try:
         import uvloop  # optional: a cheaper event loop when installed

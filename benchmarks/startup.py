@@ -27,13 +27,18 @@ MONITOR = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "monit
 TARGETS = {"--version": 0.15, "--help": 0.15, "articles list --limit 10": 0.4}
 
 
-def monitor_env(db: Path, **settings: str) -> dict[str, str]:
+def database_url(db: Path | str) -> str:
+    """The database URL of ``db``: an SQLite file's path, or a URL as given (PostgreSQL)."""
+    return f"sqlite:///{db}" if isinstance(db, Path) else db
+
+
+def monitor_env(db: Path | str, **settings: str) -> dict[str, str]:
     """The environment the benchmarks run the monitor in: this checkout's benchmark config, the SQLite file
-    ``db``, never the default feeds, none of the shell's MONITOR_* variables — and not the shell's
-    PYTHONDONTWRITEBYTECODE (set on the development machine): a user's installation keeps the bytecode Python
-    writes on the first run, without it every command would compile the monitor's modules again."""
+    ``db`` (or the database URL ``db``), never the default feeds, none of the shell's MONITOR_* variables — and
+    not the shell's PYTHONDONTWRITEBYTECODE (set on the development machine): a user's installation keeps the
+    bytecode Python writes on the first run, without it every command would compile the monitor's modules again."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_") and k != "PYTHONDONTWRITEBYTECODE"}
-    env.update(MONITOR_CONFIG=str(CONFIG), MONITOR_DEFAULT_FEEDS="", MONITOR_DATABASE_URL=f"sqlite:///{db}", **settings)
+    env.update(MONITOR_CONFIG=str(CONFIG), MONITOR_DEFAULT_FEEDS="", MONITOR_DATABASE_URL=database_url(db), **settings)
     return env
 
 

@@ -14,6 +14,7 @@ in every process (the server renders them, the benchmark renders them again for 
 
 from __future__ import annotations
 
+import argparse
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -50,6 +51,15 @@ _FIRST_NAMES = ("Alex", "Maria", "Tom", "Olena", "James", "Priya", "Dan", "Sofia
 _LAST_NAMES = ("Morgan", "Kovalenko", "Reid", "Shah", "Fletcher", "Novak")
 _SECTIONS = ("World", "Europe", "UK", "Politics", "Defence", "Business", "Opinion", "Science", "Sport", "Culture")
 BASE_DATE = datetime(2024, 3, 1, 6, 0, tzinfo=UTC)
+
+
+def add_world_arguments(parser: argparse.ArgumentParser, feeds: int, hosts: int, entries: int, pages: int) -> None:
+    """The options that shape a world (``--seed --feeds --hosts --entries --pages``) with these defaults."""
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--feeds", type=int, default=feeds)
+    parser.add_argument("--hosts", type=int, default=hosts)
+    parser.add_argument("--entries", type=int, default=entries)
+    parser.add_argument("--pages", type=int, default=pages)
 
 
 def host_address(h: int) -> str:
