@@ -273,14 +273,13 @@ def test_setup_mistakes_are_one_line_errors(config_file: Path, tmp_path: Path) -
     blocker.write_text("")
     bad_toml = tmp_path / "bad.toml"
     bad_toml.write_text("[tags.x\n")
-    empty = tmp_path / "empty.toml"
-    empty.write_text("")
     quiet = {"MONITOR_LOG_LEVEL": "ERROR"}
     assert f"cannot create the folder {blocker}" in one_line_error(
         ["stats"], {"MONITOR_DATABASE_URL": f"sqlite:///{blocker}/sub/monitor.db"})
     assert "tagging config" in one_line_error(["poll", "--once"], {"MONITOR_TAGGING_TAGS_FILE": "/nonexistent.toml"})
     assert "tagging config" in one_line_error(["stats"], {"MONITOR_TAGGING_OFFICIALS_FILE": str(bad_toml)})
-    assert "tagging config" in one_line_error(["poll", "--once"], {"MONITOR_CONFIG": str(empty), **quiet})
+    # (a config that sets no tagging file falls back to the packaged ones: tests/test_config.py)
+    assert "tagging config" in one_line_error(["poll", "--once"], {"MONITOR_TAGGING_MODEL_FILE": "/nonexistent.json"})
     assert str(blocker) in one_line_error(["export", str(blocker)], quiet)
     assert "/proc/version/out" in one_line_error(["export", "/proc/version/out"], quiet)
 
