@@ -280,6 +280,7 @@ def test_silent_and_half_sent_connections_are_closed(config_file: Path, settings
     import socket
     import time
 
+    from tests.test_instances import stop
     from tests.test_ops import free_port
     from tests.test_process_safety import wait_for
 
@@ -308,9 +309,4 @@ def test_silent_and_half_sent_connections_are_closed(config_file: Path, settings
             s.settimeout(60)
             assert s.recv(100).startswith(b"HTTP/1.1 200")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
