@@ -757,6 +757,32 @@ def test_a_quotation_reopened_for_its_next_paragraph_on_one_line(tagger: Tagger)
                      "We stand with our allies and any incursion would carry a severe cost"}
 
 
+def test_a_quotation_reopened_after_an_attributed_one_on_one_line(tagger: Tagger) -> None:
+    # Paragraphs flattened into one line, the second paragraph of a quote reopened without closing the first.
+    text = ("The foreign secretary, Liz Truss, told MPs the UK would act in lockstep with the US. \u201cAnyone who "
+            "backs the Kremlin's war can be sanctioned,\u201d she said. \u201cThere will be nowhere to hide. \u201cThis "
+            "is the toughest regime we have had.\u201d The bill is due in February.")
+    found = {t for s, _r, k, t in _said(tagger, "Sanctions", text, datetime(2022, 1, 31)) if s == "Liz Truss"}
+    assert {"There will be nowhere to hide", "This is the toughest regime we have had"} <= found
+
+
+def test_a_quotation_after_an_officials_paraphrase_is_theirs(tagger: Tagger) -> None:
+    text = ("Boris Johnson said the UK was bringing the west together against Russian aggression. \u201cHe is trying "
+            "to redraw the security map of Europe.\u201d Later, he said sanctions were ready.\n\n"
+            "The defence secretary said British troops would stay in Estonia. \u201cWe will not waver.\u201d a "
+            "Ukrainian soldier said.")
+    found = {(s, k, t) for s, _r, k, t in _said(tagger, "Johnson in Kyiv", text, datetime(2022, 2, 1))}
+    assert ("Boris Johnson", "direct", "He is trying to redraw the security map of Europe") in found
+    assert not any("waver" in t for *_, t in found)  # its own attribution follows: a soldier's words
+
+
+def test_a_quotation_joined_to_an_officials_by_and(tagger: Tagger) -> None:
+    text = ("The Kremlin, the foreign secretary said, \u201chas not learned the lessons of history\u201d and an "
+            "\u201cinvasion will only lead to a terrible quagmire\u201d.")
+    found = {t for s, _r, _k, t in _said(tagger, "Truss", text, datetime(2022, 1, 21)) if s == "Liz Truss"}
+    assert {"has not learned the lessons of history", "invasion will only lead to a terrible quagmire"} <= found
+
+
 def test_framing_and_reporting_words_are_not_the_words_attributed(tagger: Tagger) -> None:
     text = ("Speaking to troops in Estonia on Friday, Ben Wallace praised their readiness. "
             "New frigates would be ordered within a year, Wallace added in a later reply to a Labour MP. "

@@ -964,39 +964,73 @@ _AFTER_QUOTE_PARAGRAPH = re.compile(r"[\s.,;:!?…]*(?:\n|\Z)")
 
 _SENTENCE_GAP = re.compile(r"[.!?]\s+\Z")
 _STANDALONE_AFTER = re.compile(r"\s*(?:\Z|\n|[“\"]|[A-Z])")
+_JOINED_QUOTE = re.compile(r"[”\"]?\s*,?\s+(?:and|but|or)\s+(?:[a-z][\w’'\-]*\s+){0,2}\Z")
+_WORDS_AFTER = re.compile(r"[\s”\"]*([\w’'\-]+)")
+_CLAUSE_END = re.compile(r"\s*[.,;]")
+
+
+def _unattributed(text: str, q0: int, q1: int) -> bool:
+    """Whether a quotation has no attribution of its own after it: it ends a sentence ('… step.”', not
+    '…,” a soldier said'), and neither a verb of saying within three lower-case words ('… step.” he said') nor a
+    name and a verb ending the sentence ('… step.” Zelensky said.') follows. ('… step.” Johnson stressed he …' is
+    the next sentence.)"""
+    if text[q0:q1].rstrip("”\" ")[-1:] not in (".", "!", "?", "…"):
+        return False
+    pos, named = q1, False
+    for _ in range(4):
+        word = _WORDS_AFTER.match(text, pos)
+        if word is None:
+            return True
+        verb = _VERB_RE.match(text, word.start(1))
+        if verb is not None:
+            return named and _CLAUSE_END.match(text, verb.end()) is None
+        named = named or word.group(1)[0].isupper()
+        pos = word.end()
+    return True
 
 
 def _carried_quotes(text: str, out: list[RawStatement], quotes: list[tuple[int, int]],
                     mentions: list[Mention], others: list[int]) -> list[RawStatement]:
-    """Quotations that carry on an official's quotation without a new attribution: the next paragraph of a quote
-    left open ('he said: “… “The next paragraph …”'), or a paragraph that is only a quotation right after the
-    paragraph of the official's quote ('“We will not be deterred,” the defence secretary said.' + '“Our support
-    will continue.”'). Another name or verb of saying in between ends the chain."""
+    """Quotations that carry on an official's statement without a new attribution: the next paragraph of a quote
+    left open ('he said: “… “The next paragraph …”'); a paragraph or sentence that is only a quotation right after
+    the official's quote or paraphrase ('“We will not be deterred,” the defence secretary said.' + '“Our support
+    will continue.”'; 'He said the UK was bringing the west together. “He is trying to redraw the map of
+    Europe.”'); a quotation joined to the official's by "and" ('the Kremlin, she said, “has not learned …” and
+    an “invasion will only lead …”'). Another name or verb of saying in between, or after the quotation, ends the
+    chain."""
     added: list[RawStatement] = []
     ordered = sorted(out, key=lambda st: (st.start, st.end))
     begins = [st.start for st in ordered]
-    prev: tuple[RawStatement, int] | None = None  # the official's last quotation and where it ends
+    by_end = sorted(out, key=lambda st: st.end)
+    ends = [st.end for st in by_end]
+    quote_starts = [q[0] for q in quotes]
+    prev: tuple[RawStatement, int, bool] | None = None  # the official's last statement, its end, whether quoted
     for q0, q1 in quotes:
         i = bisect.bisect_left(begins, q0)
         own = next((st for st in ordered[i : i + 3] if st.start < q1 and st.end <= q1 + 1), None)
         if own is not None:  # the quotation is an official's
-            prev = (own, q1)
+            prev = (own, q1, True)
             continue
+        j = bisect.bisect_right(ends, q0) - 1  # or the official's paraphrase just before it
+        if j >= 0 and (prev is None or ends[j] > prev[1]) and not _inside(quotes, quote_starts, by_end[j].start):
+            prev = (by_end[j], ends[j], False)
         if prev is None:
             continue
-        st, p1 = prev
+        st, p1, quoted = prev
         gap = text[p1:q0]
-        open_before = text[p1 - 1] not in "”\"" and not gap.strip()
         nobody_else = (not any(p1 <= mn.start < q0 and (mn.start, mn.end) != st.mention for mn in mentions)
                        and not any(p1 <= o < q0 for o in others))
+        unattributed = _unattributed(text, q0, q1)
+        open_before = quoted and text[p1 - 1] not in "”\"" and not gap.strip()
         next_paragraph = ("\n" in gap and gap.count("\n") <= 2 and not text[gap.rfind("\n") + p1 : q0].strip()
-                          and _AFTER_QUOTE_PARAGRAPH.match(text, q1) is not None and nobody_else)
+                          and _AFTER_QUOTE_PARAGRAPH.match(text, q1) is not None and nobody_else
+                          and (quoted or unattributed))
         # Paragraphs flattened into one line: '“…,” Johnson said. “We are bringing forward …”' (a whole sentence
-        # quoted, with no attribution of its own, after the sentence of the official's quote).
+        # quoted, with no attribution of its own, after the sentence of the official's statement).
         next_sentence = ("\n" not in gap and len(gap) <= 80 and _SENTENCE_GAP.search(gap) is not None
-                         and text[q1 - 2 : q1 - 1] in (".", "!", "?", "…") and _STANDALONE_AFTER.match(text, q1)
-                         and nobody_else)
-        if not (open_before or next_paragraph or next_sentence):
+                         and _STANDALONE_AFTER.match(text, q1) is not None and nobody_else and unattributed)
+        joined = quoted and len(gap) <= 30 and _JOINED_QUOTE.fullmatch(gap) is not None and nobody_else
+        if not (open_before or next_paragraph or next_sentence or joined):
             prev = None
             continue
         span = _trim_span(text, q0, q1)
@@ -1005,7 +1039,7 @@ def _carried_quotes(text: str, out: list[RawStatement], quotes: list[tuple[int, 
             continue
         new = RawStatement(st.speaker, span[0], span[1], (q0, q1), st.mention)
         added.append(new)
-        prev = (new, q1)
+        prev = (new, q1, True)
     return added
 
 
