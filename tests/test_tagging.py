@@ -760,8 +760,8 @@ def test_a_quotation_reopened_for_its_next_paragraph_on_one_line(tagger: Tagger)
 def test_a_quotation_reopened_after_an_attributed_one_on_one_line(tagger: Tagger) -> None:
     # Paragraphs flattened into one line, the second paragraph of a quote reopened without closing the first.
     text = ("The foreign secretary, Liz Truss, told MPs the UK would act in lockstep with the US. \u201cAnyone who "
-            "backs the Kremlin's war can be sanctioned,\u201d she said. \u201cThere will be nowhere to hide. \u201cThis "
-            "is the toughest regime we have had.\u201d The bill is due in February.")
+            "backs the Kremlin's war can be sanctioned,\u201d she said. \u201cThere will be nowhere to hide. "
+            "\u201cThis is the toughest regime we have had.\u201d The bill is due in February.")
     found = {t for s, _r, k, t in _said(tagger, "Sanctions", text, datetime(2022, 1, 31)) if s == "Liz Truss"}
     assert {"There will be nowhere to hide", "This is the toughest regime we have had"} <= found
 
