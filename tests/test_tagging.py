@@ -320,6 +320,22 @@ def test_speaker_label_in_live_blog_transcript(tagger: Tagger) -> None:
     assert speakers(result) == {("James Heappey", "Armed Forces Minister")}
 
 
+def test_live_blog_lead_ins_and_a_transcript_running_over_several_sentences(tagger: Tagger) -> None:
+    # A live blog flattened into one line: lead-ins instead of labels, speech running on until the blog speaks.
+    text = (
+        "Defence Secretary Ben Wallace took questions in Sydney. Wallace continues, with direct reference "
+        "to Russia: Nations can interrupt and corrupt our democratic societies. We have to work together to "
+        "strengthen those alliances. The stronger we are together, the stronger our values. Deterrence matters "
+        "more than ever. This is the sixth sentence of it. He said the talks had gone well. The room fell "
+        "quiet. He invokes the second world war, too: Eighty years ago our soldiers "
+        "fought side by side. We won because we had an alliance."
+    )
+    found = {t for s, _r, _k, t in _said(tagger, "AUKMIN live", text, datetime(2022, 1, 21)) if s == "Ben Wallace"}
+    run = next(t for t in found if t.startswith("Nations can interrupt"))
+    assert "This is the sixth sentence of it" in run and "talks" not in run  # "He said" is the blog speaking
+    assert any(t.startswith("Eighty years ago") and "alliance" in t for t in found)
+
+
 def test_label_colon_needs_the_speaker_at_the_start(tagger: Tagger) -> None:
     text = "Critics of James Heappey: the minister said nothing about troops, they claim."
     result = tagger.tag(None, text, datetime(2022, 2, 1))

@@ -84,6 +84,16 @@ _NOUN_OWNER = re.compile(r"(?:['’]s)?(?:\s+[a-z][\w\-]*){0,2}\s+\Z")
 _POSSESSIVE = re.compile(r"(?<![\w’'])([Hh]is|[Hh]er|[Ii]ts|[Tt]heir)(?:\s+[a-z][\w\-]*)?\s+\Z")
 # "Liz Truss: We have no better friends ..." (a transcript / live-blog label); "hearing from X: ..."
 _LABEL_AFTER = re.compile(r"\s*:\s+(?=\S)")
+# A live blog's lead-in to a transcript: "Wallace continues, with direct reference to Russia: …", "He invokes the
+# second world war, too: …", "Truss moves on to the technology partnership: …".
+_LEAD_IN = re.compile(
+    r"\s+(?:also\s+|then\s+|now\s+)?(?:continue[sd]|invoke[sd]|move[sd]\s+on|turn(?:s|ed)\s+to|go(?:es)?\s+on|went\s+on|"
+    r"adds|added|says|said|respond(?:s|ed)|repl(?:ies|ied)|answer(?:s|ed)|explain(?:s|ed)|reiterate[sd]|"
+    r"conclude[sd]|begins|began|opens|opened)(?![\w’'])(?:(?!\bthat\b)[^:;“”\"\n.!?]){0,100}:\s+(?=[A-Z0-9“\"‘])"
+)
+_LEAD_IN_PRONOUN = re.compile(r"\s*([Hh]e|[Ss]he)(?=\s)")
+# After "comments from Truss": " are quite pointed: ...".
+_LABEL_REST = re.compile(r"(?:(?!\bthat\b)[^:;“”\"\n.!?]){0,60}:\s+(?=[A-Z0-9“\"‘])")
 _LABEL_BEFORE = re.compile(
     r"(?i)(?:^|.*\b(?:hear(?:ing)?|heard|quotes?|quoting|statement|comments?|words|remarks|speech|update)\s+"
     r"(?:from|by)\s+)\Z", re.S
@@ -482,7 +492,7 @@ class StatementExtractor:
         starts = [mn.start for mn in mentions]
         out: list[RawStatement] = []
         for n, (s0, s1) in enumerate(sents):
-            labelled = self._label_attribution(text, sents, n, mentions, starts, quotes)
+            labelled = self._label_attribution(text, sents, n, mentions, starts, quotes, events)
             if labelled is not None:
                 out.append(labelled)
                 continue
@@ -539,36 +549,50 @@ class StatementExtractor:
                 for st in _dedupe(out)]
 
     def _label_attribution(self, text: str, sents: list[tuple[int, int]], n: int, mentions: list[Mention],
-                           starts: list[int], quotes: list[tuple[int, int]]) -> RawStatement | None:
-        """A speaker label: "Truss: We are seeing increased aggression ..." or "hearing from Ben Wallace: ...".
+                           starts: list[int], quotes: list[tuple[int, int]],
+                           events: list[tuple[int, str, Speaker]]) -> RawStatement | None:
+        """A speaker label: "Truss: We are seeing increased aggression ...", "hearing from Ben Wallace: ..." or a
+        live blog's lead-in ("Wallace continues, on Russia: ...", "He invokes the second world war, too: ...").
 
-        Without a closing quote, the label's speech runs on over up to two more sentences of the same
-        paragraph that name no other official (a transcript in a live blog).
+        Without a quotation after the label, the speech runs on over the next sentences (:func:`_speech_run`).
         """
         s0, s1 = sents[n]
         i = bisect.bisect_left(starts, s0)
         while i < len(mentions) and mentions[i].end < s1:
             mn = mentions[i]
             i += 1
+            m0 = _extend_subject(mentions, starts, mn.start)
+            lead = _LABEL_BEFORE.match(text[s0:m0].lstrip(" \t\"“‘'(")) if m0 >= s0 else None
             label = _LABEL_AFTER.match(text, mn.end, s1)
+            if label is None and lead is not None:
+                label = (_LABEL_REST if lead.group() else _LEAD_IN).match(text, mn.end, s1)
             if label is None:
                 continue
-            m0 = _extend_subject(mentions, starts, mn.start)
-            if m0 < s0 or not _LABEL_BEFORE.match(text[s0:m0].lstrip(" \t\"“‘'(")) or mn.speaker.other:
+            if lead is None or mn.speaker.other:
                 return None
-            body = next(((a, b) for a, b in quotes if a == label.end()), None)
-            end = s1
-            if body is None:
-                for a, b in sents[n + 1 : n + 3]:
-                    j = bisect.bisect_left(starts, a)
-                    if "\n" in text[end:a] or (j < len(mentions) and mentions[j].start < b) or ":" in text[a:b]:
-                        break
-                    end = b
-            span = _trim_span(text, *(body or (label.end(), end)))
-            if span is None:
-                return None
-            return RawStatement(mn.speaker, span[0], span[1], (s0, end), (m0, mn.end))
-        return None
+            return self._label_speech(text, sents, n, mentions, starts, quotes, mn.speaker, (m0, mn.end),
+                                      label.end())
+        pronoun = _LEAD_IN_PRONOUN.match(text, s0, s1)
+        label = _LEAD_IN.match(text, pronoun.end(), s1) if pronoun is not None else None
+        if pronoun is None or label is None:
+            return None
+        speaker = _antecedent(events, pronoun.start(1), "person")
+        if speaker is None or speaker.other:
+            return None
+        return self._label_speech(text, sents, n, mentions, starts, quotes, speaker, pronoun.span(1), label.end())
+
+    @staticmethod
+    def _label_speech(text: str, sents: list[tuple[int, int]], n: int, mentions: list[Mention], starts: list[int],
+                      quotes: list[tuple[int, int]], speaker: Speaker, mention: tuple[int, int],
+                      begin: int) -> RawStatement | None:
+        """The speech after a label: the quotation that opens there, else the sentences its unquoted speech runs
+        over."""
+        body = next(((a, b) for a, b in quotes if a == begin), None)
+        end = sents[n][1] if body is not None else _speech_run(text, sents, n, mentions, starts)
+        span = _trim_span(text, *(body or (begin, end)))
+        if span is None:
+            return None
+        return RawStatement(speaker, span[0], span[1], (sents[n][0], end), mention)
 
     def _noun_attribution(self, text: str, m: re.Match[str], body: int, sents: list[tuple[int, int]],
                           mentions: list[Mention], events: list[tuple[int, str, Speaker]],
@@ -743,6 +767,25 @@ class StatementExtractor:
 
 
 # "Calls for no-fly zone rejected by defence secretary": a headline's passive with the official as its agent.
+_NARRATION = re.compile(r"(?<![\w’'])(?:[Hh]e|[Ss]he|[Hh]is|[Hh]er|[Tt]hey|says|said|adds|added|continues|"
+                        r"[Ii]n\s+response|[Aa]sked)(?![\w’'])|[“”\"]")
+_SPEECH_RUN = 8  # sentences of unquoted speech after a label, at most
+
+
+def _speech_run(text: str, sents: list[tuple[int, int]], n: int, mentions: list[Mention], starts: list[int]) -> int:
+    """Where a label's unquoted speech ends (a transcript in a live blog, its paragraphs often flattened): it runs
+    on over the next sentences until a paragraph break, a sentence that names someone, introduces the next speaker
+    (a colon), quotes, or speaks of someone in the third person or of saying ("he said", "Truss continues")."""
+    end = sents[n][1]
+    for a, b in sents[n + 1 : n + 1 + _SPEECH_RUN]:
+        j = bisect.bisect_left(starts, a)
+        if ("\n" in text[end:a] or (j < len(mentions) and mentions[j].start < b) or ":" in text[a:b]
+                or _NARRATION.search(text, a, b)):
+            break
+        end = b
+    return end
+
+
 _BY_AGENT = re.compile(r"(?<=\w)(?<!\s\w)(?:(?<=ed)|(?<=en)|(?<=down)|(?<=out)|(?<=off))\s+by\s*$")
 
 
