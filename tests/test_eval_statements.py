@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.evaluation.statements import Said, coverage, load_labels, run, score, score_item, speaker_identity
+from monitor.evaluation.statements import run, score, score_item
 from monitor.tagging import Tagger
 from monitor.tagging.labelled import LabelledDataError
+from monitor.tagging.said import Said, coverage, load_labels, speaker_identity
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config"

@@ -11,8 +11,9 @@ import pytest
 
 from monitor.tagging import Tagger, TaggingConfigError
 from monitor.tagging.labelled import LabelledDataError, load
+from monitor.tagging.said import load_labels
 from monitor.tagging.scoring import ModelFileError, TagModel
-from monitor.tagging.training import analyse, fit, stratified_folds
+from monitor.tagging.training import analyse, fit, stratified_folds, with_statement_labels
 from tests.test_cli import monitor
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
@@ -120,6 +121,9 @@ def test_probabilities_are_calibrated_to_the_training_prior(rules: Tagger, fitte
      '"features": ["x"], "weights": [1.0, 2.0], "intercept": 0.0, "threshold": 0.5}}}', "one per feature"),
     ('{"format": "monitor-tag-model", "version": 1, "tags": {"ukraine-war": {"kind": "document", '
      '"features": ["x"], "weights": [1.0], "intercept": 0.0, "threshold": 1.5}}}', "between 0 and 1"),
+    ('{"format": "monitor-tag-model", "version": 1, "tags": {"ukraine-war": {"kind": "document", '
+     '"features": ["x"], "weights": [1.0], "intercept": 0.0, "threshold": 0.5, "statements": {"kind": "document", '
+     '"features": ["x"], "weights": [1.0], "intercept": 0.0, "threshold": 0.5}}}}', "only a statement tag has one"),
 ])
 def test_bad_model_file_is_a_one_line_error_naming_the_file(tmp_path: Path, content: str | None,
                                                             message: str) -> None:
@@ -155,6 +159,64 @@ def test_folds_are_stratified_and_deterministic(rules: Tagger, tmp_path: Path) -
         war = sum(items[i].labels["ukraine-war"] for i in fold)
         statement = sum(items[i].labels["uk-defence-statement"] for i in fold)
         assert len(fold) == 10 and war == 5 and statement in (2, 3)
+
+
+_ASIDE = "Wallace also said he had enjoyed the cricket at Lord's on Sunday afternoon."
+
+
+def _quoted(n: int = 48) -> tuple[list[dict], list[dict]]:
+    """Items whose statement articles hold a second, off-matter statement of the same speaker, and the statements
+    of each quote by quote (the aside is not one a careful reader marks)."""
+    items, labels = [], []
+    for item in _items(n):
+        if item["labels"]["uk-defence-statement"]:
+            item = {**item, "text": item["text"] + " " + _ASIDE}
+            labels.append({"id": item["id"], "statements": [
+                {"speaker": {"name": "Ben Wallace", "role": "Defence Secretary"}, "kind": "direct",
+                 "text": "We will send more anti-tank weapons to Ukraine."}]})
+        items.append(item)
+    return items, labels
+
+
+def test_statements_quote_by_quote_fit_a_statements_model(rules: Tagger, tmp_path: Path) -> None:
+    items, labels = _quoted()
+    loaded = with_statement_labels(rules, load([_write(tmp_path / "items.jsonl", items)], TAGS),
+                                   load_labels(_write(tmp_path / "statements.jsonl", labels)))
+    model = fit(rules, analyse(rules, loaded))
+    uds = model.tags["uk-defence-statement"]
+    assert uds.statements is not None and model.tags["ukraine-war"].statements is None
+    text = " ".join(_WAR) + " " + _STATEMENT + " " + _ASIDE
+    analysis = rules.analyse("Ukraine war update", text, datetime(2022, 4, 1))
+    with_quotes = rules.decide(analysis, model).decision("uk-defence-statement")
+    assert with_quotes.given and [s.text for s in with_quotes.statements] == [
+        "We will send more anti-tank weapons to Ukraine"]
+    # Without the statements, every statement of a labelled speaker in a labelled article counts: the aside too.
+    plain = fit(rules, analyse(rules, load([tmp_path / "items.jsonl"], TAGS)))
+    assert plain.tags["uk-defence-statement"].statements is None
+    assert len(rules.decide(analysis, plain).decision("uk-defence-statement").statements) == 2
+    calm = rules.decide(rules.analyse("Local news", " ".join(_OTHER) + " " + _OFF_MATTER, datetime(2022, 4, 1)),
+                        model).decision("uk-defence-statement")
+    assert not calm.given and calm.statements == ()  # the statements model speaks only once the tag is given
+    path = tmp_path / "model.json"
+    model.save(path)
+    reloaded = Tagger.from_files(CONFIG / "tags.toml", CONFIG / "officials.toml", path)
+    assert reloaded.decide(analysis).decision("uk-defence-statement").statements == with_quotes.statements
+    assert json.loads(path.read_text())["tags"]["uk-defence-statement"]["statements"]["kind"] == "statement"
+
+
+def test_train_and_eval_with_statements_from_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    items, labels = _quoted()
+    items_path, labels_path = _write(tmp_path / "items.jsonl", items), _write(tmp_path / "statements.jsonl", labels)
+    model = tmp_path / "trained.json"
+    result = monitor("train", str(items_path), "--statements", str(labels_path), "--out", str(model))
+    assert "statements model (quote by quote) threshold" in result.stdout
+    assert json.loads(model.read_text())["training"]["files"] == ["items.jsonl", "statements.jsonl"]
+    monkeypatch.setenv("MONITOR_TAGGING_MODEL_FILE", str(model))
+    folded = monitor("eval", "relevance", str(items_path), "--statements", str(labels_path), "--folds", "3").stdout
+    assert "3-fold cross-validation over 48 items" in folded
+    quoted = monitor("eval", "statements", str(labels_path), "--items", str(items_path), "--folds", "3").stdout
+    precision, recall = next(ln for ln in quoted.splitlines() if ln.startswith("statements ")).split()[1:3]
+    assert float(precision) == float(recall) == 1.0  # held-out folds: the quote, never the aside
 
 
 def test_train_then_cross_validated_eval_from_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

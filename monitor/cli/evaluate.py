@@ -22,15 +22,19 @@ def evaluate() -> None:
 @click.option("--folds", type=click.IntRange(min=2), help="K-fold cross-validation: fit on K-1 folds, score the "
               "held-out one (the only honest figure for a model trained on these files).")
 @click.option("-v", "--verbose", is_flag=True, help="Print every misclassified item with its explanation.")
+@click.option("--statements", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The items' statements quote by quote (JSON Lines), which the models fitted in folds learn "
+              "from, as `monitor train --statements` does.")
 @pass_ctx
-def eval_relevance(ctx: Context, paths: tuple[Path, ...], folds: int | None, verbose: bool) -> None:
+def eval_relevance(ctx: Context, paths: tuple[Path, ...], folds: int | None, verbose: bool,
+                   statements: Path | None) -> None:
     """Precision/recall/F1 of the tags and speakers over labelled JSON Lines files."""
     from monitor.evaluation.relevance import run as run_eval
     from monitor.tagging.labelled import LabelledDataError
 
     try:
         sys.exit(run_eval(paths, tagger(Options.from_settings(ctx.settings)), sys.stdout, folds=folds,
-                          verbose=verbose))
+                          verbose=verbose, statements=statements))
     except LabelledDataError as exc:
         raise MonitorError(str(exc)) from None
 

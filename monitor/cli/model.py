@@ -16,11 +16,15 @@ from monitor.tagging import Tagger
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the model (default: [tagging] model_file).")
+@click.option("--statements", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The items' statements quote by quote (JSON Lines): the statement model learns which statements "
+              "are right, and a threshold for an article's further statements.")
 @pass_ctx
-def train(ctx: Context, paths: tuple[Path, ...], out_path: Path | None) -> None:
+def train(ctx: Context, paths: tuple[Path, ...], out_path: Path | None, statements: Path | None) -> None:
     """Fit the tag model on labelled JSON Lines files and write it (JSON weights); `retag` applies it."""
     from monitor.tagging.labelled import LabelledDataError, load
-    from monitor.tagging.training import analyse, fit
+    from monitor.tagging.said import load_labels
+    from monitor.tagging.training import analyse, fit, with_statement_labels
 
     options = Options.from_settings(ctx.settings)
     out_path = out_path or options.model_file
@@ -28,17 +32,21 @@ def train(ctx: Context, paths: tuple[Path, ...], out_path: Path | None) -> None:
         raise MonitorError("no model file: give --out PATH or set [tagging] model_file")
     rules = Tagger.from_files(options.tags_file, options.officials_file)
     try:
-        items = load(list(paths), [r.name for r in rules.rules])
+        items = with_statement_labels(rules, load(list(paths), [r.name for r in rules.rules]),
+                                      load_labels(statements) if statements else None)
     except LabelledDataError as exc:
         raise MonitorError(str(exc)) from None
-    model = fit(rules, analyse(rules, items), {"training": {"files": [p.name for p in paths], "items": len(items)}})
+    files = [p.name for p in paths] + ([statements.name] if statements else [])
+    model = fit(rules, analyse(rules, items), {"training": {"files": files, "items": len(items)}})
     try:
         model.save(out_path)
     except OSError as exc:
         raise MonitorError(f"cannot write {out_path}: {exc.strerror or exc}") from None
     for tag, weights in model.tags.items():
+        second = (f"; statements model (quote by quote) threshold p >= {weights.statements.threshold:.2f}"
+                  if weights.statements is not None else "")
         click.echo(f"{tag}: {weights.kind} model over {len(weights.features)} features, threshold "
-                   f"p >= {weights.threshold:.2f}")
+                   f"p >= {weights.threshold:.2f}{second}")
     click.echo(f"trained on {len(items)} items; wrote {out_path} (run `monitor retag` to apply it to stored articles)")
 
 

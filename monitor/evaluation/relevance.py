@@ -26,7 +26,8 @@ from typing import TextIO
 
 from monitor.tagging import Tagger, TaggingResult
 from monitor.tagging.labelled import LabelledItem, load, speaker_key
-from monitor.tagging.training import Example, analyse, fit, stratified_folds
+from monitor.tagging.said import load_labels
+from monitor.tagging.training import Example, analyse, fit, stratified_folds, with_statement_labels
 
 SCOPES = ("all", "high-confidence")
 
@@ -71,13 +72,14 @@ def predicted_speakers(result: TaggingResult) -> set[str]:
 
 
 def run(paths: Sequence[Path], tagger: Tagger, out: TextIO, *, folds: int | None = None, verbose: bool = False,
-        progress: Callable[[int], None] | None = None) -> int:
-    """Evaluate ``tagger`` on the labelled files; print the figures to ``out``; return 0.
+        progress: Callable[[int], None] | None = None, statements: Path | None = None) -> int:
+    """Evaluate ``tagger`` on the labelled files; print the figures to ``out``; return 0. ``statements``: a
+    statements labels file the models fitted in folds learn from, as `monitor train --statements` does.
 
     Raises :class:`~monitor.tagging.labelled.LabelledDataError` for a file that cannot be used.
     """
     tags = [rule.name for rule in tagger.rules]
-    items = load(list(paths), tags)
+    items = with_statement_labels(tagger, load(list(paths), tags), load_labels(statements) if statements else None)
     started, cpu_started = time.perf_counter(), time.process_time()
     examples = analyse(tagger, items, progress)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started

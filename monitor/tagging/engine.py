@@ -404,18 +404,30 @@ def _statement_decision(tag: TagAnalysis, weights: TagWeights | None) -> TagDeci
         return TagDecision(rule.name, tag.score >= rule.threshold, tag.score, rule.threshold, tag.evidence,
                            qualifying)
     scored = [(weights.probability(c.features), c) for c in tag.candidates]
-    qualifying = tuple(c.statement for p, c in scored if p >= weights.threshold)
+    given = any(p >= weights.threshold for p, _c in scored)
+    kept = [p >= weights.threshold for p, _c in scored]
+    right: list[str] = [""] * len(scored)
+    if given and weights.statements is not None:
+        # The article has the tag; which of its statements are right is the statements model's call (the one
+        # that gave the tag is kept if it finds none).
+        quote = weights.statements
+        right_p = [quote.probability(c.features) for _p, c in scored]
+        right = [f", right p={q:.2f} (statements model, threshold {quote.threshold:.2f})" for q in right_p]
+        kept = [q >= quote.threshold for q in right_p]
+        if not any(kept):
+            kept = [p == max(q for q, _c in scored) for p, _c in scored]
+    qualifying = tuple(c.statement for k, (_p, c) in zip(kept, scored, strict=True) if k) if given else ()
     evidence: list[Evidence] = []
     best = max(scored, key=lambda pc: pc[0], default=None)
     if best is not None:
         evidence.extend(_contribution_evidence(weights, best[1].features, best[1].statement.field))
-    for p, c in scored:
+    for k, (p, c), why in zip(kept, scored, right, strict=True):
         s = c.statement
-        evidence.append(Evidence("statement" if p >= weights.threshold else "rejected",
-                                 f"{s.label()}: p={p:.2f}; {c.why}: {_short(s.text)}", s.field, s.start, s.end,
-                                 round(p, 4)))
+        evidence.append(Evidence("statement" if given and k else "rejected",
+                                 f"{s.label()}: p={p:.2f}{why}; {c.why}: {_short(s.text)}", s.field, s.start,
+                                 s.end, round(p, 4)))
     score = round(best[0], 4) if best is not None else 0.0
-    return TagDecision(rule.name, bool(qualifying), score, weights.threshold, tuple(evidence), qualifying)
+    return TagDecision(rule.name, given, score, weights.threshold, tuple(evidence), qualifying)
 
 
 def _contribution_evidence(weights: TagWeights, values: dict[str, float], field: str) -> tuple[Evidence, ...]:

@@ -21,9 +21,12 @@ import datetime as dt
 import email.utils
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from monitor.tagging.errors import LabelledDataError
+from monitor.tagging.said import Said
 
 KEYS = frozenset({"id", "source_set", "title", "text", "published", "url", "labels", "speakers", "confidence",
                   "note"})
@@ -41,10 +44,6 @@ _BODY_FAMILIES = (
 )
 
 
-class LabelledDataError(ValueError):
-    """A labelled file cannot be used; the message names the file (and line)."""
-
-
 @dataclass(frozen=True)
 class LabelledItem:
     id: str
@@ -55,6 +54,20 @@ class LabelledItem:
     speakers: frozenset[str]  # speaker_key() of each labelled speaker
     confidence: str | None
     note: str | None
+    statements: tuple[Said, ...] | None = None  # every statement, quote by quote, where a labels file gives them
+
+
+def with_statements(items: list[LabelledItem], labels: dict[str, list[Said]], tag: str) -> list[LabelledItem]:
+    """The items with their statements, quote by quote: those ``labels`` lists, and none for an item labelled
+    without ``tag`` (the statement tag); an item labelled with it but not listed stays without (unknown)."""
+    out = []
+    for item in items:
+        if item.id in labels:
+            item = replace(item, statements=tuple(labels[item.id]))
+        elif item.labels.get(tag) is False:
+            item = replace(item, statements=())
+        out.append(item)
+    return out
 
 
 def parse_published(value: str | None) -> dt.datetime | None:

@@ -53,6 +53,9 @@ class TagWeights:
     weights: tuple[float, ...]
     intercept: float
     threshold: float
+    # A statement tag fitted on statements quote by quote: the model of which statements of an article given the
+    # tag are right (its own weights and threshold); None: this model's threshold decides both.
+    statements: TagWeights | None = None
 
     def logit(self, values: dict[str, float]) -> float:
         return self.intercept + sum(w * values[f] for f, w in zip(self.features, self.weights, strict=True))
@@ -68,8 +71,11 @@ class TagWeights:
 
     def as_dict(self) -> dict[str, Any]:
         # Floats are written exactly (repr), so a loaded model gives the very probabilities of the fitted one.
-        return {"kind": self.kind, "features": list(self.features), "weights": list(self.weights),
-                "intercept": self.intercept, "threshold": self.threshold}
+        out = {"kind": self.kind, "features": list(self.features), "weights": list(self.weights),
+               "intercept": self.intercept, "threshold": self.threshold}
+        if self.statements is not None:
+            out["statements"] = self.statements.as_dict()
+        return out
 
 
 @dataclass(frozen=True)
@@ -156,7 +162,13 @@ def _weights(entry: Any, where: str) -> TagWeights:
         raise ModelFileError(f"{where}.intercept must be a number")
     if not _number(threshold) or not 0.0 < threshold < 1.0:
         raise ModelFileError(f"{where}.threshold must be a probability between 0 and 1")
-    return TagWeights(kind, tuple(features), tuple(float(w) for w in weights), float(intercept), float(threshold))
+    statements = None
+    if entry.get("statements") is not None:
+        statements = _weights(entry["statements"], f"{where}.statements")
+        if kind != "statement" or statements.kind != "statement" or statements.features != tuple(features):
+            raise ModelFileError(f"{where}.statements: only a statement tag has one, over the same features")
+    return TagWeights(kind, tuple(features), tuple(float(w) for w in weights), float(intercept), float(threshold),
+                      statements)
 
 
 def _number(value: Any) -> bool:
