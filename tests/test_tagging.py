@@ -367,6 +367,15 @@ def test_reporting_predicates(tagger: Tagger) -> None:
     assert UKDS in result.tags
 
 
+def test_framing_and_pressing_for_report_a_position(tagger: Tagger) -> None:
+    text = ("Speaking in Sydney, the foreign secretary, Liz Truss, framed the conflict in Ukraine as part of a wider "
+            "struggle with autocracies. In Berlin, the defence secretary, Ben Wallace, pressed for Germany to halt the "
+            "Nord Stream 2 pipeline if Russia attacked.")
+    found = {(s, t) for s, _r, _k, t in _said(tagger, "Allies and Russia", text, datetime(2022, 1, 26))}
+    assert ("Liz Truss", "the conflict in Ukraine as part of a wider struggle with autocracies") in found
+    assert ("Ben Wallace", "Germany to halt the Nord Stream 2 pipeline if Russia attacked") in found
+
+
 def test_continued_to_is_not_speech(tagger: Tagger) -> None:
     text = "The prime minister, Boris Johnson, continued to adopt a defiant stance, briefing MPs on the Ukraine crisis."
     assert not tagger.tag(None, text, datetime(2022, 1, 25)).statements

@@ -23,7 +23,7 @@ _VERBS = re.findall(
     "cautioned cautions questioned questions called calls blamed blames assured assures reiterated "
     "reiterates repeated repeats maintained maintains emphasised emphasises highlighted highlights "
     "observed observes remarked remarks replied replies responded responds answered answers issued "
-    "issues released warn urge insist stress announce confirm argue pledge promise declare"
+    "issues released warn urge insist stress announce confirm argue pledge promise declare framed frames"
 )
 # A participle after a comma reports the speech of the clause's subject: "Ben Wallace visited Tapa, saying ...".
 _PARTICIPLES = frozenset(("saying", "adding", "warning", "insisting", "arguing", "telling", "claiming", "urging",
@@ -34,6 +34,7 @@ _PREDICATES = (
     r"makes?\s+(?:it\s+)?clear", r"making\s+(?:it\s+)?clear", r"set\s+out", r"sets\s+out", r"spelled\s+out",
     r"pointed\s+out", r"points\s+out", r"continu(?:es|ed)(?=\s*[:,])", r"went\s+on(?=\s*[:,])",
     r"(?:spoke|speaks|talked|talks)\s+(?:about|of)", r"(?:rattled|banged|went)\s+on\s+about",
+    r"press(?:ed|es)\s+for",
 )
 
 
