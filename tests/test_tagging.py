@@ -376,6 +376,15 @@ def test_framing_and_pressing_for_report_a_position(tagger: Tagger) -> None:
     assert ("Ben Wallace", "Germany to halt the Nord Stream 2 pipeline if Russia attacked") in found
 
 
+def test_a_release_speaks_for_the_body_that_issued_it(tagger: Tagger) -> None:
+    text = ("The intelligence was published alongside a lengthy release from Downing Street on Saturday. The release "
+            "said the prime minister was being briefed daily on the crisis in Ukraine.\n\n"
+            "Moscow's embassy issued a rebuttal. The statement said the claims were disinformation.")
+    found = {(r, t) for _s, r, _k, t in _said(tagger, "No 10 and Ukraine", text, datetime(2022, 1, 23))}
+    assert ("Downing Street", "the prime minister was being briefed daily on the crisis in Ukraine") in found
+    assert not any("disinformation" in t for _r, t in found)  # the embassy's, not a UK body's
+
+
 def test_continued_to_is_not_speech(tagger: Tagger) -> None:
     text = "The prime minister, Boris Johnson, continued to adopt a defiant stance, briefing MPs on the Ukraine crisis."
     assert not tagger.tag(None, text, datetime(2022, 1, 25)).statements

@@ -108,6 +108,10 @@ _ACCORDING_GAP = re.compile(r"(?i)(?:the\s+|a\s+|an\s+)?"
 # "according to British intelligence assessments, ...".
 _REPORT_NOUN = re.compile(r"(?:['’]s)?(?:\s+[a-z][\w\-]*){0,3}?\s+(?:updates?|assessments?|briefings?|reports?|"
                           r"estimates?|statements?)\b")
+# A document standing for the body that issued it, named before: "a lengthy release from Downing Street … The
+# release said …", "Its statement added …".
+_DOCUMENT_SUBJECT = re.compile(r"(?<![\w’'])(?:[Tt]he|[Ii]ts|[Tt]his)\s+(?:release|statement|readout|read-out|"
+                               r"briefing|update|note)(?:\s+(?:has|had|also|then|later|further))*\s+$")
 # A subject standing for someone named before: a pronoun, or a bare description of an office-holder ("Ben
 # Wallace visited Estonia. The minister said ...").
 _PRONOUN_SUBJECT = re.compile(
@@ -691,6 +695,10 @@ class StatementExtractor:
             return speaker or OTHER, p0, s0 + pm.end(1), False
         if verb.group() in _PARTICIPLES and before.rstrip().endswith(","):
             return self._clause_subject(text, s0, v0, mentions, events)
+        document = _DOCUMENT_SUBJECT.search(before)
+        if document:
+            p0 = s0 + document.start()
+            return _antecedent(events, p0, "body") or OTHER, p0, s0 + document.end(), False
         # Inverted: '..., said Mr Wallace.' / '..., says the Ministry of Defence'
         j = bisect.bisect_left(starts, v1)
         if j < len(mentions) and mentions[j].end <= s1:
