@@ -385,6 +385,16 @@ def test_a_release_speaks_for_the_body_that_issued_it(tagger: Tagger) -> None:
     assert not any("disinformation" in t for _r, t in found)  # the embassy's, not a UK body's
 
 
+def test_a_second_verb_phrase_and_a_fronted_paraphrase(tagger: Tagger) -> None:
+    text = ("During her visit, Liz Truss addressed the Lowy Institute in Sydney and warned Russia that an invasion of "
+            "Ukraine would lead to a terrible quagmire. A Russian invasion of Ukraine would end in disaster for the "
+            "world, Boris Johnson has warned as he stood alongside the Ukrainian president in Kyiv.")
+    found = {(s, t) for s, _r, _k, t in _said(tagger, "Truss and Johnson", text, datetime(2022, 2, 1))}
+    assert ("Liz Truss", "an invasion of Ukraine would lead to a terrible quagmire") in found
+    assert ("Boris Johnson", "A Russian invasion of Ukraine would end in disaster for the world") in found
+    assert not any(t.startswith("as he stood") for _s, t in found)
+
+
 def test_continued_to_is_not_speech(tagger: Tagger) -> None:
     text = "The prime minister, Boris Johnson, continued to adopt a defiant stance, briefing MPs on the Ukraine crisis."
     assert not tagger.tag(None, text, datetime(2022, 1, 25)).statements

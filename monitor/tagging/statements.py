@@ -121,6 +121,10 @@ _PRONOUN_SUBJECT = re.compile(
 # What leads a sentence up to its subject: nothing, or one introductory phrase ("On Monday, ", "Speaking in Kyiv, ").
 _INTRO = re.compile(r"\s*(?:[^,;:“”\"\n]{1,60},\s*)?")
 _INTRO_PRONOUN = re.compile(r"\s*(?:[^,;:“”\"\n]{1,60},\s*)?([Hh]e|[Ss]he)\s")
+# "Truss addressed the Lowy Institute in Sydney and warned Russia that ...": the speech verb in the second of two
+# verb phrases of one subject (nothing but the first phrase in between: no clause, quote or name).
+_COORDINATED_GAP = re.compile(r"\s+(?:has\s+|had\s+)?[a-z][\w’'\-]*(?:\s+[^\s,;:“”\"]+){0,14}?\s+and\s+"
+                              r"(?:also\s+|then\s+)?")
 # "the UK prime minister flew to Kyiv to warn that ...": a purpose clause carrying the speech verb.
 _PURPOSE_GAP = re.compile(r"\s+(?:[\w’'\-]+\s+){1,5}to\s+")
 _THAT_NEXT = re.compile(r"\s+that\b")
@@ -685,6 +689,12 @@ class StatementExtractor:
                     # "the White House and Downing Street announced": a joint statement with a non-UK party.
                     return OTHER, mn.start, mn.end, False
                 return mn.speaker, mn.start, mn.end, False
+        # The sentence's subject, with a first verb phrase before this one: "Truss addressed … and warned …".
+        first = next((mn for mn in mentions if s0 <= mn.start < v0), None)
+        if (first is not None and not first.speaker.other and _INTRO.fullmatch(text, s0, first.start)
+                and _COORDINATED_GAP.fullmatch(text, first.end, v0)
+                and not any(first.end <= e[0] < v0 for e in events)):
+            return first.speaker, first.start, first.end, False
         # Pronoun subject: "he said", "It added:"
         before = text[s0:v0]
         pm = _PRONOUN_SUBJECT.search(before)
@@ -865,6 +875,9 @@ def _statement_span(text: str, s0: int, s1: int, m0: int, m1: int, v0: int, v1: 
     if not inverted and text[v0:v1] in ("told", "tells", "tell", "telling"):
         obj = _OBJECT.match(text, body_start)
         body_start = obj.end() if obj else body_start
+    elif not inverted and text[v0:v1] in _OBJECT_THAT_VERBS:  # "warned Russia that ...", "assured allies that ..."
+        obj = _OBJECT_THAT.match(text, body_start)
+        body_start = obj.end() if obj else body_start
     if re.match(r"\s*[:,]?\s*[“\"]", rest):
         q = next(((a, b) for a, b in quotes if a >= body_start - 1 and a < s1), None)
         if q is not None:
@@ -886,13 +899,20 @@ def _statement_span(text: str, s0: int, s1: int, m0: int, m1: int, v0: int, v1: 
     return _trim_span(text, body_start, _paraphrase_end(text, body_start, s1, quotes))
 
 
+_OBJECT_THAT_VERBS = frozenset(("warned", "warns", "warn", "warning", "assured", "assures", "reminded", "reminds",
+                                "promised", "promises", "urged", "urges"))
+_OBJECT_THAT = re.compile(r"\s*(?:[\w’'\-]+\s+){1,3}?that\s+")
+
+
 # A head that frames the sentence rather than being the words attributed: a participle clause or a prepositional
 # phrase ("Addressing Ukrainians in their language, Boris Johnson urged ...", "In a later answer, ...").
 _FRAMING_HEAD = re.compile(r"\s*(?:[A-Z][a-z]+ing\b|[A-Z][a-z]+ed\s+(?:on|about|over|by|for|at|in|during|"
                            r"whether|if|again)\b|(?:In|On|At|During|After|Before|Asked|Speaking|Writing|Following|"
                            r"Ahead\s+of|Later|Earlier)\b)")
-# After the verb, only where or to whom it was said: "in a later answer to Conservative MP Tom Tugendhat".
-_WHERE_ONLY = re.compile(r"(?:in|on|at|during|to|after|before|later|earlier|when|while|from)\b(?:(?!\bthat\b)[^“”\"])*")
+# After the verb, only where, when or to whom it was said: "in a later answer to Conservative MP Tom Tugendhat",
+# "as he stood alongside the Ukrainian president".
+_WHERE_ONLY = re.compile(r"(?:in|on|at|during|to|after|before|later|earlier|when|while|from|as|amid|alongside|"
+                         r"despite|following|ahead)\b(?:(?!\bthat\b)[^“”\"])*")
 _MENTAL = re.compile(r"(?:he|she|they|it)\s+(?:believed|believes|thought|thinks|felt|feels|hoped|hopes|expected|"
                      r"expects|feared|fears)\s+(?:that\s+)?")
 # A new reporting clause that ends the words attributed: "..., and he said the Kremlin should understand that".
