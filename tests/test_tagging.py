@@ -395,6 +395,14 @@ def test_a_second_verb_phrase_and_a_fronted_paraphrase(tagger: Tagger) -> None:
     assert not any(t.startswith("as he stood") for _s, t in found)
 
 
+def test_adding_that_after_he_said_is_the_same_speakers(tagger: Tagger) -> None:
+    text = ("Boris Johnson visited Kyiv on Tuesday. \u201cThis is a clear and present danger,\u201d he said, adding "
+            "that the troop build-up was the biggest show of hostility to Ukraine in our lifetimes.")
+    found = {(s, t) for s, _r, _k, t in _said(tagger, "Johnson in Kyiv", text, datetime(2022, 2, 1))}
+    assert ("Boris Johnson", "the troop build-up was the biggest show of hostility to Ukraine in our "
+            "lifetimes") in found
+
+
 def test_continued_to_is_not_speech(tagger: Tagger) -> None:
     text = "The prime minister, Boris Johnson, continued to adopt a defiant stance, briefing MPs on the Ukraine crisis."
     assert not tagger.tag(None, text, datetime(2022, 1, 25)).statements

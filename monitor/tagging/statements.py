@@ -120,6 +120,8 @@ _PRONOUN_SUBJECT = re.compile(
 )
 # What leads a sentence up to its subject: nothing, or one introductory phrase ("On Monday, ", "Speaking in Kyiv, ").
 _INTRO = re.compile(r"\s*(?:[^,;:“”\"\n]{1,60},\s*)?")
+_SAID_BEFORE = re.compile(r"(?<![\w’'])([Hh]e|[Ss]he)\s+(?:said|says|added|adds|warned|insisted|told\s+[\w\s]{1,30}?)"
+                         r"\s*,\s*\Z")
 _INTRO_PRONOUN = re.compile(r"\s*(?:[^,;:“”\"\n]{1,60},\s*)?([Hh]e|[Ss]he)\s")
 # "Truss addressed the Lowy Institute in Sydney and warned Russia that ...": the speech verb in the second of two
 # verb phrases of one subject (nothing but the first phrase in between: no clause, quote or name).
@@ -746,6 +748,10 @@ class StatementExtractor:
         first = next((mn for mn in mentions if s0 <= mn.start < v0), None)
         if first is not None and _INTRO.fullmatch(text, s0, first.start) and not text.startswith(("’", "'"), first.end):
             return first.speaker, first.start, first.end, False
+        said = _SAID_BEFORE.search(text, s0, v0)  # '“…,” he said, adding that …': the one who said it
+        if said is not None:
+            speaker = _antecedent(events, said.start(1), "person")
+            return speaker or OTHER, said.end(), said.end(), False  # (the words are those after the participle)
         pm = _INTRO_PRONOUN.match(text, s0, v0)
         if pm is None:
             return None
