@@ -376,13 +376,17 @@ def test_framing_and_pressing_for_report_a_position(tagger: Tagger) -> None:
     assert ("Ben Wallace", "Germany to halt the Nord Stream 2 pipeline if Russia attacked") in found
 
 
-def test_a_release_speaks_for_the_body_that_issued_it(tagger: Tagger) -> None:
+def test_a_release_or_the_source_speaks_for_the_body_named_before(tagger: Tagger) -> None:
     text = ("The intelligence was published alongside a lengthy release from Downing Street on Saturday. The release "
             "said the prime minister was being briefed daily on the crisis in Ukraine.\n\n"
             "Moscow's embassy issued a rebuttal. The statement said the claims were disinformation.")
     found = {(r, t) for _s, r, _k, t in _said(tagger, "No 10 and Ukraine", text, datetime(2022, 1, 23))}
     assert ("Downing Street", "the prime minister was being briefed daily on the crisis in Ukraine") in found
     assert not any("disinformation" in t for _r, t in found)  # the embassy's, not a UK body's
+    text = ("\u201cWe welcome the talks,\u201d a British defence source said. Wallace, the source added, \u201chas "
+            "been clear that he will explore all avenues to end the crisis\u201d.")
+    found = {(r, t) for _s, r, _k, t in _said(tagger, "Ukraine talks", text, datetime(2022, 1, 21))}
+    assert ("UK defence source", "has been clear that he will explore all avenues to end the crisis") in found
 
 
 def test_a_second_verb_phrase_and_a_fronted_paraphrase(tagger: Tagger) -> None:

@@ -108,10 +108,11 @@ _ACCORDING_GAP = re.compile(r"(?i)(?:the\s+|a\s+|an\s+)?"
 # "according to British intelligence assessments, ...".
 _REPORT_NOUN = re.compile(r"(?:['’]s)?(?:\s+[a-z][\w\-]*){0,3}?\s+(?:updates?|assessments?|briefings?|reports?|"
                           r"estimates?|statements?)\b")
-# A document standing for the body that issued it, named before: "a lengthy release from Downing Street … The
-# release said …", "Its statement added …".
+# A document or a spokesperson standing for the body named before: "a lengthy release from Downing Street … The
+# release said …", "Its statement added …", "a British source said … Wallace, the source added, “…”".
 _DOCUMENT_SUBJECT = re.compile(r"(?<![\w’'])(?:[Tt]he|[Ii]ts|[Tt]his)\s+(?:release|statement|readout|read-out|"
-                               r"briefing|update|note)(?:\s+(?:has|had|also|then|later|further))*\s+$")
+                               r"briefing|update|note|source|spokes(?:man|woman|person))"
+                               r"(?:\s+(?:has|had|also|then|later|further))*\s+$")
 # A subject standing for someone named before: a pronoun, or a bare description of an office-holder ("Ben
 # Wallace visited Estonia. The minister said ...").
 _PRONOUN_SUBJECT = re.compile(
