@@ -407,6 +407,13 @@ def test_adding_that_after_he_said_is_the_same_speakers(tagger: Tagger) -> None:
             "lifetimes") in found
 
 
+def test_a_paraphrase_ends_where_a_named_subject_starts_a_clause(tagger: Tagger) -> None:
+    text = ("Downing Street insisted that the UK was operating in lockstep with the US on Ukraine, Johnson delivered "
+            "some pointed barbs against the French and the Germans.")
+    found = {t for _s, r, _k, t in _said(tagger, "No 10", text, datetime(2022, 1, 23)) if r == "Downing Street"}
+    assert found == {"the UK was operating in lockstep with the US on Ukraine"}
+
+
 def test_continued_to_is_not_speech(tagger: Tagger) -> None:
     text = "The prime minister, Boris Johnson, continued to adopt a defiant stance, briefing MPs on the Ukraine crisis."
     assert not tagger.tag(None, text, datetime(2022, 1, 25)).statements

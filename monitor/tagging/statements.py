@@ -923,6 +923,9 @@ _WHERE_ONLY = re.compile(r"(?:in|on|at|during|to|after|before|later|earlier|when
 _MENTAL = re.compile(r"(?:he|she|they|it)\s+(?:believed|believes|thought|thinks|felt|feels|hoped|hopes|expected|"
                      r"expects|feared|fears)\s+(?:that\s+)?")
 # A new reporting clause that ends the words attributed: "..., and he said the Kremlin should understand that".
+# A clause of its own after a comma, with a named subject: "the UK was in lockstep with the US, Johnson delivered
+# some pointed barbs ...".
+_NEW_SUBJECT = re.compile(r",\s+(?:[A-Z][\w’'\-]+\s+){1,3}(?:has\s+|had\s+)?(?:[a-z]+ed|said|told)\b")
 _NEXT_REPORT = re.compile(r",?\s+(?:and|but)\s+(?:he|she|they|it)\s+(?:also\s+)?(?:said|says|added|adds|warned|"
                           r"insisted|argued|stressed|told)\b")
 
@@ -943,6 +946,10 @@ def _paraphrase_end(text: str, start: int, end: int, quotes: list[tuple[int, int
     nxt = _NEXT_REPORT.search(text, start, end)
     if nxt is not None and len(text[start : nxt.start()].split()) >= 2:
         end = nxt.start()
+    for m in _NEW_SUBJECT.finditer(text, start, end):
+        if len(text[start : m.start()].split()) >= 4 and not any(q0 < m.start() < q1 for q0, q1 in quotes):
+            end = m.start()
+            break
     for m in _FRAMING.finditer(text, start, end):
         if len(text[start : m.start()].split()) >= 4 and not any(q0 < m.start() < q1 for q0, q1 in quotes):
             return m.start()
