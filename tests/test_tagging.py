@@ -367,15 +367,6 @@ def test_reporting_predicates(tagger: Tagger) -> None:
     assert UKDS in result.tags
 
 
-def test_framing_and_pressing_for_report_a_position(tagger: Tagger) -> None:
-    text = ("Speaking in Sydney, the foreign secretary, Liz Truss, framed the conflict in Ukraine as part of a wider "
-            "struggle with autocracies. In Berlin, the defence secretary, Ben Wallace, pressed for Germany to halt the "
-            "Nord Stream 2 pipeline if Russia attacked.")
-    found = {(s, t) for s, _r, _k, t in _said(tagger, "Allies and Russia", text, datetime(2022, 1, 26))}
-    assert ("Liz Truss", "the conflict in Ukraine as part of a wider struggle with autocracies") in found
-    assert ("Ben Wallace", "Germany to halt the Nord Stream 2 pipeline if Russia attacked") in found
-
-
 def test_a_release_or_the_source_speaks_for_the_body_named_before(tagger: Tagger) -> None:
     text = ("The intelligence was published alongside a lengthy release from Downing Street on Saturday. The release "
             "said the prime minister was being briefed daily on the crisis in Ukraine.\n\n"
@@ -389,22 +380,29 @@ def test_a_release_or_the_source_speaks_for_the_body_named_before(tagger: Tagger
     assert ("UK defence source", "has been clear that he will explore all avenues to end the crisis") in found
 
 
-def test_a_second_verb_phrase_and_a_fronted_paraphrase(tagger: Tagger) -> None:
-    text = ("During her visit, Liz Truss addressed the Lowy Institute in Sydney and warned Russia that an invasion of "
-            "Ukraine would lead to a terrible quagmire. A Russian invasion of Ukraine would end in disaster for the "
-            "world, Boris Johnson has warned as he stood alongside the Ukrainian president in Kyiv.")
-    found = {(s, t) for s, _r, _k, t in _said(tagger, "Truss and Johnson", text, datetime(2022, 2, 1))}
-    assert ("Liz Truss", "an invasion of Ukraine would lead to a terrible quagmire") in found
-    assert ("Boris Johnson", "A Russian invasion of Ukraine would end in disaster for the world") in found
-    assert not any(t.startswith("as he stood") for _s, t in found)
-
-
-def test_adding_that_after_he_said_is_the_same_speakers(tagger: Tagger) -> None:
-    text = ("Boris Johnson visited Kyiv on Tuesday. \u201cThis is a clear and present danger,\u201d he said, adding "
-            "that the troop build-up was the biggest show of hostility to Ukraine in our lifetimes.")
-    found = {(s, t) for s, _r, _k, t in _said(tagger, "Johnson in Kyiv", text, datetime(2022, 2, 1))}
-    assert ("Boris Johnson", "the troop build-up was the biggest show of hostility to Ukraine in our "
-            "lifetimes") in found
+@pytest.mark.parametrize(("text", "expected"), [
+    pytest.param("Speaking in Sydney, the foreign secretary, Liz Truss, framed the conflict in Ukraine as part of a "
+                 "wider struggle with autocracies.",
+                 ("Liz Truss", "the conflict in Ukraine as part of a wider struggle with autocracies"), id="framed-as"),
+    pytest.param("In Berlin, the defence secretary, Ben Wallace, pressed for Germany to halt the Nord Stream 2 "
+                 "pipeline if Russia attacked.",
+                 ("Ben Wallace", "Germany to halt the Nord Stream 2 pipeline if Russia attacked"), id="pressed-for"),
+    pytest.param("During her visit, Liz Truss addressed the Lowy Institute in Sydney and warned Russia that an "
+                 "invasion of Ukraine would lead to a terrible quagmire.",
+                 ("Liz Truss", "an invasion of Ukraine would lead to a terrible quagmire"), id="second-verb-phrase"),
+    pytest.param("A Russian invasion of Ukraine would end in disaster for the world, Boris Johnson has warned as he "
+                 "stood alongside the Ukrainian president in Kyiv.",
+                 ("Boris Johnson", "A Russian invasion of Ukraine would end in disaster for the world"),
+                 id="fronted-paraphrase"),
+    pytest.param("Boris Johnson visited Kyiv on Tuesday. \u201cThis is a clear and present danger,\u201d he said, "
+                 "adding that the troop build-up was the biggest show of hostility to Ukraine in our lifetimes.",
+                 ("Boris Johnson", "the troop build-up was the biggest show of hostility to Ukraine in our lifetimes"),
+                 id="adding-that-after-he-said"),
+])
+def test_attribution_classes(tagger: Tagger, text: str, expected: tuple[str, str]) -> None:
+    found = {(s, t) for s, _r, _k, t in _said(tagger, "Russia and Ukraine", text, datetime(2022, 2, 1))}
+    assert expected in found
+    assert not any(t.startswith("as he stood") for _s, t in found)  # where it was said is not what was said
 
 
 def test_a_paraphrase_ends_where_a_named_subject_starts_a_clause(tagger: Tagger) -> None:
@@ -820,13 +818,20 @@ def test_a_quotation_reopened_for_its_next_paragraph_on_one_line(tagger: Tagger)
                      "We stand with our allies and any incursion would carry a severe cost"}
 
 
-def test_a_quotation_reopened_after_an_attributed_one_on_one_line(tagger: Tagger) -> None:
+@pytest.mark.parametrize(("text", "expected"), [
     # Paragraphs flattened into one line, the second paragraph of a quote reopened without closing the first.
-    text = ("The foreign secretary, Liz Truss, told MPs the UK would act in lockstep with the US. \u201cAnyone who "
-            "backs the Kremlin's war can be sanctioned,\u201d she said. \u201cThere will be nowhere to hide. "
-            "\u201cThis is the toughest regime we have had.\u201d The bill is due in February.")
-    found = {t for s, _r, k, t in _said(tagger, "Sanctions", text, datetime(2022, 1, 31)) if s == "Liz Truss"}
-    assert {"There will be nowhere to hide", "This is the toughest regime we have had"} <= found
+    pytest.param("The foreign secretary, Liz Truss, told MPs the UK would act in lockstep with the US. \u201cAnyone "
+                 "who backs the Kremlin's war can be sanctioned,\u201d she said. \u201cThere will be nowhere to hide. "
+                 "\u201cThis is the toughest regime we have had.\u201d The bill is due in February.",
+                 {"There will be nowhere to hide", "This is the toughest regime we have had"}, id="reopened"),
+    pytest.param("The Kremlin, the foreign secretary said, \u201chas not learned the lessons of history\u201d and an "
+                 "\u201cinvasion will only lead to a terrible quagmire\u201d.",
+                 {"has not learned the lessons of history", "invasion will only lead to a terrible quagmire"},
+                 id="joined-by-and"),
+])
+def test_a_quotation_carried_on_from_an_officials(tagger: Tagger, text: str, expected: set[str]) -> None:
+    found = {t for s, _r, _k, t in _said(tagger, "Truss on Russia", text, datetime(2022, 1, 31)) if s == "Liz Truss"}
+    assert expected <= found
 
 
 def test_a_quotation_after_an_officials_paraphrase_is_theirs(tagger: Tagger) -> None:
@@ -837,13 +842,6 @@ def test_a_quotation_after_an_officials_paraphrase_is_theirs(tagger: Tagger) -> 
     found = {(s, k, t) for s, _r, k, t in _said(tagger, "Johnson in Kyiv", text, datetime(2022, 2, 1))}
     assert ("Boris Johnson", "direct", "He is trying to redraw the security map of Europe") in found
     assert not any("waver" in t for *_, t in found)  # its own attribution follows: a soldier's words
-
-
-def test_a_quotation_joined_to_an_officials_by_and(tagger: Tagger) -> None:
-    text = ("The Kremlin, the foreign secretary said, \u201chas not learned the lessons of history\u201d and an "
-            "\u201cinvasion will only lead to a terrible quagmire\u201d.")
-    found = {t for s, _r, _k, t in _said(tagger, "Truss", text, datetime(2022, 1, 21)) if s == "Liz Truss"}
-    assert {"has not learned the lessons of history", "invasion will only lead to a terrible quagmire"} <= found
 
 
 def test_framing_and_reporting_words_are_not_the_words_attributed(tagger: Tagger) -> None:
