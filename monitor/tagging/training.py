@@ -7,12 +7,12 @@ shifts the log-odds by log(negatives/positives); the intercept is corrected back
 calibrated to the training prior. Weights are stored in the features' own units.
 
 A statement tag's model scores each statement the rules found; the item's probability is that of its best
-statement. Where the items carry their statements quote by quote (a statements labels file,
-:mod:`monitor.tagging.said`), a statement is a positive example when it is right by the matching rule, and a
-second, lower threshold is chosen by the same inner cross-validation: once an item is given the tag, its other
-statements at or above it are given too (maximum F1 of the statements, quote by quote). Without them, a statement
-is positive when its item is labelled with the tag and its speaker is one of the item's labelled speakers (any
-speaker where none are listed), and one threshold decides both.
+statement. A statement counts as a positive example when its item is labelled with the tag and its speaker is one
+of the item's labelled speakers (any speaker where none are listed). Where the items carry their statements quote
+by quote (a statements labels file, :mod:`monitor.tagging.said`), a second model is fitted over the same features:
+its target is "this statement is right by the matching rule", and its C and threshold are chosen by the same
+inner cross-validation for the best F1 of the statements (quote by quote) of the items the first model tags. The
+first model decides the tag; the second, which of a tagged item's statements are given.
 
 scikit-learn is imported only here: a running monitor reads the fitted weights and needs none of it.
 """
