@@ -89,8 +89,7 @@ _LABEL_AFTER = re.compile(r"\s*:\s+(?=\S)")
 # second world war, too: …", "Truss moves on to the technology partnership: …".
 _LEAD_IN = re.compile(
     r"\s+(?:also\s+|then\s+|now\s+)?(?:continue[sd]|invoke[sd]|move[sd]\s+on|turn(?:s|ed)\s+to|go(?:es)?\s+on|went\s+on|"
-    r"adds|added|says|said|respond(?:s|ed)|repl(?:ies|ied)|answer(?:s|ed)|explain(?:s|ed)|reiterate[sd]|"
-    r"conclude[sd]|begins|began|opens|opened)(?![\w’'])(?:(?!\bthat\b)[^:;“”\"\n.!?]){0,100}:\s+(?=[A-Z0-9“\"‘])"
+    r"reiterate[sd]|conclude[sd]|begins|began|opens|opened)(?![\w’'])(?:(?!\bthat\b)[^:;“”\"\n.!?]){0,100}:\s+(?=[A-Z0-9“\"‘])"
 )
 _LEAD_IN_PRONOUN = re.compile(r"\s*([Hh]e|[Ss]he)(?=\s)")
 # After "comments from Truss": " are quite pointed: ...".
