@@ -20,7 +20,8 @@ from monitor.alerts.targets import Dispatchers
 from monitor.core import metrics
 from monitor.core.alert_settings import Subscription
 from monitor.core.config import Settings
-from monitor.store import Store
+from monitor.core.logs import Outage
+from monitor.store import Store, storage_fault
 from monitor.store.models import Alert, utcnow
 
 log = logging.getLogger(__name__)
@@ -146,8 +147,10 @@ def run_alerts(store: Store, settings: Settings, force: bool = False) -> Deliver
     return report
 
 
-def schedule_alert_jobs(scheduler: AsyncIOScheduler, store: Store, settings: Settings) -> None:
-    """The sender job (every ``alerts.send_interval`` s, first at once) and a job at each digest's schedule."""
+def schedule_alert_jobs(scheduler: AsyncIOScheduler, store: Store, settings: Settings, storage: Outage) -> None:
+    """The sender job (every ``alerts.send_interval`` s, first at once) and a job at each digest's schedule. A
+    storage fault (an unreachable database, a full disk) is a part of the daemon's ``storage`` outage: one line
+    for all, not a traceback per run."""
     lock = asyncio.Lock()
 
     async def job() -> None:
@@ -156,8 +159,13 @@ def schedule_alert_jobs(scheduler: AsyncIOScheduler, store: Store, settings: Set
                 await asyncio.to_thread(run_alerts, store, settings)
             except asyncio.CancelledError:  # the daemon is stopping; a send in progress ends in its thread
                 return
-            except Exception:
-                log.exception("alert delivery failed")
+            except Exception as exc:
+                if (reason := storage_fault(exc)) is None:
+                    log.exception("alert delivery failed")
+                else:
+                    storage.failed(reason, "alerts")
+            else:
+                storage.worked("alerts")
 
     scheduler.add_job(job, "interval", seconds=settings.alerts.send_interval, next_run_time=utcnow(),
                       coalesce=True, max_instances=1, id="alerts-send")
