@@ -35,6 +35,7 @@ class DeliveryReport:
     retrying: list[tuple[int, str]] = field(default_factory=list)  # alert id, error
     failed: list[tuple[int, str]] = field(default_factory=list)
     digests: list[int] = field(default_factory=list)  # digest alerts built
+    trimmed: int = 0  # sent alerts deleted, older than alerts.keep_sent_days
 
     def __bool__(self) -> bool:
         return bool(self.sent or self.retrying or self.failed or self.digests)
@@ -138,10 +139,12 @@ def _failed(store: Store, settings: Settings, alert: Alert, exc: SendError, repo
 
 
 def run_alerts(store: Store, settings: Settings, force: bool = False) -> DeliveryReport:
-    """Build due digests, then deliver what is pending."""
+    """Build due digests, deliver what is pending, delete the sent alerts older than ``alerts.keep_sent_days``."""
     digests = build_due_digests(store, settings)
     report = deliver_pending(store, settings, force)
     report.digests = digests
+    if settings.alerts.keep_sent_days:
+        report.trimmed = store.trim_sent_alerts(utcnow() - timedelta(days=settings.alerts.keep_sent_days))
     pending = store.alert_count(("pending", "sending"))
     metrics.ALERTS_PENDING.set(pending)
     return report
