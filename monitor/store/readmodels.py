@@ -85,20 +85,31 @@ def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
+def web_urls(store: Store, rows: list[Article]) -> dict[str, tuple[str | None, list[str]]]:
+    """Each article's link to its source — its own URL, else the first it was seen at — and every URL it was seen
+    at, by id; only links to the web (http and https)."""
+    seen = store.sightings([a.id for a in rows])
+    result = {}
+    for a in rows:
+        urls = [u for u in dict.fromkeys(http_url(s.url) for s in seen[a.id]) if u]
+        result[a.id] = (http_url(a.url) or (urls[0] if urls else None), urls)
+    return result
+
+
 def articles_json(store: Store, rows: list[Article]) -> list[dict[str, Any]]:
     """The JSON form of articles: metadata, every URL seen, tags with evidence, statements, story."""
     ids = [a.id for a in rows]
-    seen, details = store.sightings(ids), store.tag_details(ids)
+    links, details = web_urls(store, rows), store.tag_details(ids)
     statements: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
     for st, _article in store.statements(ids):
         statements[st.article_id].append(statement_json(st))
     feed_urls = store.feed_urls({a.feed_id for a in rows})
     result = []
     for a in rows:
-        urls = [u for u in dict.fromkeys(http_url(s.url) for s in seen[a.id]) if u]  # links only to the web
+        url, urls = links[a.id]
         result.append({
             "id": a.id,
-            "url": http_url(a.url) or (urls[0] if urls else None),
+            "url": url,
             "urls": urls,
             "canonical_url": a.canonical_url,
             "title": a.title,
