@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import shutil
 import signal
 import socket
@@ -34,6 +35,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.instances import Db, reset_database, wait_for
+from benchmarks.procwatch import tree_cpu
 from benchmarks.run import SCRATCH, SMALL_WORLD, Server, log, register_feeds
 from benchmarks.startup import MONITOR, ROOT, database_url, monitor_env
 from benchmarks.world import World, add_world_arguments
@@ -154,6 +156,8 @@ class Ingest:
     reads: Reads | None
     locked: int
     warnings: int
+    cpu_daemon: float  # CPU seconds of the daemon's process tree over ``seconds``
+    cpu_web: float  # of the web process (0 without readers)
 
     @property
     def rate(self) -> float:
@@ -175,18 +179,21 @@ def ingest(world_urls: list[str], db: Path | str, folder: Path, readers: bool, r
     counts = Db(database_url(db))
     reads, stop = Reads(), threading.Event()
     try:
-        with web_process(readers, env, web_log) as base, monitor_process(["run"], env, daemon_log) as daemon:
+        with web_process(readers, env, web_log) as (base, web), monitor_process(["run"], env, daemon_log) as daemon:
             log(f"ingest of {len(world_urls)} feeds, readers {tag}")
             first = wait_until(lambda: daemon.poll() is not None or counts.one("SELECT count(*) FROM article") > 0,
                                timeout, "first stored article")
             if daemon.poll() is not None:
                 raise SystemExit(f"monitor run ended ({daemon.returncode}): see {daemon_log}")
+            web_cpu = (lambda: tree_cpu(web)) if web else (lambda: 0.0)
+            cpu_before = tree_cpu(daemon.pid), web_cpu()
             client = threading.Thread(target=read_loop, args=(base, rate, requests, stop, reads), daemon=True)
             if base:
                 client.start()
             try:
                 done = wait_until(lambda: counts.one("SELECT count(*) FROM fetch_log") >= len(world_urls),
                                   timeout, "every feed polled")
+                cpu_daemon, cpu_web = tree_cpu(daemon.pid) - cpu_before[0], web_cpu() - cpu_before[1]
             finally:
                 stop.set()
                 if base:
@@ -196,14 +203,15 @@ def ingest(world_urls: list[str], db: Path | str, folder: Path, readers: bool, r
         counts.close()
     text = "".join(p.read_text(errors="replace") for p in (daemon_log, web_log) if p.exists())
     return Ingest(readers, articles, done - first, reads if readers else None, locked_lines(daemon_log, web_log),
-                  sum(1 for line in text.splitlines() if "WARNING" in line or "ERROR" in line))
+                  sum(1 for line in text.splitlines() if "WARNING" in line or "ERROR" in line), cpu_daemon, cpu_web)
 
 
 @contextmanager
-def web_process(readers: bool, env: dict[str, str], logfile: Path) -> Iterator[str]:
-    """``monitor web`` on a free loopback port when ``readers`` (yields its base URL, once it answers); else ""."""
+def web_process(readers: bool, env: dict[str, str], logfile: Path) -> Iterator[tuple[str, int]]:
+    """``monitor web`` on a free loopback port when ``readers`` (yields its base URL, once it answers, and its
+    pid); else ("", 0)."""
     if not readers:
-        yield ""
+        yield "", 0
         return
     port = free_port()
     with monitor_process(["web", "--host", "127.0.0.1", "--port", str(port)], env, logfile) as proc:
@@ -220,7 +228,7 @@ def web_process(readers: bool, env: dict[str, str], logfile: Path) -> Iterator[s
         wait_until(answers, 60, "monitor web answering")
         for path in ("/statements", "/feed.atom", f"/api/v1/articles?q={SEARCHES[0]}"):  # warm-up, not measured
             httpx.get(base + path, timeout=10)
-        yield base
+        yield base, proc.pid
 
 
 def ok(flag: bool) -> str:
@@ -234,6 +242,8 @@ def report(runs: list[Ingest], sqlite: bool, rate: float) -> None:
     for r in runs:
         print(f"   readers {'on ' if r.readers else 'off'}: {r.articles} articles in {r.seconds:.1f}s = "
               f"{r.rate:.1f}/s; 'database is locked' lines {r.locked}; warning/error log lines {r.warnings}")
+        print(f"      CPU meanwhile: daemon {r.cpu_daemon:.1f}s ({r.cpu_daemon / r.seconds:.2f} cores), "
+              f"web {r.cpu_web:.1f}s ({r.cpu_web / r.seconds:.2f} cores) of the machine's {os.cpu_count()}")
     rate_off = sum(r.rate for r in off) / len(off)
     rate_on = sum(r.rate for r in on) / len(on)
     slowdown = 1 - rate_on / rate_off if rate_off else 0.0

@@ -50,6 +50,11 @@ def tree_pids(root: int) -> set[int]:
     return tree
 
 
+def tree_cpu(root: int) -> float:
+    """CPU seconds used so far by the live processes of the tree of ``root``."""
+    return sum(st[1] for pid in tree_pids(root) if (st := _stat(pid)) is not None)
+
+
 def tree_usage(root: int) -> tuple[int, int, int]:
     """(processes, summed RSS bytes, summed open file descriptors) of the live tree of ``root``, now."""
     processes = rss = fds = 0

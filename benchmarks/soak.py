@@ -7,10 +7,12 @@ files, database and history tables sampled over time.
 Every ``--every`` seconds the world publishes one new story on a ``--fraction`` of its feeds (each round one
 simulated hour later than the one before: 3 minutes at 3 s a round is 2.5 simulated days). The daemon polls
 fast (poll.interval 5 s, min_interval 2 s, tick 1 s) and keeps ``--history-keep`` fetch-history rows per feed,
-so the trimming is exercised within minutes. Every ``--sample`` seconds: the RSS and open file descriptors of
-the daemon's process tree (benchmarks.procwatch), the database's size (file and write-ahead log) per article,
-and the row counts of the history tables. Prints the table and whether RSS and descriptors are flat after the
-warm-up and the history bounded by its setting. SQLite; scratch files under benchmarks/.scratch/soak/.
+so the trimming is exercised within minutes. Every story alerts (one immediate subscription, its mail to a
+loopback SMTP server) and sent alerts are kept ``--alerts-keep`` seconds (``alerts.keep_sent_days``). Every
+``--sample`` seconds: the RSS and open file descriptors of the daemon's process tree (benchmarks.procwatch), the
+database's size (file and write-ahead log) per article, and the row counts of the history tables. Prints the
+table and whether RSS and descriptors are flat after the warm-up and the history and the sent alerts bounded by
+their settings. SQLite; scratch files under benchmarks/.scratch/soak/.
 """
 
 from __future__ import annotations
@@ -20,19 +22,35 @@ import shutil
 import statistics
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.instances import Db
 from benchmarks.load import locked_lines, monitor_process, ok
 from benchmarks.procwatch import tree_usage
 from benchmarks.run import MB, SCRATCH, Server, log, register_feeds
-from benchmarks.startup import database_url, monitor_env
+from benchmarks.startup import CONFIG, ROOT, database_url, monitor_env
 from benchmarks.world import World, add_world_arguments
+from tests.smtp import SmtpServer
 
 RSS_GROWTH = 0.05  # the median RSS of the last half after warm-up may exceed the first half's by this much
 # … and its median of open descriptors by this many (connections and pipes come and go between samples; a leak
 # grows without end)
 FD_GROWTH = 2
+SEND_INTERVAL = 2.0  # seconds between the alert sender's runs
+# every story of the world alerts: mail to a loopback SMTP server
+ALERTING = """
+[smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+from_addr = "monitor@soak.test"
+
+[[subscriptions]]
+name = "soak"
+recipients = ["desk@soak.test"]
+tags = ["ukraine-war"]
+"""
 
 
 @dataclass
@@ -43,6 +61,7 @@ class Sample:
     fetch_log: int
     polls_max: int  # fetch-history rows of the feed with the most
     alerts: int
+    old_sent: int  # sent alerts older than the benchmark keeps them (plus two runs of the sender)
     processes: int
     rss: int
     fds: int
@@ -51,25 +70,27 @@ class Sample:
     def row(self) -> str:
         per_article = self.db_bytes / self.articles / 1024 if self.articles else 0.0
         return (f"{self.t:7.0f} {self.round:6d} {self.articles:8d} {self.fetch_log:9d} {self.polls_max:8d} "
-                f"{self.alerts:6d} {self.processes:5d} {self.rss / MB:8.1f} {self.fds:5d} "
+                f"{self.alerts:6d} {self.old_sent:4d} {self.processes:5d} {self.rss / MB:8.1f} {self.fds:5d} "
                 f"{self.db_bytes / MB:8.1f} {per_article:8.1f}")
 
 
-HEADER = ("    t s  round articles fetch_log max/feed alerts procs   RSS MB   FDs    db MB  KB/art.")
+HEADER = ("    t s  round articles fetch_log max/feed alerts old. procs   RSS MB   FDs    db MB  KB/art.")
 
 
-def take(db: Path, counts: Db, pid: int, started: float, round_: int) -> Sample:
+def take(db: Path, counts: Db, pid: int, started: float, round_: int, keep: float) -> Sample:
     processes, rss, fds = tree_usage(pid)
+    old = (datetime.now(UTC) - timedelta(seconds=keep + 2 * SEND_INTERVAL)).strftime("%Y-%m-%d %H:%M:%S")
     size = sum(Path(f"{db}{s}").stat().st_size for s in ("", "-wal") if Path(f"{db}{s}").exists())
     return Sample(
         t=time.monotonic() - started, round=round_, articles=counts.one("SELECT count(*) FROM article"),
         fetch_log=counts.one("SELECT count(*) FROM fetch_log"),
         polls_max=counts.one("SELECT max(n) FROM (SELECT count(*) AS n FROM fetch_log GROUP BY feed_id) AS per"),
         alerts=counts.one("SELECT count(*) FROM alert"), processes=processes, rss=rss, fds=fds, db_bytes=size,
+        old_sent=counts.one(f"SELECT count(*) FROM alert WHERE status = 'sent' AND sent_at < '{old}'"),
     )
 
 
-def judge(samples: list[Sample], warmup: float, keep: int) -> None:
+def judge(samples: list[Sample], warmup: float, keep: int, mails: int) -> None:
     after = [s for s in samples if s.t >= warmup]
     print(f"\nafter the warm-up (the first {warmup:.0f} s), {len(after)} samples:")
     if len(after) < 4:
@@ -88,7 +109,9 @@ def judge(samples: list[Sample], warmup: float, keep: int) -> None:
     feeds_bound = end.polls_max <= keep
     print(f"   fetch_log: at most {end.polls_max} rows per feed at the end ({end.fetch_log} in all); "
           f"poll.history_keep = {keep} [{ok(feeds_bound)}]")
-    print(f"   alert: {end.alerts} rows (no retention setting; the benchmark configures no alert targets)")
+    print(f"   alert: {end.alerts} rows at the end (at most {max(s.alerts for s in samples)}), {mails} mails received; "
+          f"sent alerts older than alerts.keep_sent_days: {end.old_sent} at the end, at most "
+          f"{max(s.old_sent for s in samples)} (the one a subscription keeps) [{ok(end.old_sent <= 1)}]")
 
 
 def main() -> None:
@@ -100,6 +123,7 @@ def main() -> None:
     parser.add_argument("--sample", type=float, default=5, help="seconds between samples")
     parser.add_argument("--warmup", type=float, help="seconds not judged (default: a third of the run)")
     parser.add_argument("--history-keep", type=int, default=10, help="poll.history_keep of the daemon")
+    parser.add_argument("--alerts-keep", type=float, default=30, help="seconds sent alerts are kept")
     parser.add_argument("--scratch", type=Path, default=SCRATCH / "soak", help="its scratch folder (emptied)")
     args = parser.parse_args()
     duration = args.minutes * 60
@@ -109,7 +133,9 @@ def main() -> None:
     folder.mkdir(parents=True)
     db = folder / "soak.db"
     spec = {"feeds": args.feeds, "hosts": args.hosts, "entries": args.entries, "pages": args.pages}
-    server = Server(args.seed, spec)
+    server, mail = Server(args.seed, spec), SmtpServer()
+    config = folder / "monitor.toml"
+    config.write_text(CONFIG.read_text() + ALERTING.format(port=mail.port))
     samples: list[Sample] = []
     daemon_log = folder / "daemon.log"
     try:
@@ -118,7 +144,14 @@ def main() -> None:
         register_feeds(db, [world.feed_url(f) for f in range(world.n_feeds)])
         env = monitor_env(db, MONITOR_HEARTBEAT_FILE=str(folder / "heartbeat"), MONITOR_POLL_INTERVAL="5",
                           MONITOR_POLL_MIN_INTERVAL="2", MONITOR_POLL_TICK="1",
-                          MONITOR_POLL_HISTORY_KEEP=str(args.history_keep))
+                          MONITOR_POLL_HISTORY_KEEP=str(args.history_keep),
+                          MONITOR_ALERTS_SEND_INTERVAL=str(SEND_INTERVAL),
+                          MONITOR_ALERTS_KEEP_SENT_DAYS=str(args.alerts_keep / 86400),
+                          # the config is a copy elsewhere: its relative paths, absolute
+                          **{f"MONITOR_TAGGING_{key.upper()}": str(ROOT / "config" / name) for key, name in
+                             (("tags_file", "tags.toml"), ("officials_file", "officials.toml"),
+                              ("model_file", "model.json"))})
+        env["MONITOR_CONFIG"] = str(config)  # the benchmark's config with the alerting above
         counts = Db(database_url(db))
         try:
             with monitor_process(["run"], env, daemon_log) as daemon:
@@ -134,18 +167,19 @@ def main() -> None:
                         server.get(f"/__change?fraction={args.fraction}&round={round_}")
                         next_round += args.every
                     if now >= next_sample:
-                        samples.append(take(db, counts, daemon.pid, started, round_))
+                        samples.append(take(db, counts, daemon.pid, started, round_, args.alerts_keep))
                         print(samples[-1].row(), flush=True)
                         next_sample += args.sample
                     time.sleep(max(0.0, min(next_round, next_sample) - time.monotonic()))
-                samples.append(take(db, counts, daemon.pid, started, round_))
+                samples.append(take(db, counts, daemon.pid, started, round_, args.alerts_keep))
                 print(samples[-1].row(), flush=True)
         finally:
             counts.close()
     finally:
         server.close()
+        mail.stop()
     print(f"world: {spec}, seed {args.seed}; {round_} rounds ({round_} simulated hours); SQLite; log {daemon_log}")
-    judge(samples, warmup, args.history_keep)
+    judge(samples, warmup, args.history_keep, len(mail.messages))
     locked = locked_lines(daemon_log)
     print(f"   'database is locked' in the daemon's log: {locked} [{ok(locked == 0)}]")
 

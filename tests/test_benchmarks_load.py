@@ -30,3 +30,4 @@ def test_soak_prints_its_table_and_verdicts(tmp_path: Path) -> None:
     out = bench("soak", tmp_path, "--minutes", "0.3", "--every", "1", "--sample", "2", "--warmup", "4")
     assert "RSS MB" in out and "fetch_log: at most" in out and "RSS: median" in out
     assert "'database is locked' in the daemon's log:" in out
+    assert "sent alerts older than alerts.keep_sent_days:" in out and "mails received" in out

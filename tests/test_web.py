@@ -88,6 +88,25 @@ def test_an_article_item_is_the_cli_json_with_the_text_cut_to_a_highlighted_snip
     assert [short["text"][a:b] for a, b in short["highlights"]] == ["Kyiv"]
 
 
+@pytest.mark.parametrize(("query", "shown"), [
+    ("kyiv", ["KYIV", "Kyiv"]),  # case as the index compares it
+    ('"air defence"', ["air-defence", "Air\nDefence"]),  # a phrase's words with anything but a word between
+    ("sanction*", ["sanctions", "Sanction"]),  # a prefix: the start of a word, the whole word shown
+    ("defence", ["defence", "Defence", "defence"]),  # never inside a word; "_" separates words, as in the index
+    ('air OR "air defence"', ["air", "air", "Air"]),  # at each word the first term that starts there
+    ('"air defence" OR air', ["air-defence", "air", "Air\nDefence"]),
+])
+def test_search_terms_are_found_as_whole_words_in_the_order_of_the_text(query: str, shown: list[str]) -> None:
+    from monitor.store.query import parse_query
+    from monitor.store.readmodels import query_spans, snippet
+
+    text = "KYIV: air-defence, sanctions; Kyiv_x defenceless air Air\nDefence. Sanction x_defence"
+    spans = query_spans(text, parse_query(query))
+    assert [text[s.start : s.end] for s in spans] == shown
+    cut, inside = snippet("filler " * 100 + text, parse_query(query), chars=60)  # around the first match
+    assert cut.startswith("…") and [cut[s.start : s.end] for s in inside] == shown[: len(inside)] and inside
+
+
 @pytest.mark.parametrize(("path", "params", "status", "message"), [
     ("/api/v1/articles", {"q": '"unclosed'}, 400, "unbalanced quote"),
     ("/api/v1/articles", {"q": "kyiv OR"}, 400, "OR needs a term"),

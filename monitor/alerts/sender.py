@@ -20,7 +20,8 @@ from monitor.alerts.targets import Dispatchers
 from monitor.core import metrics
 from monitor.core.alert_settings import Subscription
 from monitor.core.config import Settings
-from monitor.store import Store
+from monitor.core.logs import Outage
+from monitor.store import Store, storage_fault
 from monitor.store.models import Alert, utcnow
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class DeliveryReport:
     retrying: list[tuple[int, str]] = field(default_factory=list)  # alert id, error
     failed: list[tuple[int, str]] = field(default_factory=list)
     digests: list[int] = field(default_factory=list)  # digest alerts built
+    trimmed: int = 0  # sent alerts deleted, older than alerts.keep_sent_days
 
     def __bool__(self) -> bool:
         return bool(self.sent or self.retrying or self.failed or self.digests)
@@ -137,17 +139,21 @@ def _failed(store: Store, settings: Settings, alert: Alert, exc: SendError, repo
 
 
 def run_alerts(store: Store, settings: Settings, force: bool = False) -> DeliveryReport:
-    """Build due digests, then deliver what is pending."""
+    """Build due digests, deliver what is pending, delete the sent alerts older than ``alerts.keep_sent_days``."""
     digests = build_due_digests(store, settings)
     report = deliver_pending(store, settings, force)
     report.digests = digests
+    if settings.alerts.keep_sent_days:
+        report.trimmed = store.trim_sent_alerts(utcnow() - timedelta(days=settings.alerts.keep_sent_days))
     pending = store.alert_count(("pending", "sending"))
     metrics.ALERTS_PENDING.set(pending)
     return report
 
 
-def schedule_alert_jobs(scheduler: AsyncIOScheduler, store: Store, settings: Settings) -> None:
-    """The sender job (every ``alerts.send_interval`` s, first at once) and a job at each digest's schedule."""
+def schedule_alert_jobs(scheduler: AsyncIOScheduler, store: Store, settings: Settings, storage: Outage) -> None:
+    """The sender job (every ``alerts.send_interval`` s, first at once) and a job at each digest's schedule. A
+    storage fault (an unreachable database, a full disk) is a part of the daemon's ``storage`` outage: one line
+    for all, not a traceback per run."""
     lock = asyncio.Lock()
 
     async def job() -> None:
@@ -156,8 +162,13 @@ def schedule_alert_jobs(scheduler: AsyncIOScheduler, store: Store, settings: Set
                 await asyncio.to_thread(run_alerts, store, settings)
             except asyncio.CancelledError:  # the daemon is stopping; a send in progress ends in its thread
                 return
-            except Exception:
-                log.exception("alert delivery failed")
+            except Exception as exc:
+                if (reason := storage_fault(exc)) is None:
+                    log.exception("alert delivery failed")
+                else:
+                    storage.failed(reason, "alerts")
+            else:
+                storage.worked("alerts")
 
     scheduler.add_job(job, "interval", seconds=settings.alerts.send_interval, next_run_time=utcnow(),
                       coalesce=True, max_instances=1, id="alerts-send")

@@ -100,7 +100,7 @@ def articles_show(ctx: Context, article_id: str, as_json: bool) -> None:
     if as_json:
         echo_json(articles_json(store, [article])[0])
         return
-    feed_urls = {f.id: f.url for f in store.feeds()}
+    feed_urls = store.feed_urls()
     click.echo(f"id: {article.id}\ntitle: {article.title or '(untitled)'}")
     click.echo(f"published: {shown(article.published, '-')}\nfetched: {shown(article.fetched_at)}")
     for key in ("source", "extraction_method", "site_name", "language", "canonical_url"):

@@ -116,6 +116,8 @@ class AlertSettings(Section):
     # Seconds between two runs of the sender (pending alerts, due digests).
     send_interval: float = Field(10.0, gt=0)
     max_attempts: int = Field(12, ge=1)
+    # Days a sent alert stays in the outbox (`monitor alerts list`); 0 = for ever. Unsent ones always stay.
+    keep_sent_days: float = Field(90.0, ge=0)
     backoff_base: float = Field(60.0, gt=0)
     backoff_max: float = Field(3600.0, gt=0)
     templates: str = ""

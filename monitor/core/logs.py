@@ -49,3 +49,25 @@ def setup_logging(fmt: str, level: str) -> None:
     root.setLevel(level)
     for noisy in ("httpx", "httpcore", "urllib3", "apprise", "apscheduler", "trafilatura", "htmldate", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+class Outage:
+    """One log line when something the daemon does on every tick starts failing for a storage fault, one when it
+    works again — not a traceback every tick while a disk is full. Several parts may share an outage (the
+    heartbeat's row and the polling cycle both lose an unreachable database): it starts with the first part that
+    fails and ends when every part that failed has worked again, one line each."""
+
+    def __init__(self, log: logging.Logger, failing: str, recovered: str):
+        self.log, self.failing, self.recovered = log, failing, recovered
+        self.failing_parts: set[str] = set()
+
+    def failed(self, reason: str, part: str = "") -> None:
+        if not self.failing_parts:
+            self.log.error(self.failing, reason)
+        self.failing_parts.add(part)
+
+    def worked(self, part: str = "") -> None:
+        if part in self.failing_parts:
+            self.failing_parts.remove(part)
+            if not self.failing_parts:
+                self.log.info(self.recovered)

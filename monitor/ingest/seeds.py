@@ -206,7 +206,7 @@ def _clear_earlier_export(folder: Path) -> None:
 def export_corpus(store: Store, folder: Path) -> int:
     """Write every article as ``NNN_<id>.txt`` (storage order) plus ``index.jsonl`` (its metadata, the feed by
     URL); an earlier export in the folder is replaced. Returns the count."""
-    feed_urls = {f.id: f.url for f in store.feeds()}
+    feed_urls = store.feed_urls()
     total = store.article_count()
     count = 0
     try:

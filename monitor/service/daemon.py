@@ -13,6 +13,7 @@ from pathlib import Path
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.alerts.sender import schedule_alert_jobs
+from monitor.core.logs import Outage
 from monitor.core.metrics import INSTANCE, LAST_TICK
 from monitor.ingest.pipeline import Pipeline, StorageFault
 from monitor.service.app import App, import_default_feeds, open_pipeline
@@ -24,25 +25,6 @@ from monitor.store.instance import instance_id, log_instance
 from monitor.web.serve import embedded_web
 
 log = logging.getLogger(__name__)
-
-
-class Outage:
-    """One log line when something the daemon does on every tick starts failing for a storage fault, one when it
-    works again — not a traceback every tick while a disk is full."""
-
-    def __init__(self, failing: str, recovered: str):
-        self.failing, self.recovered = failing, recovered
-        self.reason: str | None = None
-
-    def failed(self, reason: str) -> None:
-        if self.reason is None:
-            log.error(self.failing, reason)
-        self.reason = reason
-
-    def worked(self) -> None:
-        if self.reason is not None:
-            log.info(self.recovered)
-        self.reason = None
 
 
 async def run_daemon(app: App) -> None:
@@ -63,11 +45,9 @@ async def run_daemon(app: App) -> None:
         polling: set[asyncio.Task[None]] = set()
 
         heartbeat_error: list[str] = []  # why the last heartbeat could not be written (empty when it was)
-        stored_heartbeat = Outage("heartbeat not stored in the database: %s; polling goes on",
-                                  "heartbeat stored in the database again")
-        storage = Outage("storage failed: %s; polling stopped, the feeds' schedules untouched; every tick tries "
+        storage = Outage(log, "storage failed: %s; polling stopped, the feeds' schedules untouched; every tick tries "
                          "again", "storage works again: polling resumed")
-        network = Outage("the network looks unreachable: %s", "the network answers again: feeds reached")
+        network = Outage(log, "the network looks unreachable: %s", "the network answers again: feeds reached")
 
         async def tick() -> None:
             try:
@@ -89,9 +69,9 @@ async def run_daemon(app: App) -> None:
                 if (reason := storage_fault(exc)) is None:
                     log.exception("heartbeat not stored")
                 else:
-                    stored_heartbeat.failed(reason)
+                    storage.failed(reason, "heartbeat")
             else:
-                stored_heartbeat.worked()
+                storage.worked("heartbeat")
             if polling:  # the previous cycle is still running
                 return
             task = asyncio.create_task(_cycle(pipeline, storage, network))
@@ -101,7 +81,7 @@ async def run_daemon(app: App) -> None:
         scheduler = AsyncIOScheduler()
         scheduler.add_job(tick, "interval", seconds=settings.poll.tick, next_run_time=datetime.now(UTC),
                           coalesce=True, max_instances=1, id="tick")
-        schedule_alert_jobs(scheduler, app.store, app.settings)
+        schedule_alert_jobs(scheduler, app.store, app.settings, storage)
         scheduler.start()
         ops = None
         if settings.metrics.enabled:
@@ -138,12 +118,12 @@ async def _cycle(pipeline: Pipeline, storage: Outage, network: Outage) -> None:
     except asyncio.CancelledError:
         raise
     except StorageFault as exc:  # not the feeds' fault: the next tick runs the cycle again
-        storage.failed(exc.reason)
+        storage.failed(exc.reason, "polling")
         return
     except Exception:
         log.exception("polling cycle failed")
         return
-    storage.worked()
+    storage.worked("polling")
     if summary.feeds:
         log.info("cycle done", extra=summary.as_dict() | {"errors": len(summary.errors)})
         if (why := summary.unreachable()) is not None:

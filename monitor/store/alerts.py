@@ -169,6 +169,25 @@ class AlertStore(StoreBase):
             feeds = {f.id: f for f in s.exec(select(Feed).where(col(Feed.id).in_(feed_ids)))}
         return AlertArticles(articles, tags, statements, feeds)
 
+    def trim_sent_alerts(self, before: datetime) -> int:
+        """Delete the alerts sent before ``before``; pending, sending and failed ones stay. Returns how many.
+
+        A story's record must go on pointing at a sent alert: without one it would look unsent and go into the
+        subscription's next digest. So the newest of a subscription's alerts to delete stays, and the records of
+        the others point at it from now on — one old alert per subscription, until a newer one is trimmed."""
+        old = sa.and_(col(Alert.status) == "sent", col(Alert.sent_at) < before)
+        deleted = 0
+        with self._write() as s:
+            newest = s.exec(select(Alert.subscription, sa.func.max(Alert.id)).where(old).group_by(Alert.subscription))
+            for subscription, kept in newest.all():
+                trimmed = select(Alert.id).where(old, col(Alert.subscription) == subscription, col(Alert.id) != kept)
+                s.exec(  # type: ignore[call-overload]
+                    sa.update(AlertStory).where(col(AlertStory.alert_id).in_(trimmed)).values(alert_id=kept)
+                )
+                result = s.exec(sa.delete(Alert).where(col(Alert.id).in_(trimmed)))  # type: ignore[call-overload]
+                deleted += result.rowcount
+        return deleted
+
     def alert_count(self, statuses: Sequence[str]) -> int:
         with self.session() as s:
             return s.exec(select(sa.func.count()).select_from(Alert).where(col(Alert.status).in_(statuses))).one()

@@ -3,7 +3,10 @@ definition used by the CLI, the JSON API, the Atom feed and the pages."""
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -82,20 +85,31 @@ def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
+def web_urls(store: Store, rows: list[Article]) -> dict[str, tuple[str | None, list[str]]]:
+    """Each article's link to its source — its own URL, else the first it was seen at — and every URL it was seen
+    at, by id; only links to the web (http and https)."""
+    seen = store.sightings([a.id for a in rows])
+    result = {}
+    for a in rows:
+        urls = [u for u in dict.fromkeys(http_url(s.url) for s in seen[a.id]) if u]
+        result[a.id] = (http_url(a.url) or (urls[0] if urls else None), urls)
+    return result
+
+
 def articles_json(store: Store, rows: list[Article]) -> list[dict[str, Any]]:
     """The JSON form of articles: metadata, every URL seen, tags with evidence, statements, story."""
     ids = [a.id for a in rows]
-    seen, details = store.sightings(ids), store.tag_details(ids)
+    links, details = web_urls(store, rows), store.tag_details(ids)
     statements: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
     for st, _article in store.statements(ids):
         statements[st.article_id].append(statement_json(st))
-    feed_urls = {f.id: f.url for f in store.feeds()}
+    feed_urls = store.feed_urls({a.feed_id for a in rows})
     result = []
     for a in rows:
-        urls = [u for u in dict.fromkeys(http_url(s.url) for s in seen[a.id]) if u]  # links only to the web
+        url, urls = links[a.id]
         result.append({
             "id": a.id,
-            "url": http_url(a.url) or (urls[0] if urls else None),
+            "url": url,
             "urls": urls,
             "canonical_url": a.canonical_url,
             "title": a.title,
@@ -131,23 +145,32 @@ class Span:
 
 
 def query_spans(text: str, query: Node | None) -> list[Span]:
-    """Where the query's full-text terms occur in a text (words compared as the search index does)."""
-    terms: list[Term] = positive_terms(query)
+    """Where the query's full-text terms occur in a text (words compared as the search index does): at each
+    word, the first term that starts there."""
+    return list(_query_spans(text, query))
+
+
+def _query_spans(text: str, query: Node | None) -> Iterator[Span]:
+    """:func:`query_spans`, found as they are asked for (in the order of the text)."""
+    terms = tuple(positive_terms(query))
     if not terms or not text:
-        return []
-    words = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)]
-    spans = []
-    for i in range(len(words)):
-        for term in terms:
-            n = len(term.words)
-            window = words[i : i + n]
-            if len(window) < n:
-                continue
-            exact, last = all(w[2] == t for w, t in zip(window[:-1], term.words[:-1], strict=True)), window[-1][2]
-            if exact and (last.startswith(term.words[-1]) if term.prefix else last == term.words[-1]):
-                spans.append(Span(window[0][0], window[-1][1], term.value))
-                break
-    return spans
+        return
+    for m in _terms_pattern(terms).finditer(text):
+        term = m.lastindex or 1  # the group of the term that matched (group n is terms[n - 1])
+        yield Span(m.start(), m.start() + len(m.group(term)), terms[term - 1].value)
+
+
+@functools.lru_cache(maxsize=256)
+def _terms_pattern(terms: tuple[Term, ...]) -> re.Pattern[str]:
+    """One pattern finding, at the start of each word, the first of ``terms`` that begins there (a group per
+    term, in order; a lookahead, so the matches of different terms may overlap): a phrase's words in order with
+    anything but a word between them, the last word whole or, for a prefix, as the start of a word. One pass of
+    the regular-expression engine instead of comparing every word of an article with every term in Python."""
+    def pattern(term: Term) -> str:
+        words = r"[\W_]+".join(re.escape(w) for w in term.words)  # a word: [^\W_]+, as in _WORD
+        return "(" + words + (r"[^\W_]*" if term.prefix else "") + r"(?![^\W_]))"
+
+    return re.compile(r"(?<![^\W_])(?=" + "|".join(pattern(t) for t in terms) + ")", re.IGNORECASE)
 
 
 def evidence_spans(article: dict[str, Any], field: str = "text") -> list[Span]:
@@ -212,19 +235,24 @@ def segments(text: str, spans: list[Span]) -> list[tuple[str, str | None, str]]:
 
 def snippet(text: str, query: Node | None, chars: int = SNIPPET_CHARS) -> tuple[str, list[Span]]:
     """A part of the text around the query's first match (the start when none), with the matches in it as
-    offsets into the snippet."""
-    spans = query_spans(text, query)
+    offsets into the snippet. The text is searched no further than the snippet's end."""
+    found = _query_spans(text, query)
     if len(text) <= chars:
-        return text, spans
-    start = max(0, spans[0].start - chars // 4) if spans else 0
+        return text, list(found)
+    first = next(found, None)
+    start = max(0, first.start - chars // 4) if first else 0
     start = text.rfind(" ", 0, start) + 1 if start else 0
     end = min(len(text), start + chars)
     cut = text[start:end]
     prefix = "…" if start else ""
     suffix = "…" if end < len(text) else ""
     shift = len(prefix) - start
-    inside = [Span(s.start + shift, s.end + shift, s.label, s.kind) for s in spans
-              if s.start >= start and s.end <= end]
+    inside = []
+    for s in itertools.chain([first] if first else [], found):
+        if s.start >= end:
+            break
+        if s.end <= end:
+            inside.append(Span(s.start + shift, s.end + shift, s.label, s.kind))
     return prefix + cut + suffix, inside
 
 
@@ -260,7 +288,7 @@ def story_json(store: Store, story_id: str) -> dict[str, Any] | None:
     if not members:
         return None
     seen = store.sightings([a.id for a in members])
-    feed_urls = {f.id: f.url for f in store.feeds()}
+    feed_urls = store.feed_urls({a.feed_id for a in members} | {s.feed_id for rows in seen.values() for s in rows})
     copies = []
     for a in members:
         places: dict[str, list[Any]] = {}  # one copy per URL (canonical form): its sightings, oldest first

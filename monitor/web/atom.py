@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from feedgen.feed import FeedGenerator
 
 from monitor import __version__
-from monitor.store.readmodels import articles_json, snippet
+from monitor.store.readmodels import snippet, web_urls
 from monitor.web.context import Web, article_filter, web
 
 router = APIRouter()
@@ -42,16 +42,18 @@ def atom(
     fg.generator("monitor", __version__)
     fg.updated(max((a.appeared_at or a.appeared() for a in rows), default=EPOCH))
     related: dict[str, str] = {}  # the monitor's page → the source it stands beside
-    for item, article in zip(reversed(articles_json(w.store, rows)), reversed(rows), strict=True):
+    links = web_urls(w.store, rows)
+    for article in reversed(rows):
+        source = links[article.id][0]
         entry = fg.add_entry()
         entry.id(f"{base}/articles/{article.id}")
         entry.title(article.title or "(untitled)")
         page = f"{base}/articles/{article.id}"
         # one alternate, the source (RFC 4287 allows one per type); the monitor's page is related
-        entry.link(href=item["url"] or page, rel="alternate", type="text/html")
-        if item["url"]:
+        entry.link(href=source or page, rel="alternate", type="text/html")
+        if source:
             entry.link(href=page, rel="related", type="text/html")
-            related[page] = item["url"]
+            related[page] = source
         entry.updated(article.appeared_at or article.appeared())  # published, else first fetched
         if article.published:
             entry.published(article.published)

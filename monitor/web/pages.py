@@ -104,11 +104,12 @@ def article_page(
         raise HTTPException(404, f"no article with id {article_id}")
     item = articles_json(w.store, [article])[0]
     query = query_of(q)
-    feed_urls = {f.id: f.url for f in w.store.feeds()}
+    seen = w.store.sightings([article.id])[article.id]
+    feed_urls = w.store.feed_urls({s.feed_id for s in seen})
     sightings = [
         {"url": http_url(s.url), "shown": s.url, "feed": feed_urls.get(s.feed_id),
          "seen_at": f"{s.seen_at:%Y-%m-%d %H:%M}"}
-        for s in w.store.sightings([article.id])[article.id]
+        for s in seen
     ]
     title = item["title"] or "(untitled)"
     return render(
