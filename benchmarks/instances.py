@@ -67,15 +67,19 @@ def make_world(feeds: int, entries: int, page_delay: float) -> World:
     return World(servers, feed_urls, pages)
 
 
-def write_config(folder: Path, database_url: str, lease: float) -> Path:
+def write_config(folder: Path, database_url: str, lease: float, gap: float = 0.0, per_host: int = 4,
+                 concurrent_feeds: int = 4) -> Path:
+    """The instances' config: ``gap`` and ``per_host`` are each host's http.per_host_min_gap and
+    http.per_host_concurrency, ``concurrent_feeds`` poll.max_concurrent_feeds."""
     config = folder / "monitor.toml"
     config.write_text(
         f'database_url = "{database_url}"\ndefault_feeds = ""\nimport_seeds = false\n'
         f'heartbeat_file = "{folder / "heartbeat"}"\n'
-        f"[poll]\ninterval = 3600\ntick = 0.5\nlease = {lease}\nmax_concurrent_feeds = 4\n"
-        "[http]\nconnect_timeout = 5.0\nread_timeout = 10.0\ntotal_timeout = 20.0\nper_host_concurrency = 4\n"
+        f"[poll]\ninterval = 3600\ntick = 0.5\nlease = {lease}\nmax_concurrent_feeds = {concurrent_feeds}\n"
+        "[http]\nconnect_timeout = 5.0\nread_timeout = 10.0\ntotal_timeout = 20.0\n"
+        f"per_host_concurrency = {per_host}\nper_host_min_gap = {gap}\n"
         # the world is on loopback, which the SSRF guard refuses unless allowed
-        "per_host_min_gap = 0.0\nallowed_networks = [\"127.0.0.0/8\"]\n[extraction]\nworkers = 1\n"
+        "allowed_networks = [\"127.0.0.0/8\"]\n[extraction]\nworkers = 1\n"
         f'[tagging]\ntags_file = "{ROOT / "config/tags.toml"}"\nofficials_file = "{ROOT / "config/officials.toml"}"\n'
         f'model_file = "{ROOT / "config/model.json"}"\n'
     )
@@ -91,8 +95,11 @@ def reset_database(url: str) -> None:
 
 
 def monitor_env(config: Path) -> dict[str, str]:
+    """The instances' environment: ``config``, no other MONITOR_* setting, and this tree's code first (they run
+    in their own folder, where the installed package would be imported otherwise)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    return env | {"MONITOR_CONFIG": str(config)}
+    path = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return env | {"MONITOR_CONFIG": str(config), "PYTHONPATH": path}
 
 
 def add_feeds(config: Path, urls: list[str]) -> None:

@@ -16,6 +16,7 @@ from monitor.core.config import Settings
 from monitor.core.errors import ConfigError
 from monitor.store import Store
 from monitor.store.engine import create_db_engine, migrate
+from monitor.store.instance import instance_id
 
 if TYPE_CHECKING:
     from monitor.ingest.opml import OpmlFeed
@@ -100,11 +101,14 @@ def add_feeds(app: App, feeds: list[OpmlFeed]) -> list[tuple[str, bool]]:
 @asynccontextmanager
 async def open_pipeline(app: App) -> AsyncIterator[Pipeline]:
     """A pipeline with its HTTP client and worker processes, closed cleanly on exit."""
-    from monitor.ingest.fetcher import Fetcher
+    from monitor.ingest.fetcher import Fetcher, SharedBudgets
     from monitor.ingest.pipeline import Pipeline
     from monitor.ingest.processor import process_pool
 
-    fetcher = Fetcher(app.settings.http)
+    http = app.settings.http
+    # instances sharing the database share each host's budget; a slot whose instance died lapses after the lease
+    budgets = SharedBudgets(app.store, instance_id(app.settings), 2 * http.total_timeout) if app.store.shared else None
+    fetcher = Fetcher(http, budgets)
     workers = process_pool(app.settings.extraction.worker_count())
     pipeline = Pipeline(app.settings, app.store, fetcher, workers)
     try:
