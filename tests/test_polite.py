@@ -24,6 +24,7 @@ from benchmarks.instances import (
     write_config,
 )
 from monitor.store import Store, page_key
+from monitor.store.claims import SLOT_RETRY
 from monitor.store.engine import create_db_engine, migrate
 from tests.conftest import PG_SKIP, PG_URL
 from tests.newsworld import Item, NewsServer, Reply, Request, article_page, article_text, rss
@@ -55,20 +56,25 @@ def test_a_page_claim_is_held_until_released_or_expired(pg_store: Store) -> None
 
 
 def test_a_host_budget_gives_slots_spaced_by_the_gap_up_to_the_limit(pg_store: Store) -> None:
-    first = pg_store.take_host_slot("127.0.0.2:80", "a", gap=0.3, limit=2, lease_seconds=60)
+    host = "127.0.0.2:80"
+    first = pg_store.take_host_slot(host, "a", gap=0.3, limit=2, lease_seconds=60)
     assert isinstance(first, str)
-    wait = pg_store.take_host_slot("127.0.0.2:80", "b", gap=0.3, limit=2, lease_seconds=60)
+    wait = pg_store.take_host_slot(host, "b", gap=0.3, limit=2, lease_seconds=60)
     assert isinstance(wait, float) and 0 < wait <= 0.3, "the next start is a gap away"
     assert isinstance(pg_store.take_host_slot("127.0.0.3:80", "b", 0.3, 2, 60), str), "another host: its own budget"
     time.sleep(wait)
-    second = pg_store.take_host_slot("127.0.0.2:80", "b", gap=0.0, limit=2, lease_seconds=0.5)
+    assert pg_store.take_host_slot(host, "b", 0.0, 2, 60) == SLOT_RETRY, "the first start has not left yet"
+    pg_store.sent_on_host_slot(first, host, gap=0.0)
+    second = pg_store.take_host_slot(host, "b", gap=0.0, limit=2, lease_seconds=0.5)
     assert isinstance(second, str)
-    assert isinstance(pg_store.take_host_slot("127.0.0.2:80", "a", 0.0, 2, 60), float), "both slots taken"
+    pg_store.sent_on_host_slot(second, host, gap=0.0)
+    assert pg_store.take_host_slot(host, "a", 0.0, 2, 60) == SLOT_RETRY, "both slots taken"
     pg_store.give_host_slot(first)
-    third = pg_store.take_host_slot("127.0.0.2:80", "a", 0.0, 2, 60)
+    third = pg_store.take_host_slot(host, "a", 0.0, 2, 60)
     assert isinstance(third, str), "a slot given back is free"
+    pg_store.sent_on_host_slot(third, host, gap=0.0)
     # the holder of the second died: its slot lapses after its lease
-    wait_for(lambda: isinstance(pg_store.take_host_slot("127.0.0.2:80", "c", 0.0, 2, 60), str), timeout=30)
+    wait_for(lambda: isinstance(pg_store.take_host_slot(host, "c", 0.0, 2, 60), str), timeout=30)
 
 
 def poll_once(config: Path, name: str, feed: str) -> subprocess.Popen[bytes]:

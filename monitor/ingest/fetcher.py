@@ -35,7 +35,6 @@ FEED_ACCEPT = (
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
 )
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.8"
-LATE_START = 0.02  # seconds between asking for a shared host budget and the request's headers leaving
 Trace = Callable[[str, dict[str, object]], Awaitable[None]]  # httpcore's ``trace`` request extension
 
 
@@ -210,11 +209,9 @@ class SharedBudgets:
         self._store, self._owner, self._lease = store, owner, lease
         self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="monitor-budget")
 
-    async def take(self, host: str, gap: float, limit: int) -> tuple[str, float]:
-        """A slot's token once a request to ``host`` may start (asking again after each wait the budget names),
-        and when the ask that got it was sent (``time.monotonic()``)."""
+    async def take(self, host: str, gap: float, limit: int) -> str:
+        """A slot's token once a request to ``host`` may start (asking again after each wait the budget names)."""
         while True:
-            sent = time.monotonic()
             asked = self._threads.submit(self._store.take_host_slot, host, self._owner, gap, limit, self._lease)
             try:
                 answer = await asyncio.wrap_future(asked)
@@ -222,15 +219,15 @@ class SharedBudgets:
                 asked.add_done_callback(self._give_back_unused)
                 raise
             if isinstance(answer, str):
-                return answer, sent
+                return answer
             await asyncio.sleep(answer)
 
     def give_back(self, token: str) -> None:
         self._threads.submit(self._store.give_host_slot, token).add_done_callback(_log_failure)
 
-    def push(self, host: str, gap: float) -> None:
-        """A request left late: the host's next start is ``gap`` from now at the earliest."""
-        self._threads.submit(self._store.push_host_start, host, gap).add_done_callback(_log_failure)
+    def sent(self, token: str, host: str, gap: float) -> None:
+        """The headers of ``token``'s request left: the host's next start is ``gap`` from now."""
+        self._threads.submit(self._store.sent_on_host_slot, token, host, gap).add_done_callback(_log_failure)
 
     def _give_back_unused(self, asked: Future[str | float]) -> None:
         if not asked.cancelled() and asked.exception() is None and isinstance(token := asked.result(), str):
@@ -248,9 +245,8 @@ def _log_failure(done: Future[None]) -> None:
 class _SharedHostGate(_HostGate):
     """The host's gap and concurrency for every instance together (``SharedBudgets``): this process's requests to
     the host queue here (at most ``limit``, one at a time asking the database), then the shared budget names the
-    start. The connection is taken before asking, so a granted start is not spent waiting for one; a request
-    whose headers leave more than ``LATE_START`` after it asked (a busy event loop, a slow first connection)
-    pushes the host's next start to a gap after they left."""
+    start. The connection is taken before asking, so a granted start is not spent waiting for one; the request's
+    headers leaving (httpcore's ``trace`` extension) tell the budget, and the next start is a gap after that."""
 
     def __init__(self, host: str, limit: int, gap: float, budgets: SharedBudgets):
         super().__init__(limit, gap)
@@ -262,18 +258,17 @@ class _SharedHostGate(_HostGate):
             async with self._lock:
                 await connections.acquire()
                 try:
-                    token, asked = await self._budgets.take(self._host, self._gap, self._limit)
+                    token = await self._budgets.take(self._host, self._gap, self._limit)
                 except BaseException:
                     connections.release()
                     raise
-            gap = self._gap
+            gap, leaving = self._gap, True
 
             async def trace(event: str, _info: dict[str, object]) -> None:
-                nonlocal asked
-                if event.endswith(".send_request_headers.complete") and asked:
-                    if time.monotonic() - asked > LATE_START:
-                        self._budgets.push(self._host, gap)
-                    asked = 0.0  # a redirect's later hops are not this start
+                nonlocal leaving
+                if leaving and event.endswith(".send_request_headers.complete"):
+                    leaving = False  # a redirect's later hops are not this start
+                    self._budgets.sent(token, self._host, gap)
 
             try:
                 yield trace

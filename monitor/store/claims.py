@@ -19,7 +19,7 @@ from monitor.store.models import HostBudget, HostSlot, PageClaim, utcnow
 
 # the database's clock, in seconds since the epoch: one clock for every machine
 _DB_NOW = sa.cast(sa.func.extract("epoch", sa.func.clock_timestamp()), sa.Float)
-SLOT_RETRY = 0.05  # seconds before asking again for a host whose every slot is taken
+SLOT_RETRY = 0.02  # seconds before asking again for a host whose every slot is taken, or whose last start is leaving
 
 
 def page_key(canonical_url: str) -> str:
@@ -79,9 +79,10 @@ class ClaimStore(StoreBase):
     # --- host budgets --------------------------------------------------------------------------------------
 
     def take_host_slot(self, host: str, owner: str, gap: float, limit: int, lease_seconds: float) -> str | float:
-        """A request to ``host`` may start now: a token for its slot (give it back with ``give_host_slot``), the
-        host's next start moved ``gap`` seconds on. Else the seconds to wait before asking again: until the
-        next start, or (every slot taken) a short while.
+        """A request to ``host`` may start now: a token for its slot (``sent_on_host_slot`` once its headers left,
+        ``give_host_slot`` when it ended). Else the seconds to wait before asking again: until the next start,
+        or a short while when every slot is taken or the start given last has not left yet (the gap counts from
+        when it leaves: a request delayed between its start and the wire does not bring the next one closer).
 
         The host's row is locked for the transaction (an upsert), so the instances asking for one host take
         turns; times are the database's clock. A slot whose instance died lapses after ``lease_seconds``."""
@@ -95,21 +96,24 @@ class ClaimStore(StoreBase):
             if next_start > now:
                 return next_start - now
             conn.execute(sa.delete(slot).where(slot.c.host == host, slot.c.expires_at <= now))
-            in_flight = conn.execute(sa.select(sa.func.count()).where(slot.c.host == host)).scalar_one()
-            if in_flight >= limit:
+            in_flight, unsent = conn.execute(
+                sa.select(sa.func.count(), sa.func.count().filter(slot.c.sent.is_(False))).where(slot.c.host == host)
+            ).one()
+            if unsent or in_flight >= limit:
                 return SLOT_RETRY
             token = uuid.uuid4().hex
-            conn.execute(sa.insert(slot).values(token=token, host=host, owner=owner,
+            conn.execute(sa.insert(slot).values(token=token, host=host, owner=owner, sent=False,
                                                 expires_at=now + lease_seconds))
             conn.execute(sa.update(budget).where(budget.c.host == host).values(next_start=now + gap))
             return token
 
-    def push_host_start(self, host: str, gap: float) -> None:
-        """A request to ``host`` left late (long after its slot was given): the next start is ``gap`` from now at
-        the earliest, so the host sees the gap whatever delayed this one."""
-        budget = HostBudget.__table__
+    def sent_on_host_slot(self, token: str, host: str, gap: float) -> None:
+        """The headers of ``token``'s request left: the host's next start is ``gap`` from now (at the earliest)."""
+        budget, slot = HostBudget.__table__, HostSlot.__table__
         with self._write() as s:
-            s.connection().execute(sa.update(budget).where(budget.c.host == host).values(
+            conn = s.connection()
+            conn.execute(sa.update(slot).where(slot.c.token == token).values(sent=True))
+            conn.execute(sa.update(budget).where(budget.c.host == host).values(
                 next_start=sa.func.greatest(budget.c.next_start, _DB_NOW + gap)
             ))
 

@@ -180,13 +180,15 @@ class HostBudget(SQLModel, table=True):
 
 class HostSlot(SQLModel, table=True):
     """A request in flight to a host, counted against ``http.per_host_concurrency`` for every instance together;
-    deleted when the request ends, expiring (the database's clock) when its instance died."""
+    deleted when the request ends, expiring (the database's clock) when its instance died. The next request to the
+    host starts only once this one's headers left (``sent``) and the gap passed."""
 
     __tablename__ = "host_slot"
 
     token: str = Field(primary_key=True)
     host: str = Field(index=True)
     owner: str
+    sent: bool = False  # its request's headers left (until then no other request to the host may start)
     expires_at: float
 
 

@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column('token', sa.String(), nullable=False),
         sa.Column('host', sa.String(), nullable=False),
         sa.Column('owner', sa.String(), nullable=False),
+        sa.Column('sent', sa.Boolean(), nullable=False),
         sa.Column('expires_at', sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint('token'),
     )
