@@ -69,7 +69,7 @@ def test_a_host_budget_gives_slots_spaced_by_the_gap_up_to_the_limit(pg_store: S
     assert isinstance(second, str)
     pg_store.sent_on_host_slot(second, host, gap=0.0)
     assert pg_store.take_host_slot(host, "a", 0.0, 2, 60) == SLOT_RETRY, "both slots taken"
-    pg_store.give_host_slot(first)
+    pg_store.give_host_slot(first, host, None)
     third = pg_store.take_host_slot(host, "a", 0.0, 2, 60)
     assert isinstance(third, str), "a slot given back is free"
     pg_store.sent_on_host_slot(third, host, gap=0.0)

@@ -14,6 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
@@ -216,22 +217,23 @@ class SharedBudgets:
             try:
                 answer = await asyncio.wrap_future(asked)
             except asyncio.CancelledError:  # the answer may still be a slot: given back once it comes
-                asked.add_done_callback(self._give_back_unused)
+                asked.add_done_callback(partial(self._give_back_unused, host=host))
                 raise
             if isinstance(answer, str):
                 return answer
             await asyncio.sleep(answer)
 
-    def give_back(self, token: str) -> None:
-        self._threads.submit(self._store.give_host_slot, token).add_done_callback(_log_failure)
+    def give_back(self, token: str, host: str, gap: float | None) -> None:
+        """The request ended (``gap``: after its headers left; the two calls may run in either order)."""
+        self._threads.submit(self._store.give_host_slot, token, host, gap).add_done_callback(_log_failure)
 
     def sent(self, token: str, host: str, gap: float) -> None:
         """The headers of ``token``'s request left: the host's next start is ``gap`` from now."""
         self._threads.submit(self._store.sent_on_host_slot, token, host, gap).add_done_callback(_log_failure)
 
-    def _give_back_unused(self, asked: Future[str | float]) -> None:
+    def _give_back_unused(self, asked: Future[str | float], host: str) -> None:
         if not asked.cancelled() and asked.exception() is None and isinstance(token := asked.result(), str):
-            self.give_back(token)
+            self.give_back(token, host, None)
 
     def close(self) -> None:
         self._threads.shutdown(wait=True)
@@ -274,7 +276,7 @@ class _SharedHostGate(_HostGate):
                 yield trace
             finally:
                 connections.release()
-                self._budgets.give_back(token)
+                self._budgets.give_back(token, self._host, None if leaving else gap)
 
 
 class _ReleasingStream(httpx.AsyncByteStream):

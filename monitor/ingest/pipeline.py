@@ -409,16 +409,15 @@ class Pipeline:
 
     async def _wait_for_page_claim(self, claim: str, sighting: Sighting) -> str | None:
         """Claim the entry's page for this instance: instances sharing the database fetch each page once. While
-        another instance holds it, wait; then the id of the article it stored, or None (the page is this
-        instance's to fetch: the other failed, or died and its claim expired)."""
+        another instance holds it, wait; then the id of the article stored meanwhile (by the other, or by one
+        that released its claim between this poll's look at the known entries and now), or None: the page is
+        this instance's to fetch (nobody stored it: the other failed, or died and its claim expired)."""
         waited = False
         while not await self._claim_page(claim):
             if not waited:
                 log.info("another instance is fetching the page; waiting for it", extra={"url": sighting.url})
             waited = True
             await asyncio.sleep(PAGE_CLAIM_RETRY)
-        if not waited:
-            return None
         known: str | None = await self._db(self.store.find_seen, sighting)
         return known
 

@@ -109,17 +109,25 @@ class ClaimStore(StoreBase):
 
     def sent_on_host_slot(self, token: str, host: str, gap: float) -> None:
         """The headers of ``token``'s request left: the host's next start is ``gap`` from now (at the earliest)."""
-        budget, slot = HostBudget.__table__, HostSlot.__table__
+        slot = HostSlot.__table__
         with self._write() as s:
             conn = s.connection()
             conn.execute(sa.update(slot).where(slot.c.token == token).values(sent=True))
-            conn.execute(sa.update(budget).where(budget.c.host == host).values(
-                next_start=sa.func.greatest(budget.c.next_start, _DB_NOW + gap)
-            ))
+            self._push_next_start(conn, host, gap)
 
-    def give_host_slot(self, token: str) -> None:
-        """The request of ``token`` ended: its slot is free for any instance."""
+    def give_host_slot(self, token: str, host: str, gap: float | None) -> None:
+        """The request of ``token`` ended: its slot is free for any instance. ``gap``: its headers had left, and
+        the host's next start is at least ``gap`` from now (whether or not ``sent_on_host_slot`` came first)."""
         slot = HostSlot.__table__
         with self._write() as s:
-            s.connection().execute(sa.delete(slot).where(slot.c.token == token))
+            conn = s.connection()
+            conn.execute(sa.delete(slot).where(slot.c.token == token))
+            if gap is not None:
+                self._push_next_start(conn, host, gap)
 
+    @staticmethod
+    def _push_next_start(conn: sa.Connection, host: str, gap: float) -> None:
+        budget = HostBudget.__table__
+        conn.execute(sa.update(budget).where(budget.c.host == host).values(
+            next_start=sa.func.greatest(budget.c.next_start, _DB_NOW + gap)
+        ))
