@@ -51,7 +51,7 @@ def test_a_page_claim_is_held_until_released_or_expired(pg_store: Store) -> None
     pg_store.release_pages("a", [key])
     assert pg_store.claim_pages("b", [key], 0.2) == {key}, "released"
     wait_for(lambda: pg_store.claim_pages("c", [key], 60) == {key}, timeout=30)  # b died: its claim expired
-    pg_store.release_page_claims("c")
+    pg_store.release_claims("c")
     assert pg_store.claim_pages("a", [key], 60) == {key}
 
 

@@ -164,7 +164,7 @@ class Pipeline:
         try:
             self.store.release_leases(self.instance)
             if self.store.shared:
-                self.store.release_page_claims(self.instance)
+                self.store.release_claims(self.instance)
         except Exception as exc:  # they expire on their own
             if (reason := storage_fault(exc)) is None:
                 log.exception("feed claims not released; they expire after poll.lease seconds")
@@ -286,8 +286,8 @@ class Pipeline:
         return [feed] if feed else []
 
     async def _renew_leases(self, running: dict[asyncio.Task[Any], Feed]) -> None:
-        """Every third of the lease, extend the claims on the feeds still being polled (and on the pages being
-        fetched, when instances share the database)."""
+        """Every third of the lease, extend the claims on the feeds still being polled (and, when instances share
+        the database, on the pages being fetched and the host slots of the requests running)."""
         lease = self.settings.poll.lease
         while True:
             await asyncio.sleep(lease / 3)
@@ -295,7 +295,7 @@ class Pipeline:
             try:
                 await self._db(self.store.renew_leases, self.instance, ids, lease)
                 if self.store.shared:
-                    await self._db(self.store.renew_page_claims, self.instance, lease)
+                    await self._db(self.store.renew_claims, self.instance, lease)
             except Exception as exc:  # the next renewal may work; a claim lost is only a feed polled twice
                 if storage_fault(exc) is None:  # a storage fault stops the cycle, which says so
                     log.exception("feed claims not renewed")

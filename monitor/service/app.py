@@ -105,10 +105,11 @@ async def open_pipeline(app: App) -> AsyncIterator[Pipeline]:
     from monitor.ingest.pipeline import Pipeline
     from monitor.ingest.processor import process_pool
 
-    http = app.settings.http
-    # instances sharing the database share each host's budget; a slot whose instance died lapses after the lease
-    budgets = SharedBudgets(app.store, instance_id(app.settings), 2 * http.total_timeout) if app.store.shared else None
-    fetcher = Fetcher(http, budgets)
+    # instances sharing the database share each host's budget; the pipeline renews this instance's slots with its
+    # feed claims, so the slots of an instance that died lapse after poll.lease as its feeds do
+    shared = app.store.shared
+    budgets = SharedBudgets(app.store, instance_id(app.settings), app.settings.poll.lease) if shared else None
+    fetcher = Fetcher(app.settings.http, budgets)
     workers = process_pool(app.settings.extraction.worker_count())
     pipeline = Pipeline(app.settings, app.store, fetcher, workers)
     try:

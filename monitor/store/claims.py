@@ -59,22 +59,23 @@ class ClaimStore(StoreBase):
         with self._write() as s:
             s.connection().execute(sa.delete(table).where(table.c.owner == owner, table.c.key.in_(set(keys))))
 
-    def renew_page_claims(self, owner: str, lease_seconds: float) -> int:
-        """Extend every claim ``owner`` holds (its pages are still being fetched); returns how many."""
-        table = PageClaim.__table__
+    def renew_claims(self, owner: str, lease_seconds: float) -> None:
+        """Extend every claim ``owner`` holds, on pages and host slots (its requests are still running)."""
+        pages, slots = PageClaim.__table__, HostSlot.__table__
         with self._write() as s:
-            result = s.connection().execute(
-                sa.update(table).where(table.c.owner == owner)
-                .values(expires_at=utcnow() + timedelta(seconds=lease_seconds))
-            )
-            return result.rowcount
+            conn = s.connection()
+            conn.execute(sa.update(pages).where(pages.c.owner == owner)
+                         .values(expires_at=utcnow() + timedelta(seconds=lease_seconds)))
+            conn.execute(sa.update(slots).where(slots.c.owner == owner).values(expires_at=_DB_NOW + lease_seconds))
 
-    def release_page_claims(self, owner: str) -> None:
-        """Give up every claim of ``owner`` (it stops), and clear the expired claims instances that died left."""
-        table = PageClaim.__table__
+    def release_claims(self, owner: str) -> None:
+        """Give up every claim of ``owner`` on pages and host slots (it stops), and clear the expired page claims
+        instances that died left."""
+        pages, slots = PageClaim.__table__, HostSlot.__table__
         with self._write() as s:
-            s.connection().execute(sa.delete(table).where(sa.or_(table.c.owner == owner,
-                                                                 table.c.expires_at <= utcnow())))
+            conn = s.connection()
+            conn.execute(sa.delete(pages).where(sa.or_(pages.c.owner == owner, pages.c.expires_at <= utcnow())))
+            conn.execute(sa.delete(slots).where(slots.c.owner == owner))
 
     # --- host budgets --------------------------------------------------------------------------------------
 
