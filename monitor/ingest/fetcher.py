@@ -377,10 +377,14 @@ class _PoolPerHost(httpx.AsyncBaseTransport):
         self._last_used[origin] = time.monotonic()
 
     async def _close_idle(self) -> None:
+        """Close the pools idle past the keep-alive expiry, every one taken out before the first await: a request
+        to one of them starting while another closes would find its counters gone (a KeyError at its end)."""
         horizon = time.monotonic() - self._limits.keepalive_expiry
-        for origin in [o for o, t in self._last_used.items() if t < horizon and not self._in_use[o]]:
+        idle = [o for o, t in self._last_used.items() if t < horizon and not self._in_use[o]]
+        for origin in idle:
             del self._last_used[origin], self._in_use[origin]
-            await self._pools.pop(origin).aclose()
+        for pool in [self._pools.pop(origin) for origin in idle]:
+            await pool.aclose()
 
     async def aclose(self) -> None:
         for pool in self._pools.values():
