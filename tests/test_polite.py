@@ -20,6 +20,7 @@ from benchmarks.instances import (
     monitor_env,
     polled_by,
     reset_database,
+    run_fleet,
     wait_for,
     write_config,
 )
@@ -125,6 +126,16 @@ def test_a_page_listed_in_two_feeds_polled_at_once_by_two_instances_is_fetched_o
             stop(poll)
         db.close()
         server.close()
+
+
+@pytest.mark.timeout(900)
+def test_instances_polling_feeds_that_share_pages_fetch_each_page_once(tmp_path: Path) -> None:
+    assert PG_URL
+    figures = run_fleet(PG_URL, tmp_path, 2, shared=2)
+    print(figures.line())
+    assert set(figures.page_requests.values()) == {1}, "every page fetched once"
+    assert figures.articles == figures.pages and figures.sightings == figures.listings, "nothing lost or doubled"
+    assert sum(1 for n in figures.pollers.values() if n) >= 2, f"the work was shared: {figures.pollers}"
 
 
 def record_spans(server: NewsServer, path: str, reply: Reply, delay: float,
