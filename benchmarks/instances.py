@@ -3,7 +3,8 @@
     python -m benchmarks.instances --database postgresql+psycopg://postgres@127.0.0.1:5432/bench
 
 THE DATABASE IS EMPTIED (its public schema dropped) before each run. Prints, for 1, 2 and 3 instances: page
-requests per page, polls per feed within one interval, wall time until every article is stored; then the
+requests per page (``--shared`` pages of each feed are listed by two feeds: 0 fetched twice is the page claims'
+work), polls per feed within one interval, wall time until every article is stored; then the
 takeover delay after `kill -9` of one of two instances mid-cycle (until another instance polls a feed the
 dead one had claimed, and until every feed is done). tests/test_instances.py runs the same harness.
 """
@@ -34,11 +35,13 @@ HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
 
 @dataclass
 class World:
-    """Sites on three loopback hosts; feed ``f`` lists ``entries`` pages of its own (no page in two feeds)."""
+    """Sites on three loopback hosts; feed ``f`` lists ``entries`` pages of its own, and the first ``shared`` of
+    the next feed's (those pages are in two feeds, which instances may poll at the same moment)."""
 
     servers: list[NewsServer]
     feeds: list[str]
     pages: list[str]  # paths
+    listings: int  # entries in all the feeds: a sighting each
 
     def close(self) -> None:
         for server in self.servers:
@@ -48,34 +51,43 @@ class World:
         return Counter(r.path for s in self.servers for r in s.requests)
 
 
-def make_world(feeds: int, entries: int, page_delay: float) -> World:
+def make_world(feeds: int, entries: int, page_delay: float, shared: int = 0) -> World:
     servers = [NewsServer(host) for host in HOSTS]
-    feed_urls, pages = [], []
+    items: list[list[Item]] = []
+    pages = []
     for f in range(feeds):
         server = servers[f % len(servers)]
-        items = []
+        items.append([])
         for e in range(entries):
             n = f * 1000 + e
             path = f"/news/{n}"
             reply = Reply(200, article_page(f"Story {n}", article_text(n)).encode(), {"Content-Type": "text/html"},
                           delay=page_delay)
             server.route(path, lambda _r, reply=reply: reply)
-            items.append(Item(f"Story {n}", server.url(path), f"g{n}"))
+            items[f].append(Item(f"Story {n}", server.url(path), f"g{n}"))
             pages.append(path)
-        server.static(f"/feed{f}.xml", rss(items), "application/rss+xml")
+    feed_urls = []
+    for f in range(feeds):
+        server = servers[f % len(servers)]
+        listed = items[f] + items[(f + 1) % feeds][:shared]
+        server.static(f"/feed{f}.xml", rss(listed), "application/rss+xml")
         feed_urls.append(server.url(f"/feed{f}.xml"))
-    return World(servers, feed_urls, pages)
+    return World(servers, feed_urls, pages, listings=feeds * (entries + shared))
 
 
-def write_config(folder: Path, database_url: str, lease: float) -> Path:
+def write_config(folder: Path, database_url: str, lease: float, gap: float = 0.0, per_host: int = 4,
+                 concurrent_feeds: int = 4) -> Path:
+    """The instances' config: ``gap`` and ``per_host`` are each host's http.per_host_min_gap and
+    http.per_host_concurrency, ``concurrent_feeds`` poll.max_concurrent_feeds."""
     config = folder / "monitor.toml"
     config.write_text(
         f'database_url = "{database_url}"\ndefault_feeds = ""\nimport_seeds = false\n'
         f'heartbeat_file = "{folder / "heartbeat"}"\n'
-        f"[poll]\ninterval = 3600\ntick = 0.5\nlease = {lease}\nmax_concurrent_feeds = 4\n"
-        "[http]\nconnect_timeout = 5.0\nread_timeout = 10.0\ntotal_timeout = 20.0\nper_host_concurrency = 4\n"
+        f"[poll]\ninterval = 3600\ntick = 0.5\nlease = {lease}\nmax_concurrent_feeds = {concurrent_feeds}\n"
+        "[http]\nconnect_timeout = 5.0\nread_timeout = 10.0\ntotal_timeout = 20.0\n"
+        f"per_host_concurrency = {per_host}\nper_host_min_gap = {gap}\n"
         # the world is on loopback, which the SSRF guard refuses unless allowed
-        "per_host_min_gap = 0.0\nallowed_networks = [\"127.0.0.0/8\"]\n[extraction]\nworkers = 1\n"
+        "allowed_networks = [\"127.0.0.0/8\"]\n[extraction]\nworkers = 1\n"
         f'[tagging]\ntags_file = "{ROOT / "config/tags.toml"}"\nofficials_file = "{ROOT / "config/officials.toml"}"\n'
         f'model_file = "{ROOT / "config/model.json"}"\n'
     )
@@ -91,8 +103,11 @@ def reset_database(url: str) -> None:
 
 
 def monitor_env(config: Path) -> dict[str, str]:
+    """The instances' environment: ``config``, no other MONITOR_* setting, and this tree's code first (they run
+    in their own folder, where the installed package would be imported otherwise)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    return env | {"MONITOR_CONFIG": str(config)}
+    path = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return env | {"MONITOR_CONFIG": str(config), "PYTHONPATH": path}
 
 
 def add_feeds(config: Path, urls: list[str]) -> None:
@@ -166,6 +181,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 300, step: float = 
 class RunFigures:
     instances: int
     pages: int
+    listings: int  # entries in all the feeds (pages listed by two feeds count twice)
     page_requests: Counter[str]
     feed_requests: Counter[str]
     polls_per_feed: Counter[int]  # fetch-history rows per feed
@@ -179,7 +195,8 @@ class RunFigures:
         polls = list(self.polls_per_feed.values())
         return (
             f"{self.instances} instance(s): {self.seconds:6.2f}s wall, page requests per page "
-            f"min {min(per_page)} max {max(per_page)} (total {sum(per_page)} for {self.pages} pages), "
+            f"min {min(per_page)} max {max(per_page)} (total {sum(per_page)} for {self.pages} pages listed "
+            f"{self.listings} times), "
             f"polls per feed in one interval min {min(polls)} max {max(polls)}, articles {self.articles}, "
             f"sightings {self.sightings}, feeds per instance {dict(sorted(self.pollers.items()))}"
         )
@@ -190,10 +207,10 @@ def polled_by(folder: Path, names: list[str]) -> dict[str, int]:
 
 
 def run_fleet(url: str, folder: Path, count: int, feeds: int = 24, entries: int = 5, delay: float = 0.05,
-              lease: float = 30) -> RunFigures:
+              lease: float = 30, shared: int = 0) -> RunFigures:
     """``count`` instances poll a fresh world on a fresh database until every article is stored."""
     reset_database(url)
-    world = make_world(feeds, entries, delay)
+    world = make_world(feeds, entries, delay, shared)
     db = Db(url)
     try:
         config = write_config(folder, url, lease)
@@ -206,7 +223,7 @@ def run_fleet(url: str, folder: Path, count: int, feeds: int = 24, entries: int 
             names = list(procs)
         requests = world.requests()
         return RunFigures(
-            instances=count, pages=len(world.pages),
+            instances=count, pages=len(world.pages), listings=world.listings,
             page_requests=Counter({p: requests[p] for p in world.pages}),
             feed_requests=Counter({f"/feed{f}.xml": requests[f"/feed{f}.xml"] for f in range(feeds)}),
             polls_per_feed=db.polls_per_feed(),
@@ -279,11 +296,13 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=5)
     parser.add_argument("--delay", type=float, default=0.05, help="seconds each page takes to answer")
     parser.add_argument("--lease", type=float, default=4, help="poll.lease of the takeover run")
+    parser.add_argument("--shared", type=int, default=2, help="pages of each feed also listed by the previous one")
     args = parser.parse_args()
     for count in (1, 2, 3):
         with tempfile.TemporaryDirectory(prefix="monitor-instances-") as folder:
-            print(run_fleet(args.database, Path(folder), count, args.feeds, args.entries, args.delay).line(),
-                  flush=True)
+            figures = run_fleet(args.database, Path(folder), count, args.feeds, args.entries, args.delay,
+                                shared=args.shared)
+            print(figures.line(), flush=True)
     with tempfile.TemporaryDirectory(prefix="monitor-instances-") as folder:
         print(run_takeover(args.database, Path(folder), args.feeds, args.entries, lease=args.lease).line())
 

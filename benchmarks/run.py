@@ -68,9 +68,9 @@ def log(msg: str) -> None:
 
 
 class Server:
-    def __init__(self, seed: int, spec: dict[str, int]):
+    def __init__(self, seed: int, spec: dict[str, int], *options: str):
         cmd = [PYTHON, "-m", "benchmarks.server", "--seed", str(seed),
-               *(f"--{k}={spec[k]}" for k in ("feeds", "hosts", "entries", "pages"))]
+               *(f"--{k}={spec[k]}" for k in ("feeds", "hosts", "entries", "pages")), *options]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline() if self.proc.stdout else ""
         if not line.startswith("READY"):

@@ -2,14 +2,18 @@
 
     python -m benchmarks.server --seed 1 --feeds 1000 --hosts 8 --entries 20 --pages 2500
 
-Listens on 127.0.0.2 … 127.0.0.{hosts+1} (one port, the same on every host) and on 127.0.0.1 for control:
+Listens on 127.0.0.2 … 127.0.0.{hosts+1} (one port, the same on every host; past 254 hosts on 127.0.1.x …) and on
+127.0.0.1 for control:
 
-* ``GET /__stats``  → JSON: the server's own CPU seconds and response counts by kind (feed/page × 200/304);
+* ``GET /__stats``  → JSON: the server's own CPU seconds and response counts by kind (feed/page × 200/304), the
+  pages asked for more than once, and per host its requests, the closest two of them (seconds between their
+  arrivals) and the most answered at once;
 * ``GET /__change?fraction=F&round=R`` → publish one new story on a fraction F of the feeds (new ETag);
 * ``GET /__reset`` → zero the counters.
 
 Feeds and pages have an ETag and a Last-Modified and answer conditional requests with 304; pages are served
-gzip-compressed when the client accepts it (compressed once, at start). Prints ``READY <port>`` when listening.
+gzip-compressed when the client accepts it (compressed once, at start); ``--delay S`` answers every request S
+seconds late (slow hosts). Prints ``READY <port>`` when listening.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import resource
 import socket
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from urllib.parse import parse_qs, urlsplit
@@ -86,11 +91,40 @@ class Doc:
 NOT_FOUND = Doc._response(404, "Content-Type: text/plain\r\n", b"not found")
 
 
+@dataclass
+class HostLog:
+    """One host's requests as this server saw them: how many, the closest two arrivals, the most in flight."""
+
+    requests: int = 0
+    closest: float | None = None  # seconds
+    closest_paths: tuple[str, str] | None = None
+    most_at_once: int = 0
+    in_flight: int = 0
+    last: tuple[float, str] | None = None
+
+    def arrived(self, now: float, path: str) -> None:
+        self.requests += 1
+        if self.last is not None:
+            gap = now - self.last[0]
+            if self.closest is None or gap < self.closest:
+                self.closest, self.closest_paths = gap, (self.last[1], path)
+        self.last = (now, path)
+        self.in_flight += 1
+        self.most_at_once = max(self.most_at_once, self.in_flight)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"requests": self.requests, "closest": self.closest, "closest_paths": self.closest_paths,
+                "most_at_once": self.most_at_once}
+
+
 class NewsWorldServer:
-    def __init__(self, world: World):
+    def __init__(self, world: World, delay: float = 0.0):
         self.world = world
+        self.delay = delay
         self.docs: dict[tuple[str, str], Doc] = {}
         self.counts: Counter[str] = Counter()
+        self.page_hits: Counter[tuple[str, str]] = Counter()
+        self.hosts: defaultdict[str, HostLog] = defaultdict(HostLog)
         for i in range(len(world.pages)):
             self._page(i)
         for f in range(world.n_feeds):
@@ -118,9 +152,13 @@ class NewsWorldServer:
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         if parts.path == "/__stats":
             usage = resource.getrusage(resource.RUSAGE_SELF)
-            payload = {"cpu": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss, "counts": self.counts}
+            payload = {"cpu": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss, "counts": self.counts,
+                       "pages_asked_twice": sum(1 for n in self.page_hits.values() if n > 1),
+                       "hosts": {host: log.as_dict() for host, log in self.hosts.items()}}
         elif parts.path == "/__reset":
             self.counts.clear()
+            self.page_hits.clear()
+            self.hosts.clear()
             payload = {"ok": True}
         elif parts.path == "/__change":
             before = len(self.world.pages)
@@ -149,28 +187,14 @@ class NewsWorldServer:
                         headers[key.strip().lower()] = value.strip()
                 if host == "127.0.0.1":
                     writer.write(self.control(target))
-                else:
-                    doc = self.docs.get((host, urlsplit(target).path))
-                    if doc is None:
-                        self.counts["404"] += 1
-                        writer.write(NOT_FOUND)
-                    else:
-                        inm, ims = headers.get("if-none-match"), headers.get("if-modified-since")
-                        fresh = inm == doc.etag if inm is not None else ims == doc.last_modified
-                        if fresh:
-                            self.counts[f"{doc.kind}_304"] += 1
-                            writer.write(doc.not_modified)
-                        else:
-                            # HEAD gets the head alone (a body would desynchronise a kept-alive connection);
-                            # a Range request gets its bytes of the identity body.
-                            self.counts[f"{doc.kind}_{'head' if method == 'HEAD' else '200'}"] += 1
-                            gz = doc.gz is not None and "gzip" in headers.get("accept-encoding", "")
-                            if "range" in headers:
-                                head_bytes, body = doc.ranged(headers["range"])
-                            else:
-                                head_bytes, body = doc.gz if gz and doc.gz else doc.plain
-                            writer.write(head_bytes if method == "HEAD" else head_bytes + body)
-                await writer.drain()
+                    await writer.drain()
+                    continue
+                log = self.hosts[host]
+                log.arrived(time.monotonic(), target)
+                try:
+                    await self.answer(writer, host, method, target, headers)
+                finally:
+                    log.in_flight -= 1
                 if headers.get("connection", "").lower() == "close":
                     break
         except (asyncio.IncompleteReadError, ConnectionError, ValueError):
@@ -178,9 +202,37 @@ class NewsWorldServer:
         finally:
             writer.close()
 
+    async def answer(self, writer: asyncio.StreamWriter, host: str, method: str, target: str,
+                     headers: dict[str, str]) -> None:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        doc = self.docs.get((host, urlsplit(target).path))
+        if doc is None:
+            self.counts["404"] += 1
+            writer.write(NOT_FOUND)
+        else:
+            inm, ims = headers.get("if-none-match"), headers.get("if-modified-since")
+            fresh = inm == doc.etag if inm is not None else ims == doc.last_modified
+            if fresh:
+                self.counts[f"{doc.kind}_304"] += 1
+                writer.write(doc.not_modified)
+            else:
+                # HEAD gets the head alone (a body would desynchronise a kept-alive connection);
+                # a Range request gets its bytes of the identity body.
+                self.counts[f"{doc.kind}_{'head' if method == 'HEAD' else '200'}"] += 1
+                if doc.kind == "page" and method == "GET":
+                    self.page_hits[(host, urlsplit(target).path)] += 1
+                gz = doc.gz is not None and "gzip" in headers.get("accept-encoding", "")
+                if "range" in headers:
+                    head_bytes, body = doc.ranged(headers["range"])
+                else:
+                    head_bytes, body = doc.gz if gz and doc.gz else doc.plain
+                writer.write(head_bytes if method == "HEAD" else head_bytes + body)
+        await writer.drain()
+
 
 def bind_all(hosts: int) -> tuple[int, list[socket.socket]]:
-    """Sockets on 127.0.0.1 … 127.0.0.{hosts+1}, all on one free port."""
+    """Sockets on 127.0.0.1 and every host's address (``host_address``), all on one free port."""
     for _attempt in range(50):
         first = socket.create_server((host_address(0), 0), backlog=1024)
         port = first.getsockname()[1]
@@ -200,7 +252,7 @@ async def serve(args: argparse.Namespace) -> None:
     port, socks = bind_all(args.hosts)
     started = time.perf_counter()
     world = World(args.seed, args.feeds, args.hosts, args.entries, args.pages, port=port)
-    server = NewsWorldServer(world)
+    server = NewsWorldServer(world, args.delay)
     servers = [await asyncio.start_server(server.handle, sock=s) for s in socks]
     size = sum(len(d.body) for d in server.docs.values())
     print(f"READY {port} docs={len(server.docs)} bytes={size} render_s={time.perf_counter() - started:.1f}",
@@ -211,6 +263,7 @@ async def serve(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_world_arguments(parser, feeds=100, hosts=8, entries=20, pages=300)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds every answer waits (slow hosts)")
     args = parser.parse_args()
     try:
         import uvloop  # optional: a cheaper event loop when installed

@@ -3,7 +3,8 @@
 ``World(seed, ...)`` decides everything from the seed: the same arguments give byte-identical feeds and pages
 in every process (the server renders them, the benchmark renders them again for the bare-extraction baseline).
 
-* ``hosts`` sites, site ``h`` on ``127.0.0.{h+2}``; each has its own chrome (name, sections, scripts, ads).
+* ``hosts`` sites, site ``h`` on ``127.0.0.{h+2}`` (past 254 sites, on 127.0.1.x …: ``host_address``); each has
+  its own chrome (name, sections, scripts, ads).
 * ``feeds`` feeds spread round-robin over the sites, ``entries`` items each, drawn from their site's pages:
   section feeds of one site share articles, so one page is listed by several feeds.
 * Some stories are syndicated: the same text (with a short agency line, so a near-copy rather than an exact
@@ -63,7 +64,11 @@ def add_world_arguments(parser: argparse.ArgumentParser, feeds: int, hosts: int,
 
 
 def host_address(h: int) -> str:
-    return f"127.0.0.{h + 2}"
+    """Site ``h``'s loopback address: 127.0.0.2 … 127.0.0.255, then 127.0.1.1 … 127.0.1.254, 127.0.2.1 …"""
+    if h < 254:
+        return f"127.0.0.{h + 2}"
+    block, n = divmod(h - 254, 254)
+    return f"127.0.{block + 1}.{n + 1}"
 
 
 @dataclass(frozen=True)

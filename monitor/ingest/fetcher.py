@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import socket
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import ClassVar
+from functools import partial
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -21,12 +25,18 @@ from monitor.core.errors import ConfigError, MonitorError
 from monitor.ingest.decoding import BoundedDecoder, DecodingError
 from monitor.ingest.netguard import AddressPolicy, literal_address, pinned, resolve, resolve_now
 
+if TYPE_CHECKING:
+    from monitor.store import Store
+
+log = logging.getLogger(__name__)
+
 PERMANENT_REDIRECTS = {301, 308}
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, application/feed+json, "
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
 )
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.8"
+Trace = Callable[[str, dict[str, object]], Awaitable[None]]  # httpcore's ``trace`` request extension
 
 
 class FetchError(Exception):
@@ -160,7 +170,7 @@ def check_feed_url(url: str, settings: HttpSettings) -> str:
 
 
 class _HostGate:
-    """At most ``limit`` requests in flight to one host, starts at least ``gap`` seconds apart."""
+    """At most ``limit`` requests in flight to one host, starts at least ``gap`` seconds apart (this process's)."""
 
     def __init__(self, limit: int, gap: float):
         self._slots = asyncio.Semaphore(limit)
@@ -168,18 +178,20 @@ class _HostGate:
         self._next_start = 0.0
         self._lock = asyncio.Lock()
 
-    async def __aenter__(self) -> None:
-        await self._slots.acquire()
-        if self._gap:
-            async with self._lock:
-                now = time.monotonic()
-                wait = self._next_start - now
-                self._next_start = max(now, self._next_start) + self._gap
-            if wait > 0:
-                await asyncio.sleep(wait)
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._slots.release()
+    @asynccontextmanager
+    async def slot(self, connections: asyncio.Semaphore) -> AsyncIterator[Trace | None]:
+        """Held while one request to the host runs (with one of the fetcher's ``connections``); gives the
+        request's httpcore ``trace`` extension, if the gate follows the request onto the wire."""
+        async with self._slots:
+            if self._gap:
+                async with self._lock:
+                    now = time.monotonic()
+                    wait = self._next_start - now
+                    self._next_start = max(now, self._next_start) + self._gap
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            async with connections:
+                yield None
 
     def set_gap(self, gap: float) -> None:
         """Space later starts ``gap`` seconds apart, the next one ``gap`` from now when the gap grows (it is set
@@ -187,6 +199,84 @@ class _HostGate:
         if gap > self._gap:
             self._next_start = max(self._next_start, time.monotonic() + gap)
         self._gap = gap
+
+
+class SharedBudgets:
+    """Per-host budgets kept in the database the instances share (``Store.take_host_slot``): the gap and the
+    concurrency hold for all of them together. Its calls run on threads of their own (not behind the pipeline's
+    database thread); a slot is given back without waiting, so a cancelled request frees its slot too."""
+
+    def __init__(self, store: Store, owner: str, lease: float):
+        self._store, self._owner, self._lease = store, owner, lease
+        self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="monitor-budget")
+
+    async def take(self, host: str, gap: float, limit: int) -> str:
+        """A slot's token once a request to ``host`` may start (asking again after each wait the budget names)."""
+        while True:
+            asked = self._threads.submit(self._store.take_host_slot, host, self._owner, gap, limit, self._lease)
+            try:
+                answer = await asyncio.wrap_future(asked)
+            except asyncio.CancelledError:  # the answer may still be a slot: given back once it comes
+                asked.add_done_callback(partial(self._give_back_unused, host=host))
+                raise
+            if isinstance(answer, str):
+                return answer
+            await asyncio.sleep(answer)
+
+    def give_back(self, token: str, host: str, gap: float | None) -> None:
+        """The request ended (``gap``: after its headers left; the two calls may run in either order)."""
+        self._threads.submit(self._store.give_host_slot, token, host, gap).add_done_callback(_log_failure)
+
+    def sent(self, token: str, host: str, gap: float) -> None:
+        """The headers of ``token``'s request left: the host's next start is ``gap`` from now."""
+        self._threads.submit(self._store.sent_on_host_slot, token, host, gap).add_done_callback(_log_failure)
+
+    def _give_back_unused(self, asked: Future[str | float], host: str) -> None:
+        if not asked.cancelled() and asked.exception() is None and isinstance(token := asked.result(), str):
+            self.give_back(token, host, None)
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=True)
+
+
+def _log_failure(done: Future[None]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.warning("host budget not updated (%s); a slot lapses after its lease", done.exception())
+
+
+class _SharedHostGate(_HostGate):
+    """The host's gap and concurrency for every instance together (``SharedBudgets``): this process's requests to
+    the host queue here (at most ``limit``, one at a time asking the database), then the shared budget names the
+    start. The connection is taken before asking, so a granted start is not spent waiting for one; the request's
+    headers leaving (httpcore's ``trace`` extension) tell the budget, and the next start is a gap after that."""
+
+    def __init__(self, host: str, limit: int, gap: float, budgets: SharedBudgets):
+        super().__init__(limit, gap)
+        self._host, self._limit, self._budgets = host, limit, budgets
+
+    @asynccontextmanager
+    async def slot(self, connections: asyncio.Semaphore) -> AsyncIterator[Trace | None]:
+        async with self._slots:
+            async with self._lock:
+                await connections.acquire()
+                try:
+                    token = await self._budgets.take(self._host, self._gap, self._limit)
+                except BaseException:
+                    connections.release()
+                    raise
+            gap, leaving = self._gap, True
+
+            async def trace(event: str, _info: dict[str, object]) -> None:
+                nonlocal leaving
+                if leaving and event.endswith(".send_request_headers.complete"):
+                    leaving = False  # a redirect's later hops are not this start
+                    self._budgets.sent(token, self._host, gap)
+
+            try:
+                yield trace
+            finally:
+                connections.release()
+                self._budgets.give_back(token, self._host, None if leaving else gap)
 
 
 class _ReleasingStream(httpx.AsyncByteStream):
@@ -287,10 +377,14 @@ class _PoolPerHost(httpx.AsyncBaseTransport):
         self._last_used[origin] = time.monotonic()
 
     async def _close_idle(self) -> None:
+        """Close the pools idle past the keep-alive expiry, every one taken out before the first await: a request
+        to one of them starting while another closes would find its counters gone (a KeyError at its end)."""
         horizon = time.monotonic() - self._limits.keepalive_expiry
-        for origin in [o for o, t in self._last_used.items() if t < horizon and not self._in_use[o]]:
+        idle = [o for o, t in self._last_used.items() if t < horizon and not self._in_use[o]]
+        for origin in idle:
             del self._last_used[origin], self._in_use[origin]
-            await self._pools.pop(origin).aclose()
+        for pool in [self._pools.pop(origin) for origin in idle]:
+            await pool.aclose()
 
     async def aclose(self) -> None:
         for pool in self._pools.values():
@@ -301,8 +395,9 @@ class _PoolPerHost(httpx.AsyncBaseTransport):
 class Fetcher:
     """Fetches feeds and pages over one shared ``httpx.AsyncClient``."""
 
-    def __init__(self, settings: HttpSettings):
+    def __init__(self, settings: HttpSettings, budgets: SharedBudgets | None = None):
         self._settings = settings
+        self._budgets = budgets  # None: this process alone asks the hosts (SQLite); budgets kept in memory
         self._gates: dict[str, _HostGate] = {}
         self._connections = asyncio.Semaphore(settings.max_connections)
         self._client = httpx.AsyncClient(
@@ -322,14 +417,16 @@ class Fetcher:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        if self._budgets is not None:
+            self._budgets.close()
 
     def _gate(self, url: str) -> _HostGate:
         host = urlsplit(url).netloc.lower()
         gate = self._gates.get(host)
         if gate is None:
-            gate = self._gates[host] = _HostGate(
-                self._settings.per_host_concurrency, self._settings.per_host_min_gap
-            )
+            limit, gap = self._settings.per_host_concurrency, self._settings.per_host_min_gap
+            gate = _HostGate(limit, gap) if self._budgets is None else _SharedHostGate(host, limit, gap, self._budgets)
+            self._gates[host] = gate
         return gate
 
     def set_crawl_delay(self, url: str, delay: float | None) -> None:
@@ -352,8 +449,8 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         try:
-            async with self._gate(url), self._connections, asyncio.timeout(self._settings.total_timeout):
-                return await self._get(url, headers)
+            async with self._gate(url).slot(self._connections) as trace, asyncio.timeout(self._settings.total_timeout):
+                return await self._get(url, headers, trace)
         except TimeoutError:
             raise FetchTimeout(f"no complete response within {self._settings.total_timeout:g}s") from None
         except httpx.TimeoutException as exc:
@@ -365,8 +462,9 @@ class Fetcher:
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise ProtocolError(f"{type(exc).__name__}: {exc}") from None
 
-    async def _get(self, url: str, headers: dict[str, str]) -> FetchResult:
-        async with self._client.stream("GET", url, headers=headers) as response:
+    async def _get(self, url: str, headers: dict[str, str], trace: Trace | None) -> FetchResult:
+        extensions = {"trace": trace} if trace else None
+        async with self._client.stream("GET", url, headers=headers, extensions=extensions) as response:
             if response.status_code == 304:
                 await response.aread()  # empty, but unread it would cost the connection its keep-alive
                 return self._result(response, b"")

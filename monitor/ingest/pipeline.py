@@ -26,11 +26,12 @@ from monitor.ingest.feedparse import FeedEntry, FeedParseError, parse_feed
 from monitor.ingest.fetcher import FEED_ACCEPT, Fetcher, FetchError, Gone
 from monitor.ingest.processor import Candidate, Options, Processed, analysis_rows, process
 from monitor.ingest.robots import Robots
-from monitor.store import NewArticle, PollRecord, SaveResult, Sighting, Store, storage_fault
+from monitor.store import NewArticle, PollRecord, SaveResult, Sighting, Store, page_key, storage_fault
 from monitor.store.instance import instance_id
 from monitor.store.models import Article, Feed, utcnow
 
 log = logging.getLogger(__name__)
+PAGE_CLAIM_RETRY = 0.5  # seconds between asks for a page another instance is fetching
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -152,6 +153,8 @@ class Pipeline:
         self.robots = Robots(fetcher, settings.http.user_agent)
         self._record_poll = GroupCommit(self._write_polls)
         self._save_article = GroupCommit(self._write_articles)
+        self._claim_page = GroupCommit(self._write_page_claims)  # instances sharing the database (PostgreSQL)
+        self._release_page = GroupCommit(self._write_page_releases)
         self._claims_left = False  # a cycle stopped by a storage fault could not release its claims
 
     def close(self) -> None:
@@ -160,6 +163,8 @@ class Pipeline:
         self._db_thread.shutdown(wait=True)
         try:
             self.store.release_leases(self.instance)
+            if self.store.shared:
+                self.store.release_claims(self.instance)
         except Exception as exc:  # they expire on their own
             if (reason := storage_fault(exc)) is None:
                 log.exception("feed claims not released; they expire after poll.lease seconds")
@@ -185,6 +190,14 @@ class Pipeline:
 
     async def _write_articles(self, items: list[NewArticle]) -> list[SaveResult | Exception]:
         return await self._db(together_or_each, self.store.save_articles, items)
+
+    async def _write_page_claims(self, keys: list[str]) -> list[bool | Exception]:
+        held = await self._db(self.store.claim_pages, self.instance, keys, self.settings.poll.lease)
+        return [key in held for key in keys]
+
+    async def _write_page_releases(self, keys: list[str]) -> list[Exception | None]:
+        await self._db(self.store.release_pages, self.instance, keys)
+        return [None] * len(keys)
 
     async def run_cycle(self, feed_id: int | None = None, force: bool = False) -> CycleSummary:
         """Poll every feed that is due now (``feed_id``: that feed alone if due; ``force``: due or not, with its
@@ -273,13 +286,16 @@ class Pipeline:
         return [feed] if feed else []
 
     async def _renew_leases(self, running: dict[asyncio.Task[Any], Feed]) -> None:
-        """Every third of the lease, extend the claims on the feeds still being polled."""
+        """Every third of the lease, extend the claims on the feeds still being polled (and, when instances share
+        the database, on the pages being fetched and the host slots of the requests running)."""
         lease = self.settings.poll.lease
         while True:
             await asyncio.sleep(lease / 3)
             ids = [feed.id for feed in running.values() if feed.id is not None]
             try:
                 await self._db(self.store.renew_leases, self.instance, ids, lease)
+                if self.store.shared:
+                    await self._db(self.store.renew_claims, self.instance, lease)
             except Exception as exc:  # the next renewal may work; a claim lost is only a feed polled twice
                 if storage_fault(exc) is None:  # a storage fault stops the cycle, which says so
                     log.exception("feed claims not renewed")
@@ -377,13 +393,39 @@ class Pipeline:
         if key is not None:
             self._in_flight[key] = done
         article_id = None
+        claim = page_key(key) if key is not None and self.store.shared else None
         try:
+            if claim is not None and (article_id := await self._wait_for_page_claim(claim, sighting)):
+                self._sightings_to_record.append((article_id, sighting))
+                return "seen"
             outcome, article_id = await self._ingest_new(feed, entry, sighting)
             return outcome
         finally:
+            if claim is not None:
+                await self._give_up_page_claim(claim)
             if key is not None:
                 del self._in_flight[key]
             done.set_result(article_id)
+
+    async def _wait_for_page_claim(self, claim: str, sighting: Sighting) -> str | None:
+        """Claim the entry's page for this instance: instances sharing the database fetch each page once. While
+        another instance holds it, wait; then the id of the article stored meanwhile (by the other, or by one
+        that released its claim between this poll's look at the known entries and now), or None: the page is
+        this instance's to fetch (nobody stored it: the other failed, or died and its claim expired)."""
+        waited = False
+        while not await self._claim_page(claim):
+            if not waited:
+                log.info("another instance is fetching the page; waiting for it", extra={"url": sighting.url})
+            waited = True
+            await asyncio.sleep(PAGE_CLAIM_RETRY)
+        known: str | None = await self._db(self.store.find_seen, sighting)
+        return known
+
+    async def _give_up_page_claim(self, claim: str) -> None:
+        try:
+            await self._release_page(claim)
+        except Exception as exc:  # it expires after poll.lease seconds; a storage fault stops the cycle anyway
+            log.warning("page claim not released (%s); it expires after poll.lease seconds", exc)
 
     async def _ingest_new(self, feed: Feed, entry: FeedEntry, sighting: Sighting) -> tuple[str, str | None]:
         """Fetch, process and store a new entry; returns the outcome and the article id it is stored under.

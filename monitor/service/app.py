@@ -16,6 +16,7 @@ from monitor.core.config import Settings
 from monitor.core.errors import ConfigError
 from monitor.store import Store
 from monitor.store.engine import create_db_engine, migrate
+from monitor.store.instance import instance_id
 
 if TYPE_CHECKING:
     from monitor.ingest.opml import OpmlFeed
@@ -100,11 +101,15 @@ def add_feeds(app: App, feeds: list[OpmlFeed]) -> list[tuple[str, bool]]:
 @asynccontextmanager
 async def open_pipeline(app: App) -> AsyncIterator[Pipeline]:
     """A pipeline with its HTTP client and worker processes, closed cleanly on exit."""
-    from monitor.ingest.fetcher import Fetcher
+    from monitor.ingest.fetcher import Fetcher, SharedBudgets
     from monitor.ingest.pipeline import Pipeline
     from monitor.ingest.processor import process_pool
 
-    fetcher = Fetcher(app.settings.http)
+    # instances sharing the database share each host's budget; the pipeline renews this instance's slots with its
+    # feed claims, so the slots of an instance that died lapse after poll.lease as its feeds do
+    shared = app.store.shared
+    budgets = SharedBudgets(app.store, instance_id(app.settings), app.settings.poll.lease) if shared else None
+    fetcher = Fetcher(app.settings.http, budgets)
     workers = process_pool(app.settings.extraction.worker_count())
     pipeline = Pipeline(app.settings, app.store, fetcher, workers)
     try:

@@ -12,11 +12,14 @@ from sqlmodel import select
 from monitor.store.alerts import AlertStore
 from monitor.store.articles import ArticleStore, NewArticle, SaveResult, Sighting
 from monitor.store.base import ArticleHook, storage_fault
+from monitor.store.claims import ClaimStore, page_key
 from monitor.store.feeds import FeedStore, PollRecord
 from monitor.store.labels import LabelStore
 from monitor.store.models import Article, Feed
 
-__all__ = ["ArticleHook", "NewArticle", "PollRecord", "SaveResult", "Sighting", "Stats", "Store", "storage_fault"]
+__all__ = [
+    "ArticleHook", "NewArticle", "PollRecord", "SaveResult", "Sighting", "Stats", "Store", "page_key", "storage_fault",
+]
 
 
 @dataclass
@@ -32,9 +35,10 @@ class Stats:
 
 
 
-class Store(FeedStore, ArticleStore, AlertStore, LabelStore):
+class Store(FeedStore, ArticleStore, AlertStore, LabelStore, ClaimStore):
     """All database access, one class per entity (``monitor.store.feeds``, ``.articles``, ``.stories``,
-    ``.alerts``, ``.labels``). Methods are synchronous; writes go through the one writer (``StoreBase._write``).
+    ``.alerts``, ``.labels``, ``.claims``). Methods are synchronous; writes go through the one writer
+    (``StoreBase._write``).
 
     ``article_hooks`` run inside the transaction that stores a new article (e.g. to queue alerts); ``stories``
     is how near a copy must be to join a story."""

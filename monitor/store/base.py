@@ -58,6 +58,12 @@ class StoreBase:
 
         return NearDupConfig.of(self.story_settings)
 
+    @property
+    def shared(self) -> bool:
+        """Other instances may poll from this database too (PostgreSQL): they divide feeds, pages and host budgets
+        through it. An SQLite file has one poller (a lock file refuses a second)."""
+        return self.engine.dialect.name != "sqlite"
+
     def session(self) -> Session:
         """A session for reading (nothing written through it is committed)."""
         return Session(self.engine, expire_on_commit=False)

@@ -156,6 +156,42 @@ class Feed(SQLModel, table=True):
             self.next_poll_at = (self.last_polled_at or now) + timedelta(seconds=self.retry_delay(settings, now))
 
 
+class PageClaim(SQLModel, table=True):
+    """An article page an instance is fetching: instances sharing a PostgreSQL database fetch each page once. The
+    claim is renewed while the page is fetched and stored, deleted once it is; a claim left by an instance that
+    died expires, and the page is fetched by whoever sees it next."""
+
+    __tablename__ = "page_claim"
+
+    key: str = Field(primary_key=True)  # sha256 of the page's canonical URL (hex)
+    owner: str
+    expires_at: datetime = _dt(nullable=False)
+
+
+class HostBudget(SQLModel, table=True):
+    """One host's request budget shared by the instances on a PostgreSQL database: when its next request may
+    start, in seconds since the epoch by the database's clock (one clock for every machine)."""
+
+    __tablename__ = "host_budget"
+
+    host: str = Field(primary_key=True)  # host[:port], lower case, as the fetcher keys its gates
+    next_start: float = 0.0
+
+
+class HostSlot(SQLModel, table=True):
+    """A request in flight to a host, counted against ``http.per_host_concurrency`` for every instance together;
+    deleted when the request ends, expiring (the database's clock) when its instance died. The next request to the
+    host starts only once this one's headers left (``sent``) and the gap passed."""
+
+    __tablename__ = "host_slot"
+
+    token: str = Field(primary_key=True)
+    host: str = Field(index=True)
+    owner: str
+    sent: bool = False  # its request's headers left (until then no other request to the host may start)
+    expires_at: float
+
+
 class Instance(SQLModel, table=True):
     """A running daemon (or ``poll --once``) sharing the database: its identity and last heartbeat."""
 
