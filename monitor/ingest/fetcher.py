@@ -24,6 +24,7 @@ from monitor.core.config import HttpSettings
 from monitor.core.errors import ConfigError, MonitorError
 from monitor.ingest.decoding import BoundedDecoder, DecodingError
 from monitor.ingest.netguard import AddressPolicy, literal_address, pinned, resolve, resolve_now
+from monitor.store.base import storage_fault
 
 if TYPE_CHECKING:
     from monitor.store import Store
@@ -240,8 +241,11 @@ class SharedBudgets:
 
 
 def _log_failure(done: Future[None]) -> None:
-    if not done.cancelled() and done.exception() is not None:
-        log.warning("host budget not updated (%s); a slot lapses after its lease", done.exception())
+    exc = None if done.cancelled() else done.exception()
+    # A storage fault (an unreachable database) is the daemon's outage, said once; the next cycle releases the
+    # slots left (Pipeline._release_claims), or they lapse after their lease.
+    if exc is not None and storage_fault(exc) is None:
+        log.warning("host budget not updated (%s); a slot lapses after its lease", exc)
 
 
 class _SharedHostGate(_HostGate):

@@ -213,7 +213,7 @@ class Pipeline:
         next cycle polls them again; StorageFault says why."""
         try:
             if self._claims_left:  # the previous cycle stopped on a storage fault and could not release them
-                await self._db(self.store.release_leases, self.instance)
+                await self._release_claims()
                 self._claims_left = False
             return await self._run_cycle(feed_id, force)
         except Exception as exc:
@@ -221,12 +221,20 @@ class Pipeline:
             if reason is None:
                 raise
             try:
-                await self._db(self.store.release_leases, self.instance)
+                await self._release_claims()
             except Exception:  # the storage is still failing: the next cycle releases them first
                 self._claims_left = True
             else:
                 self._claims_left = False
             raise StorageFault(reason) from None
+
+    async def _release_claims(self) -> None:
+        """Give up this instance's claims on feeds and, when instances share the database, on pages and host
+        slots: those of a cycle a storage fault stopped (the slots its requests could not give back while the
+        database was away would otherwise hold their hosts until they lapse)."""
+        await self._db(self.store.release_leases, self.instance)
+        if self.store.shared:
+            await self._db(self.store.release_claims, self.instance)
 
     async def _run_cycle(self, feed_id: int | None, force: bool) -> CycleSummary:
         started = time.perf_counter()
@@ -401,11 +409,13 @@ class Pipeline:
             outcome, article_id = await self._ingest_new(feed, entry, sighting)
             return outcome
         finally:
-            if claim is not None:
-                await self._give_up_page_claim(claim)
+            # Whatever happens to the claim's release (a cancelled poll is cancelled again while awaiting it),
+            # the polls waiting for this page must hear first: a future left pending would hang the next cycle.
             if key is not None:
                 del self._in_flight[key]
             done.set_result(article_id)
+            if claim is not None:
+                await self._give_up_page_claim(claim)
 
     async def _wait_for_page_claim(self, claim: str, sighting: Sighting) -> str | None:
         """Claim the entry's page for this instance: instances sharing the database fetch each page once. While
@@ -424,8 +434,10 @@ class Pipeline:
     async def _give_up_page_claim(self, claim: str) -> None:
         try:
             await self._release_page(claim)
-        except Exception as exc:  # it expires after poll.lease seconds; a storage fault stops the cycle anyway
-            log.warning("page claim not released (%s); it expires after poll.lease seconds", exc)
+        except Exception as exc:  # it expires after poll.lease seconds
+            if storage_fault(exc) is None:
+                log.warning("page claim not released (%s); it expires after poll.lease seconds", exc)
+            # (a storage fault stops the cycle, which says so once; the next cycle releases what is left)
 
     async def _ingest_new(self, feed: Feed, entry: FeedEntry, sighting: Sighting) -> tuple[str, str | None]:
         """Fetch, process and store a new entry; returns the outcome and the article id it is stored under.
