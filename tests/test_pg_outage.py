@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from tests.conftest import PG_URL
 from tests.newsworld import NewsServer
 from tests.tcpproxy import TcpProxy
-from tests.test_pg_reconnect import pages, pg, scalar  # noqa: F401 (pg: a fixture)
-from tests.test_process_safety import FEEDS, PER_FEED, slow_world, wait_for
+from tests.test_pg_reconnect import add_slow_feeds, pages, pg, scalar  # noqa: F401 (pg: a fixture)
+from tests.test_process_safety import FEEDS, PER_FEED, wait_for
 
 OUTAGES = (5, 20)  # pages stored when the database goes away
 REFUSED_WHILE_DOWN = 20  # connection attempts reset before it comes back: the daemon kept trying
@@ -38,13 +38,7 @@ def test_the_daemon_waits_out_an_unreachable_database_and_loses_nothing(
     via_proxy = sa.make_url(PG_URL or "").set(host=proxy.host, port=proxy.port)
     env = {**os.environ, "MONITOR_DATABASE_URL": via_proxy.render_as_string(hide_password=False),
            "MONITOR_LOG_LEVEL": "INFO"}
-    slow_world(server, delay=0.3)
-    added = subprocess.run(
-        [sys.executable, "-m", "monitor", "feeds", "add", "--no-check",
-         *(server.url(f"/feed{f}.xml") for f in range(FEEDS))],
-        env=env, capture_output=True, text=True, timeout=120,
-    )
-    assert added.returncode == 0, added.stderr
+    add_slow_feeds(server, env, delay=0.3)
     log = config_file.parent / "daemon.log"
     with log.open("w") as stderr:
         daemon = subprocess.Popen([sys.executable, "-m", "monitor", "run"], env=env, stdout=subprocess.DEVNULL,

@@ -45,18 +45,23 @@ def pages(engine: sa.Engine) -> int:
         return 0
 
 
-def test_the_daemon_survives_connections_terminated_mid_cycle(
-    config_file: Path, server: NewsServer, pg: sa.Engine
-) -> None:
-    assert PG_URL
-    env = {**os.environ, "MONITOR_DATABASE_URL": PG_URL, "MONITOR_LOG_LEVEL": "INFO"}
-    slow_world(server, delay=0.5)
+def add_slow_feeds(server: NewsServer, env: dict[str, str], delay: float) -> None:
+    """The slow world's feeds added to the database ``env`` names (its pages answer after ``delay`` seconds)."""
+    slow_world(server, delay=delay)
     added = subprocess.run(
         [sys.executable, "-m", "monitor", "feeds", "add", "--no-check",
          *(server.url(f"/feed{f}.xml") for f in range(FEEDS))],
         env=env, capture_output=True, text=True, timeout=120,
     )
     assert added.returncode == 0, added.stderr
+
+
+def test_the_daemon_survives_connections_terminated_mid_cycle(
+    config_file: Path, server: NewsServer, pg: sa.Engine
+) -> None:
+    assert PG_URL
+    env = {**os.environ, "MONITOR_DATABASE_URL": PG_URL, "MONITOR_LOG_LEVEL": "INFO"}
+    add_slow_feeds(server, env, delay=0.5)
     log = config_file.parent / "daemon.log"
     terminated = []
     with log.open("w") as stderr:
