@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from tests.conftest import PG_URL
 from tests.newsworld import NewsServer
 from tests.tcpproxy import TcpProxy
-from tests.test_pg_reconnect import add_slow_feeds, pages, pg, scalar  # noqa: F401 (pg: a fixture)
+from tests.test_pg_reconnect import add_slow_feeds, pages, pg, scalar, wait_all_stored  # noqa: F401 (pg)
 from tests.test_process_safety import FEEDS, PER_FEED, wait_for
 
 OUTAGES = (5, 20)  # pages stored when the database goes away
@@ -52,9 +52,7 @@ def test_the_daemon_waits_out_an_unreachable_database_and_loses_nothing(
             wait_for(lambda refused=refused: proxy.refused >= refused + REFUSED_WHILE_DOWN, timeout=120)
             proxy.up()
             wait_for(lambda n=n: log.read_text().count("storage works again") >= n, timeout=120)
-        wait_for(lambda: pages(pg) == FEEDS * PER_FEED, timeout=240)
-        wait_for(lambda: scalar(pg, "SELECT count(*) FROM feed WHERE last_polled_at IS NOT NULL") == FEEDS,
-                 timeout=120)
+        wait_all_stored(pg)
     finally:
         daemon.terminate()
         daemon.wait(timeout=120)

@@ -56,6 +56,13 @@ def add_slow_feeds(server: NewsServer, env: dict[str, str], delay: float) -> Non
     assert added.returncode == 0, added.stderr
 
 
+def wait_all_stored(pg: sa.Engine) -> None:
+    """Until every page of the slow world is stored and every feed polled."""
+    wait_for(lambda: pages(pg) == FEEDS * PER_FEED, timeout=240)
+    wait_for(lambda: scalar(pg, "SELECT count(*) FROM feed WHERE last_polled_at IS NOT NULL") == FEEDS,
+             timeout=120)
+
+
 def test_the_daemon_survives_connections_terminated_mid_cycle(
     config_file: Path, server: NewsServer, pg: sa.Engine
 ) -> None:
@@ -72,9 +79,7 @@ def test_the_daemon_survives_connections_terminated_mid_cycle(
             wait_for(lambda stored=stored: pages(pg) >= stored, timeout=180)
             with pg.connect() as conn:
                 terminated.append(conn.execute(TERMINATE).scalar_one())
-        wait_for(lambda: pages(pg) == FEEDS * PER_FEED, timeout=240)
-        wait_for(lambda: scalar(pg, "SELECT count(*) FROM feed WHERE last_polled_at IS NOT NULL") == FEEDS,
-                 timeout=120)
+        wait_all_stored(pg)
         # a cycle stopped by an outage is followed by one that ends well, which says so
         wait_for(lambda: log.read_text().count("storage failed: ") == log.read_text().count("storage works again"),
                  timeout=120)
