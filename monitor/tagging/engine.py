@@ -415,7 +415,8 @@ def _statement_decision(tag: TagAnalysis, weights: TagWeights | None) -> TagDeci
         right = [f", right p={q:.2f} (statements model, threshold {quote.threshold:.2f})" for q in right_p]
         kept = [q >= quote.threshold for q in right_p]
         if not any(kept):
-            kept = [p == max(q for q, _c in scored) for p, _c in scored]
+            top = max(p for p, _c in scored)
+            kept = [p == top for p, _c in scored]
     qualifying = tuple(c.statement for k, (_p, c) in zip(kept, scored, strict=True) if k) if given else ()
     evidence: list[Evidence] = []
     best = max(scored, key=lambda pc: pc[0], default=None)
