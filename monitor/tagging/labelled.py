@@ -21,7 +21,7 @@ import datetime as dt
 import email.utils
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,18 +56,6 @@ class LabelledItem:
     note: str | None
     statements: tuple[Said, ...] | None = None  # every statement, quote by quote, where a labels file gives them
 
-
-def with_statements(items: list[LabelledItem], labels: dict[str, list[Said]], tag: str) -> list[LabelledItem]:
-    """The items with their statements, quote by quote: those ``labels`` lists, and none for an item labelled
-    without ``tag`` (the statement tag); an item labelled with it but not listed stays without (unknown)."""
-    out = []
-    for item in items:
-        if item.id in labels:
-            item = replace(item, statements=tuple(labels[item.id]))
-        elif item.labels.get(tag) is False:
-            item = replace(item, statements=())
-        out.append(item)
-    return out
 
 
 def parse_published(value: str | None) -> dt.datetime | None:

@@ -22,12 +22,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from monitor.tagging.engine import Analysis, TagAnalysis, Tagger
-from monitor.tagging.labelled import LabelledItem, speaker_key, with_statements
+from monitor.tagging.labelled import LabelledItem, speaker_key
 from monitor.tagging.said import Said, is_right
 from monitor.tagging.scoring import TagModel, TagWeights
 
@@ -57,9 +57,13 @@ def analyse(tagger: Tagger, items: Sequence[LabelledItem],
 def with_statement_labels(tagger: Tagger, items: list[LabelledItem], labels: dict[str, list[Said]] | None
                           ) -> list[LabelledItem]:
     """The items with their statements quote by quote (``labels``, see :mod:`monitor.tagging.said`) for the
-    tagger's statement tag; unchanged without labels or a statement tag."""
+    tagger's statement tag: those ``labels`` lists, none for an item labelled without the tag, unknown (None) for
+    an item labelled with it but not listed; unchanged without labels or a statement tag."""
     tag = next((rule.name for rule in tagger.rules if rule.statement is not None), None)
-    return with_statements(items, labels, tag) if tag is not None and labels is not None else items
+    if tag is None or labels is None:
+        return items
+    return [replace(item, statements=tuple(labels[item.id])) if item.id in labels else
+            replace(item, statements=()) if item.labels.get(tag) is False else item for item in items]
 
 
 def stratified_folds(examples: Sequence[Example], k: int, tags: Sequence[str], seed: int = SEED) -> list[list[int]]:
